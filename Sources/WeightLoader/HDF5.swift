@@ -1,0 +1,307 @@
+import CHDF5
+import Foundation
+
+// A thin, read-mostly Swift face on libhdf5. Every call that can fail on user data throws
+// `WeightLoaderError` naming the file and the object; libhdf5's own stderr dump is silenced.
+
+/// Element types the loader understands; anything else is reported, never guessed.
+public enum ArrayDType: String, Sendable, Codable, CustomStringConvertible {
+    case float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64
+    case bfloat16
+    case string
+    case other
+
+    public var description: String { rawValue }
+    /// Element types the loader converts to float32 without loss of meaning.
+    public var isNumeric: Bool { self != .string && self != .other }
+}
+
+let hdf5Setup: Void = {
+    _ = H5open()
+    chdf5_silence_errors()
+}()
+
+/// An open HDF5 file. Owns the file id; objects opened from it are closed as they go out of use.
+public final class HDF5File: @unchecked Sendable {
+    public let path: String
+    let fileID: hid_t
+    /// Keeps an in-memory file image alive for files opened from bytes (a `.keras` archive).
+    private let image: UnsafeMutableRawBufferPointer?
+
+    /// Opens `path` read-only, classifying the failure the way a user needs it.
+    public init(path: String) throws {
+        _ = hdf5Setup
+        self.path = path
+        self.image = nil
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue
+        else { throw WeightLoaderError.fileNotFound(path: path) }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw WeightLoaderError.unreadable(path: path)
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if size == 0 { throw WeightLoaderError.emptyFile(path: path) }
+        if H5Fis_hdf5(path) <= 0 { throw WeightLoaderError.notHDF5(path: path) }
+        let id = H5Fopen(path, chdf5_f_acc_rdonly(), chdf5_p_default())
+        // The signature is present (H5Fis_hdf5 said so), so a failed open means a damaged file;
+        // a file cut short is by far the commonest cause (an interrupted download or copy).
+        guard id >= 0 else { throw WeightLoaderError.truncated(path: path, detail: "HDF5 cannot open it") }
+        self.fileID = id
+    }
+
+    /// Opens an HDF5 file image held in memory (the `model.weights.h5` member of a `.keras` zip).
+    public init(bytes: Data, displayPath: String) throws {
+        _ = hdf5Setup
+        self.path = displayPath
+        guard !bytes.isEmpty else { throw WeightLoaderError.emptyFile(path: displayPath) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.copyBytes(to: buffer)
+        let fapl = H5Pcreate(chdf5_p_file_access())
+        defer { H5Pclose(fapl) }
+        // Core driver over a caller-owned image: no temporary file, no copy inside HDF5.
+        H5Pset_fapl_core(fapl, 1 << 20, false)
+        H5Pset_file_image(fapl, buffer.baseAddress, bytes.count)
+        let id = H5Fopen(displayPath, chdf5_f_acc_rdonly(), fapl)
+        guard id >= 0 else {
+            buffer.deallocate()
+            throw WeightLoaderError.notHDF5(path: displayPath)
+        }
+        self.fileID = id
+        self.image = buffer
+    }
+
+    deinit {
+        H5Fclose(fileID)
+        image?.deallocate()
+    }
+
+    public var root: HDF5Group { HDF5Group(file: self, path: "/") }
+}
+
+/// A group addressed by its absolute path; opened on demand so no handle outlives a call.
+public struct HDF5Group: Sendable {
+    public let file: HDF5File
+    public let path: String
+
+    func child(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
+
+    /// True when every component of the relative `name` exists (H5Lexists checks one level only).
+    public func contains(_ name: String) -> Bool {
+        var current = path
+        for part in name.split(separator: "/", omittingEmptySubsequences: true) {
+            let next = current == "/" ? "/" + part : current + "/" + part
+            guard H5Lexists(file.fileID, next, chdf5_p_default()) > 0,
+                H5Oexists_by_name(file.fileID, next, chdf5_p_default()) > 0
+            else { return false }
+            current = next
+        }
+        return true
+    }
+
+    public func isGroup(_ name: String) -> Bool {
+        guard contains(name) else { return false }
+        return chdf5_is_group(file.fileID, child(name)) == 1
+    }
+
+    public func group(_ name: String) -> HDF5Group { HDF5Group(file: file, path: child(name)) }
+
+    public func dataset(_ name: String) -> HDF5Dataset { HDF5Dataset(file: file, path: child(name)) }
+
+    /// Names of the direct children, in HDF5's name order (only used where the tree is the
+    /// format, as in `.weights.h5`; legacy files are read through `layer_names` instead).
+    public func childNames() throws -> [String] {
+        let gid = try open()
+        defer { H5Gclose(gid) }
+        var info = H5G_info_t()
+        guard H5Gget_info(gid, &info) >= 0 else { throw damaged("cannot list group") }
+        var names: [String] = []
+        for i in 0..<info.nlinks {
+            let len = H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, chdf5_p_default())
+            guard len >= 0 else { throw damaged("cannot read a link name") }
+            var buf = [CChar](repeating: 0, count: Int(len) + 1)
+            H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, Int(len) + 1, chdf5_p_default())
+            names.append(String(decoding: buf.prefix(Int(len)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return names
+    }
+
+    func open() throws -> hid_t {
+        let gid = H5Gopen2(file.fileID, path, chdf5_p_default())
+        guard gid >= 0 else { throw damaged("cannot open group") }
+        return gid
+    }
+
+    func damaged(_ what: String) -> WeightLoaderError {
+        .damaged(path: file.path, object: path, detail: what)
+    }
+
+    // MARK: attributes
+
+    public func attributeNames() throws -> [String] {
+        let gid = try open()
+        defer { H5Gclose(gid) }
+        let count = chdf5_num_attrs(gid)
+        guard count >= 0 else { throw damaged("cannot list attributes") }
+        var names: [String] = []
+        for i in 0..<hsize_t(count) {
+            let len = H5Aget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, chdf5_p_default())
+            guard len >= 0 else { throw damaged("cannot read an attribute name") }
+            var buf = [CChar](repeating: 0, count: Int(len) + 1)
+            H5Aget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, Int(len) + 1, chdf5_p_default())
+            names.append(String(decoding: buf.prefix(Int(len)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return names
+    }
+
+    public func hasAttribute(_ name: String) -> Bool {
+        H5Aexists_by_name(file.fileID, path, name, chdf5_p_default()) > 0
+    }
+
+    /// A string-list attribute as Keras writes it: fixed-length NUL-padded bytes (h5py 2 era) or
+    /// variable-length strings (h5py 3), an empty float64 array for an empty list, and lists too
+    /// large for an object header split into `name0`, `name1`, ... Returns nil when absent.
+    public func stringListAttribute(_ name: String) throws -> [String]? {
+        if hasAttribute(name) { return try readStrings(name) }
+        guard hasAttribute(name + "0") else { return nil }
+        var all: [String] = []
+        var chunk = 0
+        while hasAttribute("\(name)\(chunk)") {
+            all += try readStrings("\(name)\(chunk)")
+            chunk += 1
+        }
+        return all
+    }
+
+    /// A scalar string attribute (`keras_version`, `backend`, `model_config`); nil when absent.
+    public func stringAttribute(_ name: String) throws -> String? {
+        guard hasAttribute(name) else { return nil }
+        return try readStrings(name).first
+    }
+
+    private func readStrings(_ name: String) throws -> [String] {
+        let aid = H5Aopen_by_name(file.fileID, path, name, chdf5_p_default(), chdf5_p_default())
+        guard aid >= 0 else { throw damaged("cannot open attribute \(name)") }
+        defer { H5Aclose(aid) }
+        let space = H5Aget_space(aid)
+        defer { H5Sclose(space) }
+        let count = Int(max(H5Sget_simple_extent_npoints(space), 0))
+        let type = H5Aget_type(aid)
+        defer { H5Tclose(type) }
+        let cls = H5Tget_class(type)
+        if cls != H5T_STRING {
+            // Keras writes an empty list as np.asarray([]), a float64 array of length 0.
+            if count == 0 { return [] }
+            throw damaged("attribute \(name) is not a list of strings")
+        }
+        if count == 0 { return [] }
+        if H5Tis_variable_str(type) > 0 {
+            let memType = H5Tcopy(chdf5_t_c_s1())
+            defer { H5Tclose(memType) }
+            H5Tset_size(memType, chdf5_variable())
+            H5Tset_cset(memType, H5T_CSET_UTF8)
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            guard H5Aread(aid, memType, &pointers) >= 0 else { throw damaged("cannot read attribute \(name)") }
+            defer { H5Dvlen_reclaim(memType, space, chdf5_p_default(), &pointers) }
+            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        }
+        let width = H5Tget_size(type)
+        guard width > 0 else { return Array(repeating: "", count: count) }
+        var bytes = [UInt8](repeating: 0, count: width * count)
+        guard H5Aread(aid, type, &bytes) >= 0 else { throw damaged("cannot read attribute \(name)") }
+        return (0..<count).map { i in
+            let slice = bytes[(i * width)..<((i + 1) * width)]
+            let end = slice.firstIndex(of: 0) ?? slice.endIndex
+            return String(decoding: slice[slice.startIndex..<end], as: UTF8.self)
+        }
+    }
+}
+
+/// A dataset addressed by absolute path: shape and dtype are cheap, values are read on demand.
+public struct HDF5Dataset: Sendable {
+    public let file: HDF5File
+    public let path: String
+
+    func open() throws -> hid_t {
+        let did = H5Dopen2(file.fileID, path, chdf5_p_default())
+        guard did >= 0 else { throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot open dataset") }
+        return did
+    }
+
+    /// Shape and element type, read from the dataset header without touching the data.
+    public func info() throws -> (shape: [Int], dtype: ArrayDType) {
+        let did = try open()
+        defer { H5Dclose(did) }
+        let space = H5Dget_space(did)
+        defer { H5Sclose(space) }
+        let rank = H5Sget_simple_extent_ndims(space)
+        guard rank >= 0 else { throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read shape") }
+        var dims = [hsize_t](repeating: 0, count: Int(rank))
+        if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
+        let type = H5Dget_type(did)
+        defer { H5Tclose(type) }
+        return (dims.map { Int($0) }, Self.dtype(of: type, did: did))
+    }
+
+    static func dtype(of type: hid_t, did: hid_t) -> ArrayDType {
+        let size = H5Tget_size(type)
+        switch H5Tget_class(type) {
+        case H5T_FLOAT:
+            switch size {
+            case 2: return .float16
+            case 4: return .float32
+            case 8: return .float64
+            default: return .other
+            }
+        case H5T_INTEGER:
+            // Keras 3 stores bfloat16 as uint16 with a dtype attribute.
+            if size == 2, H5Aexists(did, "dtype") > 0 { return .bfloat16 }
+            let signed = H5Tget_sign(type) == H5T_SGN_2
+            switch (size, signed) {
+            case (1, true): return .int8
+            case (1, false): return .uint8
+            case (2, true): return .int16
+            case (2, false): return .uint16
+            case (4, true): return .int32
+            case (4, false): return .uint32
+            case (8, true): return .int64
+            case (8, false): return .uint64
+            default: return .other
+            }
+        case H5T_STRING: return .string
+        default: return .other
+        }
+    }
+
+    /// All values converted to float32 by libhdf5 (float16/float64/integers convert exactly as
+    /// numpy's astype would). Throws for strings and other non-numeric types.
+    public func readFloats() throws -> [Float] {
+        let did = try open()
+        defer { H5Dclose(did) }
+        let space = H5Dget_space(did)
+        defer { H5Sclose(space) }
+        let count = Int(max(H5Sget_simple_extent_npoints(space), 0))
+        let type = H5Dget_type(did)
+        defer { H5Tclose(type) }
+        let dtype = Self.dtype(of: type, did: did)
+        var out = [Float](repeating: 0, count: count)
+        if count == 0 { return out }
+        if dtype == .bfloat16 {
+            var raw = [UInt16](repeating: 0, count: count)
+            guard H5Dread(did, chdf5_t_native_uint16(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &raw) >= 0 else {
+                throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data")
+            }
+            for i in 0..<count { out[i] = Float(bitPattern: UInt32(raw[i]) << 16) }
+            return out
+        }
+        guard dtype.isNumeric else {
+            throw WeightLoaderError.unsupportedDType(path: file.path, dataset: path, dtype: dtype.rawValue)
+        }
+        let status = out.withUnsafeMutableBytes {
+            H5Dread(did, chdf5_t_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
+        }
+        guard status >= 0 else {
+            throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)")
+        }
+        return out
+    }
+}
