@@ -1,0 +1,101 @@
+import Foundation
+
+/// Elementwise activations as Keras defines them (keras/src/activations/activations.py).
+/// Hard sigmoid/swish are written as MobileNetV3 writes them; Keras's own `x/6 + 0.5` clipped
+/// form is the same function and can differ from it in the last bit only.
+public enum Activation: Equatable, Sendable {
+    case linear
+    case relu
+    /// `min(max(x, 0), 6)`, Keras `ReLU(6.0)`.
+    case relu6
+    /// `1 / (1 + exp(-x))`.
+    case sigmoid
+    /// `x * sigmoid(x)` (Keras "swish" / "silu").
+    case swish
+    /// `relu6(x + 3) / 6`.
+    case hardSigmoid
+    /// `x * relu6(x + 3) / 6` (Keras "hard_swish" / "hard_silu").
+    case hardSwish
+    /// Exact GELU, `0.5 * x * (1 + erf(x / sqrt(2)))` (Keras `Activation("gelu")`).
+    case gelu
+    case tanh
+
+    /// The activation of one value; the specification `apply` follows.
+    @inline(__always)
+    public func callAsFunction(_ x: Float) -> Float {
+        switch self {
+        case .linear: return x
+        case .relu: return max(x, 0)
+        case .relu6: return min(max(x, 0), 6)
+        case .sigmoid: return 1 / (1 + Foundation.exp(-x))
+        case .swish: return x * (1 / (1 + Foundation.exp(-x)))
+        case .hardSigmoid: return min(max(x + 3, 0), 6) / 6
+        case .hardSwish: return x * (min(max(x + 3, 0), 6) / 6)
+        case .gelu: return 0.5 * x * (1 + Foundation.erf(x * Float(0.5.squareRoot())))
+        case .tanh: return Foundation.tanh(x)
+        }
+    }
+
+    /// Applies the activation in place to `count` contiguous floats.
+    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        // One loop per case so the switch is outside the loop and relu/relu6 vectorize.
+        switch self {
+        case .linear:
+            return
+        case .relu:
+            for i in 0..<count { x[i] = max(x[i], 0) }
+        case .relu6:
+            for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
+        case .sigmoid:
+            for i in 0..<count { x[i] = 1 / (1 + Foundation.exp(-x[i])) }
+        case .swish:
+            for i in 0..<count { x[i] = x[i] * (1 / (1 + Foundation.exp(-x[i]))) }
+        case .hardSigmoid:
+            for i in 0..<count { x[i] = min(max(x[i] + 3, 0), 6) / 6 }
+        case .hardSwish:
+            for i in 0..<count { x[i] = x[i] * (min(max(x[i] + 3, 0), 6) / 6) }
+        case .gelu:
+            let invSqrt2 = Float(0.5.squareRoot())
+            for i in 0..<count { x[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * invSqrt2)) }
+        case .tanh:
+            for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
+        }
+    }
+}
+
+extension Kernels {
+    /// Adds a per-channel bias and applies the activation, in place.
+    /// x (rows, C) += bias (C); then activation.
+    public static func biasActivation(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, channels: Int,
+        bias: UnsafePointer<Float>?, activation: Activation
+    ) {
+        if let bias {
+            for r in 0..<rows {
+                let row = x + r * channels
+                for c in 0..<channels { row[c] += bias[c] }
+            }
+        }
+        activation.apply(x, count: rows * channels)
+    }
+
+    /// Softmax over the last axis (the classifier top).
+    /// in (rows, C) -> out (rows, C); `output` may equal `input`.
+    public static func softmax(
+        _ input: UnsafePointer<Float>, rows: Int, channels: Int,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let x = input + r * channels
+            let y = output + r * channels
+            var maximum = -Float.infinity
+            for c in 0..<channels { maximum = max(maximum, x[c]) }
+            var sum: Float = 0
+            for c in 0..<channels {
+                y[c] = Foundation.exp(x[c] - maximum)
+                sum += y[c]
+            }
+            for c in 0..<channels { y[c] /= sum }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import COpenBLAS
+
+extension Kernels {
+    /// Row-major `C = A · B` (beta 0) through OpenBLAS; the one place the kernels call BLAS.
+    /// A (m, k) with row stride lda, B (k, n) with row stride ldb -> C (m, n) with row stride ldc.
+    @inline(__always)
+    static func matmul(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0 && n > 0 else { return }
+        guard k > 0 else {
+            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+            return
+        }
+        precondition(
+            max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "matrix too large for 32-bit BLAS")
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+            1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+    }
+
+    /// Fully connected layer, Keras `Dense`: `y = x @ W + b`, then the activation.
+    /// in (N, IN) * weights (IN, OUT) + bias (OUT) -> out (N, OUT)
+    public static func denseNaive(
+        _ input: UnsafePointer<Float>, rows: Int, inFeatures: Int,
+        weights: UnsafePointer<Float>, outFeatures: Int, bias: UnsafePointer<Float>?,
+        activation: Activation = .linear, output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            for o in 0..<outFeatures {
+                var sum = Double(bias?[o] ?? 0)
+                for i in 0..<inFeatures {
+                    sum += Double(input[r * inFeatures + i]) * Double(weights[i * outFeatures + o])
+                }
+                output[r * outFeatures + o] = activation(Float(sum))
+            }
+        }
+    }
+
+    /// Same as `denseNaive`: one sgemm, then bias and activation over the result.
+    /// in (N, IN) * weights (IN, OUT) + bias (OUT) -> out (N, OUT)
+    public static func dense(
+        _ input: UnsafePointer<Float>, rows: Int, inFeatures: Int,
+        weights: UnsafePointer<Float>, outFeatures: Int, bias: UnsafePointer<Float>?,
+        activation: Activation = .linear, output: UnsafeMutablePointer<Float>
+    ) {
+        matmul(
+            m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures,
+            b: weights, ldb: outFeatures, c: output, ldc: outFeatures)
+        biasActivation(
+            output, rows: rows, channels: outFeatures, bias: bias, activation: activation)
+    }
+}

@@ -1,0 +1,84 @@
+// Elementwise kernels. Each is one pass over contiguous memory, which is already the fast form,
+// so there is no separate naive version; `output` may alias any input.
+
+extension Kernels {
+    /// Keras `Add`: `((x0 + x1) + x2) + ...` in input order, then the activation (ResNet's
+    /// `Add` + ReLU fused).
+    /// n inputs (count) -> out (count)
+    public static func add(
+        _ inputs: [UnsafePointer<Float>], count: Int, activation: Activation = .linear,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(inputs.count >= 2, "add needs at least two inputs")
+        let (a, b) = (inputs[0], inputs[1])
+        for i in 0..<count { output[i] = a[i] + b[i] }
+        for x in inputs.dropFirst(2) {
+            for i in 0..<count { output[i] += x[i] }
+        }
+        activation.apply(output, count: count)
+    }
+
+    /// `x + residual * scale`, then the activation (InceptionResNetV2's scaled residual Lambda,
+    /// `inputs[0] + inputs[1] * scale`).
+    /// x (count), residual (count) -> out (count)
+    public static func scaledAdd(
+        _ x: UnsafePointer<Float>, _ residual: UnsafePointer<Float>, scale: Float, count: Int,
+        activation: Activation = .linear, output: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<count { output[i] = x[i] + residual[i] * scale }
+        activation.apply(output, count: count)
+    }
+
+    /// Squeeze-and-excite `Multiply`: each pixel's channels times that image's gate.
+    /// x (N,H,W,C) * gate (N,1,1,C) -> out (N,H,W,C)
+    public static func multiplyChannels(
+        _ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
+        gate: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+    ) {
+        for n in 0..<batch {
+            let g = gate + n * channels
+            for p in 0..<pixels {
+                let offset = (n * pixels + p) * channels
+                for c in 0..<channels { output[offset + c] = x[offset + c] * g[c] }
+            }
+        }
+    }
+
+    /// Per-channel `x * scale + offset`, then the activation: Keras `Rescaling`, `LayerScale`
+    /// (no offset), and inference batch norm with coefficients from `batchNormAffine`.
+    /// A nil scale is 1 and a nil offset 0.
+    /// x (rows, C) -> out (rows, C)
+    public static func scaleOffset(
+        _ x: UnsafePointer<Float>, rows: Int, channels: Int,
+        scale: UnsafePointer<Float>?, offset: UnsafePointer<Float>?,
+        activation: Activation = .linear, output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let (src, dst) = (x + r * channels, output + r * channels)
+            switch (scale, offset) {
+            case (let s?, let o?): for c in 0..<channels { dst[c] = src[c] * s[c] + o[c] }
+            case (let s?, nil): for c in 0..<channels { dst[c] = src[c] * s[c] }
+            case (nil, let o?): for c in 0..<channels { dst[c] = src[c] + o[c] }
+            case (nil, nil):
+                if dst != UnsafeMutablePointer(mutating: src) {
+                    dst.update(from: src, count: channels)
+                }
+            }
+        }
+        activation.apply(output, count: rows * channels)
+    }
+
+    /// Keras `Normalization` as it computes: `(x - mean) / divisor` per channel, where the
+    /// caller passes `divisor = max(sqrt(variance), 1e-7)`.
+    /// x (rows, C) -> out (rows, C)
+    public static func subtractDivide(
+        _ x: UnsafePointer<Float>, rows: Int, channels: Int,
+        subtract: UnsafePointer<Float>, divide: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let (src, dst) = (x + r * channels, output + r * channels)
+            for c in 0..<channels { dst[c] = (src[c] - subtract[c]) / divide[c] }
+        }
+    }
+}

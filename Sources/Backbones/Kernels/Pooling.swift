@@ -1,0 +1,175 @@
+extension Kernels {
+    /// Keras `MaxPooling2D`: the maximum over the window's cells that lie inside the input
+    /// (padded cells are ignored, never read as 0 or -inf).
+    /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
+    public static func maxPool2dNaive(
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
+    ) {
+        checkPoolWindow(w)
+        let (H, W, C) = (w.height, w.width, w.channels)
+        let (OH, OW) = (w.outHeight, w.outWidth)
+        for n in 0..<w.batch {
+            for oh in 0..<OH {
+                for ow in 0..<OW {
+                    for c in 0..<C {
+                        var best = -Float.infinity
+                        for kh in 0..<w.kernelHeight {
+                            let ih = oh * w.strideHeight - w.padding.top + kh
+                            if ih < 0 || ih >= H { continue }
+                            for kw in 0..<w.kernelWidth {
+                                let iw = ow * w.strideWidth - w.padding.left + kw
+                                if iw < 0 || iw >= W { continue }
+                                best = max(best, input[((n * H + ih) * W + iw) * C + c])
+                            }
+                        }
+                        output[((n * OH + oh) * OW + ow) * C + c] = best
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keras `AveragePooling2D`: the mean over the window's cells that lie inside the input,
+    /// i.e. the sum divided by the number of VALID cells (TF "same", count_include_pad=False).
+    /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
+    public static func averagePool2dNaive(
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
+    ) {
+        checkPoolWindow(w)
+        let (H, W, C) = (w.height, w.width, w.channels)
+        let (OH, OW) = (w.outHeight, w.outWidth)
+        for n in 0..<w.batch {
+            for oh in 0..<OH {
+                for ow in 0..<OW {
+                    for c in 0..<C {
+                        var sum = 0.0
+                        var count = 0
+                        for kh in 0..<w.kernelHeight {
+                            let ih = oh * w.strideHeight - w.padding.top + kh
+                            if ih < 0 || ih >= H { continue }
+                            for kw in 0..<w.kernelWidth {
+                                let iw = ow * w.strideWidth - w.padding.left + kw
+                                if iw < 0 || iw >= W { continue }
+                                sum += Double(input[((n * H + ih) * W + iw) * C + c])
+                                count += 1
+                            }
+                        }
+                        output[((n * OH + oh) * OW + ow) * C + c] = Float(sum / Double(count))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Same result as `maxPool2dNaive`.
+    /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
+    /// Trick: as in `depthwiseConv2d`, 8 contiguous channels per SIMD register, looping only
+    /// over the taps inside the input.
+    public static func maxPool2d(
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
+    ) {
+        pool(input, window: w, output: output, average: false)
+    }
+
+    /// Same result as `averagePool2dNaive` (Float sums of at most KH*KW terms).
+    /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
+    /// Trick: as in `maxPool2d`; the valid-cell count is the product of the two valid tap ranges.
+    public static func averagePool2d(
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
+    ) {
+        pool(input, window: w, output: output, average: true)
+    }
+
+    private static func pool(
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>,
+        average: Bool
+    ) {
+        checkPoolWindow(w)
+        let (H, W, C) = (w.height, w.width, w.channels)
+        let (OH, OW) = (w.outHeight, w.outWidth)
+        let vectorEnd = C - C % 8
+        for n in 0..<w.batch {
+            let image = input + n * H * W * C
+            for oh in 0..<OH {
+                let r = w.validRows(oh)
+                for ow in 0..<OW {
+                    let col = w.validColumns(ow)
+                    let out = output + ((n * OH + oh) * OW + ow) * C
+                    let origin = (r.first * W + col.first) * C
+                    let count = Float((r.hi - r.lo) * (col.hi - col.lo))
+                    var c = 0
+                    while c < vectorEnd {
+                        var acc = SIMD8<Float>(repeating: average ? 0 : -.infinity)
+                        for kh in r.lo..<r.hi {
+                            let x = image + (origin + kh * W * C + c)
+                            for kw in col.lo..<col.hi {
+                                let v = load8(x + kw * C)
+                                acc = average ? acc + v : pointwiseMax(acc, v)
+                            }
+                        }
+                        store8(average ? acc / count : acc, out + c)
+                        c += 8
+                    }
+                    while c < C {
+                        var acc: Float = average ? 0 : -.infinity
+                        for kh in r.lo..<r.hi {
+                            for kw in col.lo..<col.hi {
+                                let v = image[origin + (kh * W + kw) * C + c]
+                                acc = average ? acc + v : max(acc, v)
+                            }
+                        }
+                        out[c] = average ? acc / count : acc
+                        c += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every window must hold at least one input cell: padding smaller than the pool on each
+    /// side (always true for TF "same"), and no dilation.
+    private static func checkPoolWindow(_ w: Window2D) {
+        precondition(w.dilationHeight == 1 && w.dilationWidth == 1, "pooling has no dilation")
+        precondition(
+            w.padding.top < w.kernelHeight && w.padding.bottom < w.kernelHeight
+                && w.padding.left < w.kernelWidth && w.padding.right < w.kernelWidth,
+            "pool padding \(w.padding) must be smaller than the pool \(w.kernelHeight)x\(w.kernelWidth)"
+        )
+    }
+
+    /// Keras `GlobalAveragePooling2D`: the mean over H and W (Float sum, then one division).
+    /// in (N,H,W,C) -> out (N,C)
+    public static func globalAveragePool(
+        _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        let pixels = height * width
+        for n in 0..<batch {
+            let out = output + n * channels
+            out.update(repeating: 0, count: channels)
+            for p in 0..<pixels {
+                let x = input + (n * pixels + p) * channels
+                for c in 0..<channels { out[c] += x[c] }
+            }
+            let count = Float(pixels)
+            for c in 0..<channels { out[c] /= count }
+        }
+    }
+
+    /// Keras `GlobalMaxPooling2D`: the maximum over H and W.
+    /// in (N,H,W,C) -> out (N,C)
+    public static func globalMaxPool(
+        _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        let pixels = height * width
+        for n in 0..<batch {
+            let out = output + n * channels
+            out.update(repeating: -.infinity, count: channels)
+            for p in 0..<pixels {
+                let x = input + (n * pixels + p) * channels
+                for c in 0..<channels { out[c] = max(out[c], x[c]) }
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Backbones
+import XCTest
+
+final class DepthwiseTests: KernelTestCase {
+    struct Case {
+        var window: Window2D
+        var multiplier = 1
+        var bias = true
+        var activation = Activation.linear
+    }
+
+    static let cases: [Case] = [
+        // C = 19: two SIMD8 blocks plus a scalar tail.
+        Case(window: .same(batch: 2, height: 7, width: 6, channels: 19, kernel: (3, 3))),
+        Case(
+            window: .same(
+                batch: 1, height: 8, width: 9, channels: 16, kernel: (3, 3),
+                strides: (2, 2)), activation: .relu6),
+        Case(
+            window: .same(
+                batch: 1, height: 9, width: 7, channels: 5, kernel: (5, 5),
+                strides: (2, 2)), multiplier: 2, activation: .swish),
+        Case(
+            window: .same(
+                batch: 1, height: 10, width: 11, channels: 8, kernel: (3, 3),
+                dilation: (2, 2)), bias: false),
+        // MobileNet's stride-2 form: ZeroPadding2D(((0,1),(0,1))) folded into the window.
+        Case(
+            window: Window2D(
+                batch: 1, height: 9, width: 9, channels: 12, kernel: (3, 3),
+                strides: (2, 2), padding: Padding(top: 0, bottom: 1, left: 0, right: 1))),
+        Case(
+            window: Window2D(
+                batch: 1, height: 6, width: 8, channels: 3, kernel: (3, 2),
+                strides: (1, 2), padding: Padding(top: 2, bottom: 0, left: 1, right: 1)),
+            multiplier: 3, activation: .hardSwish),
+        Case(
+            window: .same(batch: 1, height: 12, width: 12, channels: 24, kernel: (7, 7)),
+            activation: .gelu),
+    ]
+
+    func testFastMatchesNaive() {
+        var random = Random(seed: 2)
+        for testCase in Self.cases {
+            let w = testCase.window
+            let m = testCase.multiplier
+            let outChannels = w.channels * m
+            let input = buffer(random.floats(w.inputCount))
+            let kernel = buffer(random.floats(w.kernelHeight * w.kernelWidth * outChannels))
+            let bias = testCase.bias ? buffer(random.floats(outChannels)) : nil
+            let expected = output(count: w.outPixels * outChannels)
+            Kernels.depthwiseConv2dNaive(
+                input.const, window: w, kernel: kernel.const, depthMultiplier: m,
+                bias: bias?.const, activation: testCase.activation, output: expected.pointer)
+            let observed = output(count: w.outPixels * outChannels)
+            Kernels.depthwiseConv2d(
+                input.const, window: w, kernel: kernel.const, depthMultiplier: m,
+                bias: bias?.const, activation: testCase.activation, output: observed.pointer)
+            assertClose(observed.array, expected.array, "depthwise \(w) m\(m)")
+
+            // A grouped Conv2D with groups == C is the same layer (same kernel memory).
+            let grouped = output(count: w.outPixels * outChannels)
+            Kernels.conv2dNaive(
+                input.const, window: w, kernel: kernel.const, outChannels: outChannels,
+                groups: w.channels, bias: bias?.const, activation: testCase.activation,
+                output: grouped.pointer)
+            assertClose(grouped.array, expected.array, "grouped conv as depthwise \(w) m\(m)")
+        }
+    }
+
+    /// 3x3 ramp 1...9 on one channel, multiplier 2, valid: m=0 is a box of ones (sum 45),
+    /// m=1 picks the centre (5).
+    func testDepthMultiplierByHand() {
+        let w = Window2D(batch: 1, height: 3, width: 3, channels: 1, kernel: (3, 3))
+        let input = buffer((1...9).map(Float.init))
+        // (3,3,1,2): [kh][kw][0][m]
+        var kernel = [Float](repeating: 0, count: 18)
+        for tap in 0..<9 { kernel[tap * 2] = 1 }
+        kernel[4 * 2 + 1] = 1
+        let k = buffer(kernel)
+        for fast in [false, true] {
+            let out = output(count: 2)
+            if fast {
+                Kernels.depthwiseConv2d(
+                    input.const, window: w, kernel: k.const, depthMultiplier: 2, bias: nil,
+                    output: out.pointer)
+            } else {
+                Kernels.depthwiseConv2dNaive(
+                    input.const, window: w, kernel: k.const, depthMultiplier: 2, bias: nil,
+                    output: out.pointer)
+            }
+            assertClose(out.array, [45, 5], tolerance: 0, "multiplier 2 by hand, fast \(fast)")
+        }
+    }
+
+    /// Stride-2 "same" on a 4x4 ramp with 9 channels (one SIMD block plus a tail), each channel
+    /// c = ramp * (c+1), box kernel: the conv hand case [45, 39, 66, 50] times (c+1).
+    func testStrideTwoSameByHand() {
+        let channels = 9
+        let w = Window2D.same(
+            batch: 1, height: 4, width: 4, channels: channels,
+            kernel: (3, 3), strides: (2, 2))
+        var input = [Float]()
+        for v in 0..<16 { for c in 0..<channels { input.append(Float(v * (c + 1))) } }
+        let x = buffer(input)
+        let kernel = buffer([Float](repeating: 1, count: 9 * channels))
+        var expected = [Float]()
+        for v: Float in [45, 39, 66, 50] {
+            for c in 0..<channels { expected.append(v * Float(c + 1)) }
+        }
+        let out = output(count: 4 * channels)
+        Kernels.depthwiseConv2d(
+            x.const, window: w, kernel: kernel.const, bias: nil, output: out.pointer)
+        assertClose(out.array, expected, tolerance: 0, "depthwise 3x3/2 same by hand")
+    }
+}
