@@ -61,7 +61,8 @@ public final class HDF5File: @unchecked Sendable {
         // Core driver over a caller-owned image: no temporary file, no copy inside HDF5.
         H5Pset_fapl_core(fapl, 1 << 20, false)
         H5Pset_file_image(fapl, buffer.baseAddress, bytes.count)
-        let id = H5Fopen(displayPath, chdf5_f_acc_rdonly(), fapl)
+        // The name only labels the image; the core driver never touches the disk here.
+        let id = H5Fopen("keras-archive-member.weights.h5", chdf5_f_acc_rdonly(), fapl)
         guard id >= 0 else {
             buffer.deallocate()
             throw WeightLoaderError.notHDF5(path: displayPath)
@@ -198,7 +199,8 @@ public struct HDF5Group: Sendable {
             let memType = H5Tcopy(chdf5_t_c_s1())
             defer { H5Tclose(memType) }
             H5Tset_size(memType, chdf5_variable())
-            H5Tset_cset(memType, H5T_CSET_UTF8)
+            // HDF5 does not convert between character sets; read in the file's own.
+            H5Tset_cset(memType, H5Tget_cset(type))
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             guard H5Aread(aid, memType, &pointers) >= 0 else { throw damaged("cannot read attribute \(name)") }
             defer { H5Dvlen_reclaim(memType, space, chdf5_p_default(), &pointers) }

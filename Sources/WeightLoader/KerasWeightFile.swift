@@ -43,7 +43,9 @@ public struct FileLayer: Sendable {
     public let inner: [FileLayer]
 
     public var isNested: Bool { !inner.isEmpty }
-    public var params: Int { arrays.reduce(0) { $0 + $1.count } + inner.reduce(0) { $0 + $1.params } }
+    /// Legacy files list a nested model's arrays on the layer itself (`inner` regroups the same
+    /// arrays); `.weights.h5` keeps them only in the inner layers.
+    public var params: Int { arrays.isEmpty ? inner.reduce(0) { $0 + $1.params } : arrays.reduce(0) { $0 + $1.count } }
 }
 
 /// An opened Keras weight file of any layout, read through libhdf5.

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import WeightLoader
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a Keras weight file holds and which architecture it fits.",
+        discussion: """
+            Reads any Keras weight file through libhdf5: the published keras.applications files \
+            (legacy .h5), models saved with model.save("x.h5") or save_weights, Keras 3 \
+            .weights.h5 files and .keras archives. Prints the layout, Keras version, every layer \
+            with its arrays, the parameter count, the published file it is (by hash) and the \
+            known architectures it binds to. With --model, binds it to that model and reports \
+            why not if it does not fit.
+
+            Examples:
+              extract inspect ~/.keras/models/mobilenet_1_0_224_tf_no_top.h5
+              extract inspect fine_tuned.keras --model mobilenetv2 --alpha 0.35 --json
+            """
+    )
+
+    @Argument(help: "A Keras weight file (.h5, .hdf5, .weights.h5 or .keras).")
+    var file: String
+
+    @Option(help: "Bind the file to this model (e.g. resnet50, mobilenetv2); fails if it does not fit.")
+    var model: String?
+
+    @Option(help: "Width multiplier of MobileNet models (default 1.0).")
+    var alpha: Double?
+
+    @Flag(help: "The minimalistic MobileNetV3 variant.")
+    var minimalistic = false
+
+    @Flag(help: "The model with its ImageNet classifier (include_top=True).")
+    var includeTop = false
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "List every layer (the text report shows the first and last 10).")
+    var all = false
+
+    func run() async throws {
+        do {
+            let report = try Inspector.inspect(file)
+            var bound: BindingPlan?
+            if let model {
+                let entry = try ModelSelection(name: model, alpha: alpha, minimalistic: minimalistic, includeTop: includeTop).resolve()
+                bound = try bindOrExplain(entry: entry, report: report)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(render(report, bound: bound), terminator: "")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    /// Binds to the requested model; when that fails and the file is another known
+    /// architecture, says which instead of only reporting the first mismatch.
+    func bindOrExplain(entry: WeightsEntry, report: InspectReport) throws -> BindingPlan {
+        let arch = try ArchitectureCatalog.architecture(entry.architecture)
+        let file = try KerasWeightFile.open(self.file)
+        do {
+            return try Binder.plan(file, arch)
+        } catch {
+            if let other = report.matches.first?.architecture, other != arch.id {
+                throw WeightLoaderError.wrongArchitecture(path: self.file, requested: arch.id, detected: other)
+            }
+            throw error
+        }
+    }
+
+    func render(_ r: InspectReport, bound: BindingPlan?) -> String {
+        var out = ""
+        func line(_ key: String, _ value: String) { out += key.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n" }
+        line("file", r.path)
+        line("layout", layoutText(r.layout))
+        line("keras", r.kerasVersion.map { "\($0)" + (r.backend.map { " (backend \($0))" } ?? "") } ?? "not recorded (Keras 1 writer)")
+        line("size", "\(byteText(r.bytes)), md5 \(r.hashes["md5"] ?? "?")")
+        let known = r.manifestEntries.compactMap { WeightsManifest.shared.entry(id: $0) }
+        line("published", known.isEmpty ? "no (hash matches no published keras.applications file)"
+             : known.map { "\($0.file) (\(ModelSelection.describe($0)))" }.joined(separator: "; "))
+        line("layers", "\(r.layersListed) listed, \(r.weightedLayers) with weights, \(r.arrays) arrays, \(grouped(r.params)) parameters")
+        if r.matches.isEmpty {
+            line("architecture", "none of the \(ArchitectureCatalog.ids.count) known architectures")
+        }
+        for (i, m) in r.matches.enumerated() {
+            line(i == 0 ? "architecture" : "", "\(m.architecture): binds \(m.method), \(m.layers) layers, \(m.namesAgreeing) names as Keras 3 names them")
+        }
+        if let bound {
+            line("--model", "\(bound.architecture.id): binds \(bound.method) (\(bound.pairs.count) layers, shapes checked)")
+        }
+        if let graph = r.modelGraph, !graph.isEmpty {
+            out += "\nmodel graph (\(graph.count) layers):\n"
+            for node in graph {
+                out += "  \(node.name) [\(node.className)]" + (node.backbone.map { "  <- \($0) backbone" } ?? "") + "\n"
+            }
+        }
+        out += "\nweighted layers:\n"
+        let rows = r.layers.enumerated().map { $0 }
+        let shown = all || rows.count <= 20 ? rows : Array(rows.prefix(10)) + Array(rows.suffix(10))
+        var last = -1
+        for (i, layer) in shown {
+            if i != last + 1 { out += "  ... \(i - last - 1) more (use --all)\n" }
+            last = i
+            out += "  \(i)".padding(toLength: 7, withPad: " ", startingAt: 0) + layer.name + (layer.className.map { " [\($0)]" } ?? "") + "\n"
+            for a in layer.arrays { out += "         \(a.name) \(shapeString(a.shape)) \(a.dtype)\n" }
+            if let inner = layer.inner {
+                out += "         nested model: \(inner.count) layers with weights, \(inner.reduce(0) { $0 + $1.arrays.count }) arrays\n"
+            }
+        }
+        return out
+    }
+
+    func layoutText(_ layout: String) -> String {
+        switch layout {
+        case "legacy-weights": return "legacy-weights (save_weights .h5, the layout of the published keras.applications files)"
+        case "legacy-full-model": return "legacy-full-model (model.save to .h5: model_config + model_weights)"
+        case "keras3-weights": return "keras3-weights (Keras 3 .weights.h5)"
+        case "keras3-archive": return "keras3-archive (Keras 3 .keras zip)"
+        default: return layout
+        }
+    }
+}
+
+func shapeString(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+
+func grouped(_ n: Int) -> String {
+    let s = String(n)
+    var out = ""
+    for (i, c) in s.enumerated() {
+        if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return out
+}
+
+func byteText(_ n: Int) -> String {
+    if n >= 1 << 20 { return String(format: "%.1f MB", Double(n) / 1_048_576) }
+    if n >= 1 << 10 { return String(format: "%.1f KB", Double(n) / 1024) }
+    return "\(n) bytes"
+}
+
+struct Models: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every published model: input size, output width, preprocessing, cache state.")
+
+    func run() async throws {
+        let store = WeightStore()
+        print("model".padding(toLength: 44, withPad: " ", startingAt: 0) + "input  features  preprocess  weights")
+        for entry in WeightsManifest.shared.entries {
+            // Existence only: hashing every cached file would make listing slow.
+            let present = FileManager.default.fileExists(atPath: store.modelsDirectory.appendingPathComponent(entry.file).path)
+            let state = present ? "in cache" : "not cached"
+            let name = ModelSelection.describe(entry)
+            print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                + "\(entry.defaultInput)".padding(toLength: 7, withPad: " ", startingAt: 0)
+                + "\(entry.outputWidth.map(String.init) ?? "?")".padding(toLength: 10, withPad: " ", startingAt: 0)
+                + entry.preprocess.padding(toLength: 12, withPad: " ", startingAt: 0) + state)
+        }
+    }
+}

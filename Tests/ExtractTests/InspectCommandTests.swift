@@ -1,0 +1,85 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `extract inspect` as a user runs it: stdout, stderr, exit status.
+final class InspectCommandTests: XCTestCase {
+    func testInspectPublishedLayoutPrintsStructureAndArchitecture() throws {
+        let path = Fixtures.path("legacy/mobilenet_v2_0.35_96_tfkeras.h5")
+        let r = try runExtract(["inspect", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("legacy-weights"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("MobileNetV2_0.35: binds positional, 104 layers"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("Conv1/kernel:0 (3, 3, 3, 16) float32"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("410,208 parameters"), r.stdout)
+        XCTAssertEqual(r.stderr, "")
+    }
+
+    func testInspectKeras1FileWithoutVersion() throws {
+        let r = try runExtract(["inspect", Fixtures.path("legacy/vgg16_keras1.h5")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("not recorded (Keras 1 writer)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("block1_conv1_W_1:0 (3, 3, 3, 64) float32"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("VGG16: binds positional"), r.stdout)
+    }
+
+    func testInspectNestedModelShowsWhereTheBackboneSits() throws {
+        let r = try runExtract(["inspect", Fixtures.path("full/nested_frozen_k3.h5")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("legacy-full-model"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("<- MobileNetV2_0.35 backbone"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("head [Dense]"), r.stdout)
+    }
+
+    func testJSONReportDecodes() throws {
+        let r = try runExtract(["inspect", "--json", Fixtures.path("v3/nested.keras")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["layout"] as? String, "keras3-archive")
+        let matches = object?["matches"] as? [[String: Any]]
+        XCTAssertEqual(matches?.first?["architecture"] as? String, "MobileNetV2_0.35")
+    }
+
+    func testModelFlagBindsOrSaysWhichArchitectureTheFileIs() throws {
+        let path = Fixtures.path("legacy/mobilenet_v2_0.35_96_k3.h5")
+        let ok = try runExtract(["inspect", path, "--model", "mobilenetv2", "--alpha", "0.35"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("--model"), ok.stdout)
+
+        let wrong = try runExtract(["inspect", path, "--model", "resnet50"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertEqual(wrong.stdout, "")
+        XCTAssertEqual(wrong.stderr, "error: \(path): holds MobileNetV2_0.35 weights, not ResNet50; pass --model mobilenetv2 --alpha 0.35 or another weights file\n")
+    }
+
+    func testEachBrokenFileGivesOneErrorLine() throws {
+        let cases = [
+            "bad/not_hdf5.h5": "not an HDF5 file",
+            "bad/empty.h5": "the file is empty",
+            "bad/unknown_layout.h5": "not a Keras weight file",
+            "bad/truncated.h5": "truncated",
+        ]
+        for (fixture, phrase) in cases {
+            let r = try runExtract(["inspect", Fixtures.path(fixture)])
+            XCTAssertEqual(r.status, 1, fixture)
+            XCTAssertTrue(r.stderr.hasPrefix("error: "), r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(fixture): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(phrase), "\(fixture): \(r.stderr)")
+        }
+    }
+
+    func testLayerCountAndShapeErrorsThroughTheCLI() throws {
+        let count = try runExtract(["inspect", Fixtures.path("bad/layer_count.h5"), "--model", "mobilenetv2", "--alpha", "0.35"])
+        XCTAssertEqual(count.status, 1)
+        XCTAssertTrue(count.stderr.contains("the model has 104 layers with weights, the file 103"), count.stderr)
+        let shape = try runExtract(["inspect", Fixtures.path("bad/shape_mismatch.h5"), "--model", "mobilenetv2", "--alpha", "0.35"])
+        XCTAssertEqual(shape.status, 1)
+        XCTAssertTrue(shape.stderr.contains("shape mismatch in layer"), shape.stderr)
+    }
+
+    func testUnknownModelIsAUsageLevelErrorWithChoices() throws {
+        let r = try runExtract(["inspect", Fixtures.path("legacy/mobilenet_v2_0.35_96_k3.h5"), "--model", "resnet49"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("unknown model 'resnet49'; choose one of: resnet50"), r.stderr)
+    }
+}

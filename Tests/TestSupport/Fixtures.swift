@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+
+/// Where the tests find the package and the fixtures `scripts/test.sh` generates with Keras.
+public enum Fixtures {
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static let directory = packageRoot.appendingPathComponent(".fixtures/current")
+
+    /// A fixture's absolute path; fails the test (never skips) when fixtures were not generated.
+    public static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) -> String {
+        let url = directory.appendingPathComponent(relative)
+        if !FileManager.default.fileExists(atPath: url.path) {
+            XCTFail("fixture \(relative) missing: run scripts/test.sh, which generates fixtures with Keras", file: file, line: line)
+        }
+        return url.path
+    }
+
+    /// `expectations.json` as written by `scripts/make_fixtures.py`.
+    public static func expectations() throws -> [String: Expectation] {
+        let data = try Data(contentsOf: directory.appendingPathComponent("expectations.json"))
+        return try JSONDecoder().decode(ExpectationFile.self, from: data).fixtures
+    }
+
+    public struct ExpectationFile: Decodable { public let fixtures: [String: Expectation] }
+
+    public struct Expectation: Decodable {
+        public let layout: String
+        public let writer: String?
+        public let kerasVersion: String?
+        public let backend: String?
+        public let architecture: String?
+        public let nestedIn: String?
+        public let layerNamesCount: Int?
+        public let weightedLayers: Int?
+        public let arrays: Int?
+        public let params: Int?
+        public let checks: [Check]?
+        public let error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case layout, writer, architecture, checks, error, arrays, params, backend
+            case kerasVersion = "keras_version", nestedIn = "nested_in", layerNamesCount = "layer_names_count"
+            case weightedLayers = "weighted_layers"
+        }
+    }
+
+    public struct Check: Decodable {
+        public let layerIndex: Int
+        public let arrayIndex: Int
+        public let kerasLayer: String
+        public let shape: [Int]
+        public let sum: Double
+        public let first: [Double]
+
+        enum CodingKeys: String, CodingKey {
+            case shape, sum, first
+            case layerIndex = "layer_index", arrayIndex = "array_index", kerasLayer = "keras_layer"
+        }
+    }
+}
+
+/// Runs the built `extract` binary and captures what a user would see.
+public struct CommandResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+public func runExtract(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    // The binary SwiftPM built beside the running test bundle (whatever the scratch path).
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("extract")
+    let binary = FileManager.default.isExecutableFile(atPath: beside.path)
+        ? beside : Fixtures.packageRoot.appendingPathComponent(".build/debug/extract")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting: a full pipe would block the child.
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}

@@ -1,0 +1,865 @@
+#!/usr/bin/env python3
+"""Write the Keras weight-file fixtures used by the Swift WeightLoader tests.
+
+Usage:  .venv/bin/python scripts/make_fixtures.py OUTDIR
+
+Writes every fixture under OUTDIR (legacy/, full/, v3/, bad/, an empty inputs/) plus
+OUTDIR/expectations.json, which records for each file its layout, writer, counts and six
+value checks. Python/Keras are used only here, to produce test data; the Swift code never
+runs Python.
+
+Conventions (also written into expectations.json under "conventions"):
+* Every model is built with weights=None and then ALL its variables (kernels, biases, BN
+  gamma/beta/moving statistics, Normalization mean/variance/count) are overwritten with
+  seeded random values, so no array is constant and a wrong binding shows up in the sums.
+  The random stream depends only on the architecture id and on the legacy weight order, so
+  a Keras 3 and a tf-keras build of the same architecture receive identical values.
+* Checks are computed from the Keras model objects, never from the written files, and are
+  indexed by the architecture's LEGACY ORDER: model.layers filtered to layers with weights,
+  arrays in trainable_weights + non_trainable_weights order of the backbone built fresh.
+  `keras_layer` is the Keras 3 layer name (what the architecture manifests use); `file_layer`,
+  `file_array` and `file_path` say where the same array sits in that particular file.
+* The script re-opens every file afterwards and checks counts and check values against it
+  (a cheap guard against fixture bugs); it exits non-zero if anything disagrees.
+"""
+import os
+import sys
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+import io  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402  (Keras 3)
+import tf_keras  # noqa: E402  (Keras 2 API, writes Keras-2 style files)
+from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
+from keras.src.utils.naming import to_snake_case  # noqa: E402
+
+tf.get_logger().setLevel("ERROR")
+
+K3 = f"keras {keras.__version__}"
+TFK = f"tf-keras {tf_keras.__version__}"
+HANDMADE_K1 = "handmade keras-1 style"
+
+# Architecture id -> builder taking an `applications` module (keras.applications or
+# tf_keras.applications). Only include_top=False backbones, as published ("notop").
+ARCHITECTURES = {
+    "MobileNetV2_0.35": lambda app: app.MobileNetV2(
+        alpha=0.35, input_shape=(96, 96, 3), include_top=False, weights=None),
+    "ResNet50": lambda app: app.ResNet50(include_top=False, weights=None),
+    "VGG16": lambda app: app.VGG16(include_top=False, weights=None),
+    "Xception": lambda app: app.Xception(include_top=False, weights=None),
+    "DenseNet121": lambda app: app.DenseNet121(include_top=False, weights=None),
+    "MobileNetV3Small": lambda app: app.MobileNetV3Small(include_top=False, weights=None),
+    "EfficientNetB0": lambda app: app.EfficientNetB0(include_top=False, weights=None),
+    "InceptionV3": lambda app: app.InceptionV3(include_top=False, weights=None),
+}
+MNV2 = "MobileNetV2_0.35"
+MNV2_NAME = "mobilenetv2_0.35_96"  # model name Keras gives that backbone (both frameworks)
+NESTED_INPUT = (96, 96, 3)
+N_CHECKS = 6
+
+
+# ----------------------------------------------------------------------------------------
+# Building and randomizing models
+# ----------------------------------------------------------------------------------------
+
+def seed_of(text):
+    return zlib.crc32(text.encode("utf8"))
+
+
+def var_kind(w):
+    """Short variable name: 'kernel', 'gamma', 'moving_variance', 'count', ...
+    (Keras 3: w.name is already short; tf-keras: 'conv1/bn/gamma:0')."""
+    return w.name.split("/")[-1].split(":")[0]
+
+
+def to_numpy(w):
+    return np.array(w.numpy())
+
+
+def random_value(kind, shape, dtype, rng):
+    if kind in ("gamma", "moving_variance", "variance"):
+        v = rng.uniform(0.5, 1.5, size=shape)
+    elif kind == "count":  # Normalization sample count, an integer scalar
+        v = rng.integers(100, 100_000, size=shape)
+    else:  # kernel, bias, depthwise/pointwise kernel, beta, moving_mean, mean
+        v = rng.standard_normal(size=shape, dtype=np.float32) * np.float32(0.1)
+    return np.asarray(v, dtype=dtype)
+
+
+def legacy_weights(layer):
+    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
+
+
+def legacy_order(model):
+    """[(layer, [variables])] for layers with weights, in model.layers order."""
+    return [(l, legacy_weights(l)) for l in model.layers if legacy_weights(l)]
+
+
+def randomize(order, seed):
+    rng = np.random.default_rng(seed)
+    for _, weights in order:
+        for w in weights:
+            w.assign(random_value(var_kind(w), tuple(w.shape), to_numpy(w).dtype, rng))
+
+
+class Backbone:
+    """A freshly built, randomized backbone and its legacy order.
+
+    framework: "k3" (Keras 3, stored weight names are w.path, no ':0') or
+               "tfk" (tf-keras, stored weight names are w.name, with ':0').
+    """
+
+    def __init__(self, arch, framework):
+        if framework == "k3":
+            keras.backend.clear_session()  # fresh auto names (conv2d, conv2d_1, ...)
+            keras.utils.set_random_seed(seed_of(arch))
+            self.model = ARCHITECTURES[arch](keras.applications)
+        else:
+            tf_keras.backend.clear_session()
+            tf_keras.utils.set_random_seed(seed_of(arch))
+            self.model = ARCHITECTURES[arch](tf_keras.applications)
+        self.arch, self.framework = arch, framework
+        self.order = legacy_order(self.model)  # captured while everything is trainable
+        randomize(self.order, seed_of(arch))
+        self.ref_names = keras3_names(arch, self)
+
+    def stored_name(self, w):
+        return w.path if self.framework == "k3" else w.name
+
+    @property
+    def n_layers(self):
+        return len(self.model.layers)
+
+    def counts(self):
+        arrays = sum(len(ws) for _, ws in self.order)
+        params = sum(int(np.prod(w.shape)) for _, ws in self.order for w in ws)
+        return {"layers": self.n_layers, "weighted_layers": len(self.order),
+                "arrays": arrays, "params": params}
+
+
+_K3_NAME_CACHE = {}
+
+
+def keras3_names(arch, backbone):
+    """Keras 3 layer names of the architecture in legacy order. For a tf-keras backbone this
+    builds the Keras 3 model once and asserts that both legacy orders have the same shapes
+    (the positional-loading premise the Swift binder relies on)."""
+    mine = [[tuple(w.shape) for w in ws] for _, ws in backbone.order]
+    if backbone.framework == "k3":
+        return [l.name for l, _ in backbone.order]
+    if arch not in _K3_NAME_CACHE:
+        keras.backend.clear_session()
+        ref = legacy_order(ARCHITECTURES[arch](keras.applications))
+        _K3_NAME_CACHE[arch] = ([l.name for l, _ in ref],
+                                [[tuple(w.shape) for w in ws] for _, ws in ref])
+    names, shapes = _K3_NAME_CACHE[arch]
+    if shapes != mine:
+        raise SystemExit(f"{arch}: tf-keras and Keras 3 legacy orders differ")
+    return names
+
+
+def build_nested(framework, frozen):
+    """The transfer-learning model: Input -> MobileNetV2 backbone -> GAP -> Dropout -> Dense head."""
+    base = Backbone(MNV2, framework)
+    k = keras if framework == "k3" else tf_keras
+    inp = k.Input(NESTED_INPUT)
+    x = base.model(inp)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    x = k.layers.Dropout(0.2)(x)
+    out = k.layers.Dense(5, name="head")(x)
+    model = k.Model(inp, out)
+    head = model.get_layer("head")
+    randomize([(head, legacy_weights(head))], seed_of("head"))
+    if frozen:
+        base.model.trainable = False
+    return model, base, head
+
+
+def head_entry(head):
+    kernel, bias = (to_numpy(w) for w in legacy_weights(head))
+    return {"layer": "head", "kernel_shape": list(kernel.shape),
+            "sum": float(kernel.sum(dtype=np.float64)),
+            "bias_shape": list(bias.shape), "bias_sum": float(bias.sum(dtype=np.float64))}
+
+
+# ----------------------------------------------------------------------------------------
+# Expectations
+# ----------------------------------------------------------------------------------------
+
+def check_positions(order):
+    """Six (layer_index, array_index) spread over the weighted layers, including the first
+    and the last; first/last use the layer's last array (e.g. Normalization count, BN
+    moving_variance), the others cycle through array positions."""
+    n = len(order)
+    layer_idx = sorted({int(round(x)) for x in np.linspace(0, n - 1, N_CHECKS)})
+    out = []
+    for j, k in enumerate(layer_idx):
+        na = len(order[k][1])
+        i = na - 1 if k in (0, n - 1) else j % na
+        out.append((k, i))
+    return out
+
+
+def make_checks(bb, file_layer, file_array, file_path):
+    """file_layer(k) / file_array(k, i) / file_path(k, i): where position (k, i) is in the file."""
+    checks = []
+    for k, i in check_positions(bb.order):
+        a = to_numpy(bb.order[k][1][i])
+        checks.append({
+            "layer_index": k, "array_index": i, "keras_layer": bb.ref_names[k],
+            "shape": list(a.shape), "sum": float(np.sum(a, dtype=np.float64)),
+            "first": [float(v) for v in a.reshape(-1)[:4]],
+            "file_layer": file_layer(k), "file_array": file_array(k, i),
+            "file_path": file_path(k, i),
+        })
+    return checks
+
+
+def legacy_checks(bb, prefix=""):
+    """Checks for a legacy layout where each backbone layer is its own group under `prefix`."""
+    def layer(k):
+        return bb.order[k][0].name
+
+    def array(k, i):
+        return bb.stored_name(bb.order[k][1][i])
+
+    return make_checks(bb, layer, array, lambda k, i: f"{prefix}/{layer(k)}/{array(k, i)}")
+
+
+def nested_legacy_checks(bb, group):
+    """Checks for a full-model file where the backbone is ONE group holding all inner arrays."""
+    def array(k, i):
+        return bb.stored_name(bb.order[k][1][i])
+
+    return make_checks(bb, lambda k: bb.order[k][0].name, array,
+                       lambda k, i: f"{group}/{array(k, i)}")
+
+
+def v3_keys(layers):
+    """Keys Keras 3 saving_lib gives a list of layers: snake_case(class), then _1, _2, ..."""
+    used, keys = {}, {}
+    for layer in layers:
+        base = to_snake_case(layer.__class__.__name__)
+        if base in used:
+            used[base] += 1
+            keys[id(layer)] = f"{base}_{used[base]}"
+        else:
+            used[base] = 0
+            keys[id(layer)] = base
+    return keys
+
+
+def v3_checks(bb, prefix):
+    keys = v3_keys(bb.model.layers)
+    return make_checks(
+        bb, lambda k: bb.order[k][0].name, lambda k, i: str(i),
+        lambda k, i: f"{prefix}/layers/{keys[id(bb.order[k][0])]}/vars/{i}")
+
+
+def entry(layout, writer, architecture, checks=(), keras_version=None, backend=None,
+          nested_in=None, layer_names_count=None, weighted_layers=None, arrays=None,
+          params=None, backbone=None, error=None, error_detail=None, **extra):
+    e = {"layout": layout, "writer": writer, "keras_version": keras_version,
+         "backend": backend, "architecture": architecture, "nested_in": nested_in,
+         "layer_names_count": layer_names_count, "weighted_layers": weighted_layers,
+         "arrays": arrays, "params": params, "checks": list(checks),
+         "error": error, "error_detail": error_detail}
+    if backbone is not None:
+        e["backbone"] = backbone
+    e.update(extra)
+    return e
+
+
+def plain_legacy_entry(bb, layout, writer, version, prefix=""):
+    """Entry for a legacy file holding exactly one plain backbone."""
+    c = bb.counts()
+    return entry(layout, writer, bb.arch, legacy_checks(bb, prefix), keras_version=version,
+                 backend="tensorflow", layer_names_count=c["layers"],
+                 weighted_layers=c["weighted_layers"], arrays=c["arrays"],
+                 params=c["params"], backbone=c)
+
+
+# ----------------------------------------------------------------------------------------
+# Small HDF5 helpers
+# ----------------------------------------------------------------------------------------
+
+def read_names(group, name):
+    """A string-list attribute, plain or chunked (name0, name1, ...), decoded to str."""
+    if name in group.attrs:
+        values = list(group.attrs[name])
+    else:
+        values, n = [], 0
+        while f"{name}{n}" in group.attrs:
+            values += list(group.attrs[f"{name}{n}"])
+            n += 1
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def replace_dataset(group, name, data):
+    del group[name]
+    group.create_dataset(name, data=data)
+
+
+def edit_copy(src, dst):
+    shutil.copyfile(src, dst)
+    return h5py.File(dst, "r+")
+
+
+# ----------------------------------------------------------------------------------------
+# Fixtures. Each function writes one file (path relative to OUTDIR) and returns its entry.
+# ----------------------------------------------------------------------------------------
+
+def source_facts(bb, e):
+    """Private facts about fixture 1 that the derived fixtures need (stripped before writing)."""
+    e["_file_layers"] = [l.name for l, _ in bb.order]
+    e["_k3_layers"] = list(bb.ref_names)
+    e["_classes"] = [l.__class__.__name__ for l, _ in bb.order]
+    e["_arrays_per_layer"] = [[bb.stored_name(w) for w in ws] for _, ws in bb.order]
+    return e
+
+
+def fx_legacy_k3(out, rel):
+    """1. The legacy weights-only layout as Keras 3 writes it (vlen strings, no ':0').
+    Also the source of most derived fixtures (8, 21-26)."""
+    bb = Backbone(MNV2, "k3")
+    with h5py.File(out(rel), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, bb.model)
+    # Private facts for the derived fixtures (stripped before expectations.json is written).
+    return source_facts(bb, plain_legacy_entry(bb, "legacy-weights", K3, keras.__version__))
+
+
+def fx_legacy_tfkeras(arch):
+    """2, 3, 6, 7, 9, 10. tf-keras save_weights(.h5): the layout of the published files,
+    with Keras 2 names (':0', 'depthwise_kernel', tf-keras layer names such as the DenseNet
+    and MobileNetV3 slash names, InceptionV3 auto names)."""
+    def fx(out, rel):
+        bb = Backbone(arch, "tfk")
+        bb.model.save_weights(out(rel))
+        return plain_legacy_entry(bb, "legacy-weights", TFK, tf_keras.__version__)
+    fx.__doc__ = fx_legacy_tfkeras.__doc__
+    return fx
+
+
+# Keras 1 class-name prefixes for auto layer names and Keras 1 variable suffixes.
+K1_PREFIX = {"Conv2D": "convolution2d", "SeparableConv2D": "separableconvolution2d",
+             "BatchNormalization": "batchnormalization", "Activation": "activation",
+             "MaxPooling2D": "maxpooling2d", "Add": "merge"}
+K1_VAR = {"kernel": "W", "bias": "b", "depthwise_kernel": "depthwise_kernel",
+          "pointwise_kernel": "pointwise_kernel", "gamma": "gamma", "beta": "beta",
+          "moving_mean": "running_mean", "moving_variance": "running_std"}
+
+
+def write_keras1_file(path, layers):
+    """Mirror Keras 1.2.2 save_weights_to_hdf5_group: root has ONLY layer_names; string lists
+    are fixed-length NUL-padded byte strings (numpy |S, as h5py 2 wrote lists of bytes);
+    weightless layers get weight_names = np.asarray([]) (empty float64); groups are created
+    in sorted name order; datasets sit directly under the layer group.
+
+    layers: [(layer_name, [(weight_name, array), ...])] in model.layers order."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode("utf8") for n, _ in layers])
+        for name, weights in sorted(layers, key=lambda t: t[0]):
+            g = f.create_group(name)
+            if weights:
+                g.attrs["weight_names"] = np.array([w.encode("utf8") for w, _ in weights])
+                for wname, value in weights:
+                    g.create_dataset(wname, data=value)
+            else:
+                g.attrs["weight_names"] = np.asarray([])
+
+
+def keras1_entry(bb, layers, names_of):
+    """names_of: Keras 3 layer -> (Keras 1 layer name, [Keras 1 weight names])."""
+    c = bb.counts()
+    def layer(k):
+        return names_of[id(bb.order[k][0])][0]
+
+    def array(k, i):
+        return names_of[id(bb.order[k][0])][1][i]
+
+    checks = make_checks(bb, layer, array, lambda k, i: f"/{layer(k)}/{array(k, i)}")
+    return entry("legacy-weights", HANDMADE_K1, bb.arch, checks, layer_names_count=len(layers),
+                 weighted_layers=c["weighted_layers"], arrays=c["arrays"], params=c["params"],
+                 backbone=c)
+
+
+def fx_vgg16_keras1(out, rel):
+    """4. VGG16 notop like the published v0.1 file (Keras 1.2.2 + TF): current layer names,
+    variables 'block1_conv1_W_1:0' / 'block1_conv1_b_1:0', no keras_version/backend."""
+    bb = Backbone("VGG16", "k3")
+    layers, names_of = [], {}
+    for layer in bb.model.layers:
+        name = "input_1" if layer.__class__.__name__ == "InputLayer" else layer.name
+        ws = legacy_weights(layer)
+        wnames = [f"{name}_{K1_VAR[var_kind(w)]}_1:0" for w in ws]
+        layers.append((name, [(n, to_numpy(w)) for n, w in zip(wnames, ws)]))
+        names_of[id(layer)] = (name, wnames)
+    write_keras1_file(out(rel), layers)
+    return keras1_entry(bb, layers, names_of)
+
+
+def fx_xception_keras1(out, rel):
+    """5. Xception notop like the published v0.4 file: Keras 1 auto layer names
+    (convolution2d_N, separableconvolution2d_N, batchnormalization_N, ... numbered per class
+    from 1 in model.layers order) and Keras 1 variable names ('_W:0', '_running_std:0' holding
+    the variance). No keras_version/backend."""
+    bb = Backbone("Xception", "k3")
+    layers, names_of, counters = [], {}, {}
+    for layer in bb.model.layers:
+        cls = layer.__class__.__name__
+        if cls == "InputLayer":
+            name = "input_1"
+        else:
+            prefix = K1_PREFIX.get(cls, cls.lower())
+            counters[prefix] = counters.get(prefix, 0) + 1
+            name = f"{prefix}_{counters[prefix]}"
+        ws = legacy_weights(layer)
+        wnames = [f"{name}_{K1_VAR[var_kind(w)]}:0" for w in ws]
+        layers.append((name, [(n, to_numpy(w)) for n, w in zip(wnames, ws)]))
+        names_of[id(layer)] = (name, wnames)
+    write_keras1_file(out(rel), layers)
+    return keras1_entry(bb, layers, names_of)
+
+
+def fx_chunked_attrs(src_rel, src_entry):
+    """8. Fixture 1 with layer_names split into layer_names0..2 and one layer's weight_names
+    into weight_names0..1, the way save_attributes_to_hdf5_group chunks attributes over
+    64512 bytes (np.array_split of np.asarray(list of bytes) -> fixed-length |S chunks)."""
+    def fx(out, rel):
+        e = json.loads(json.dumps(src_entry))
+        # Chunk the weight_names of a checked layer with >= 2 arrays (values get verified).
+        chunked = next(c["file_layer"] for c in e["checks"][1:]
+                       if len(src_entry["_arrays_per_layer"][c["layer_index"]]) >= 2)
+        with edit_copy(out(src_rel), out(rel)) as f:
+            names = read_names(f, "layer_names")
+            del f.attrs["layer_names"]
+            for n, part in enumerate(np.array_split(np.asarray([s.encode() for s in names]), 3)):
+                f.attrs[f"layer_names{n}"] = part
+            g = f[chunked]
+            wn = read_names(g, "weight_names")
+            del g.attrs["weight_names"]
+            for n, part in enumerate(np.array_split(np.asarray([s.encode() for s in wn]), 2)):
+                g.attrs[f"weight_names{n}"] = part
+        e["writer"] = f"{K3} + handmade attribute chunking"
+        e["chunked"] = {"layer_names": 3, "weight_names_layer": chunked, "weight_names": 2}
+        return e
+    return fx
+
+
+def fx_full_k3(out, rel):
+    """11. Keras 3 model.save('x.h5') of the plain backbone: root model_config, weights under
+    /model_weights (same per-layer layout as fixture 1)."""
+    bb = Backbone(MNV2, "k3")
+    bb.model.save(out(rel))
+    return plain_legacy_entry(bb, "legacy-full-model", K3, keras.__version__,
+                              prefix="/model_weights")
+
+
+def nested_full_entry(model, bb, head, writer, version):
+    """Entry for a full-model .h5 whose backbone is a nested sub-model (one group)."""
+    group = f"/model_weights/{bb.model.name}"
+    c = bb.counts()
+    return entry("legacy-full-model", writer, MNV2, nested_legacy_checks(bb, group),
+                 keras_version=version, backend="tensorflow", nested_in=bb.model.name,
+                 layer_names_count=len(model.layers), weighted_layers=2,
+                 arrays=c["arrays"] + 2, params=c["params"] + 1280 * 5 + 5, backbone=c,
+                 head=head_entry(head), nested_path=group)
+
+
+def fx_nested_k3(frozen):
+    """12, 13. Keras 3 transfer-learning model saved as .h5. The backbone is ONE entry of
+    layer_names; its weight_names are all inner arrays: trainables of all inner layers first,
+    then non-trainables when the base is trainable; per-layer order when it was frozen."""
+    def fx(out, rel):
+        model, bb, head = build_nested("k3", frozen)
+        model.save(out(rel))
+        e = nested_full_entry(model, bb, head, K3, keras.__version__)
+        e["base_trainable"] = not frozen
+        return e
+    fx.__doc__ = fx_nested_k3.__doc__
+    return fx
+
+
+def fx_nested_tfkeras(frozen):
+    """14, 15. The same nested model written by tf-keras (Keras 2 names with ':0')."""
+    def fx(out, rel):
+        model, bb, head = build_nested("tfk", frozen)
+        model.save(out(rel))
+        e = nested_full_entry(model, bb, head, TFK, tf_keras.__version__)
+        e["base_trainable"] = not frozen
+        return e
+    fx.__doc__ = fx_nested_tfkeras.__doc__
+    return fx
+
+
+def fx_v3_plain(out, rel):
+    """16. Keras 3 native .weights.h5 (H5IOStore): class-based keys, datasets vars/0, vars/1."""
+    bb = Backbone(MNV2, "k3")
+    bb.model.save_weights(out(rel))
+    c = bb.counts()
+    return entry("keras3-weights", K3, MNV2, v3_checks(bb, ""), weighted_layers=c["weighted_layers"],
+                 arrays=c["arrays"], params=c["params"], backbone=c)
+
+
+def nested_v3_entry(layout, model, bb, head, keras_version):
+    outer = v3_keys(model.layers)
+    prefix = f"/layers/{outer[id(bb.model)]}"
+    c = bb.counts()
+    return entry(layout, K3, MNV2, v3_checks(bb, prefix), keras_version=keras_version,
+                 nested_in=bb.model.name, weighted_layers=c["weighted_layers"] + 1,
+                 arrays=c["arrays"] + 2, params=c["params"] + 1280 * 5 + 5, backbone=c,
+                 head=dict(head_entry(head), file_path=f"/layers/{outer[id(head)]}/vars/0"),
+                 nested_path=prefix)
+
+
+def fx_v3_nested_weights(out, rel):
+    """17. Keras 3 save_weights('.weights.h5') of the nested model: the backbone lives at
+    /layers/functional/layers/..."""
+    model, bb, head = build_nested("k3", frozen=False)
+    model.save_weights(out(rel))
+    return nested_v3_entry("keras3-weights", model, bb, head, None)
+
+
+def fx_v3_nested_archive(out, rel):
+    """18. Keras 3 model.save('.keras'): zip of metadata.json, config.json, model.weights.h5
+    (same layout as 17). keras_version comes from metadata.json; file_path is inside
+    model.weights.h5."""
+    model, bb, head = build_nested("k3", frozen=False)
+    model.save(out(rel))
+    e = nested_v3_entry("keras3-archive", model, bb, head, keras.__version__)
+    e["archive_member"] = "model.weights.h5"
+    return e
+
+
+# --- error fixtures ---------------------------------------------------------------------
+
+def error_entry(kind, detail, writer="handmade", **counts):
+    return entry("error", writer, MNV2, error=kind, error_detail=detail, **counts)
+
+
+def fx_not_hdf5(out, rel):
+    """19. A text file with an .h5 name (e.g. an HTML error page saved by a downloader)."""
+    with open(out(rel), "w") as f:
+        f.write("<html>\n<head><title>404 Not Found</title></head>\n"
+                "<body>This is not an HDF5 file.</body>\n</html>\n")
+    return error_entry("not-hdf5", {})
+
+
+def fx_empty(out, rel):
+    """20. A zero-byte file (interrupted download)."""
+    open(out(rel), "wb").close()
+    return error_entry("empty-file", {"bytes": 0})
+
+
+def h5_failure(path):
+    """None if h5py can open the file and read every listed array, else (stage, message)."""
+    try:
+        f = h5py.File(path, "r")
+    except Exception as exc:  # noqa: BLE001
+        return "open", f"{type(exc).__name__}: {exc}"
+    try:
+        with f:
+            for layer in read_names(f, "layer_names"):
+                g = f[layer]
+                for w in read_names(g, "weight_names"):
+                    g[w][()]
+    except Exception as exc:  # noqa: BLE001
+        return "read", f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def fx_truncated(src_rel):
+    """21. The first 60% of fixture 1 (interrupted download). If h5py could still open and
+    read it, cut further in 10% steps; error_detail records where h5py failed."""
+    def fx(out, rel):
+        data = open(out(src_rel), "rb").read()
+        for fraction in (0.6, 0.5, 0.4, 0.3, 0.2, 0.1):
+            n = int(len(data) * fraction)
+            with open(out(rel), "wb") as f:
+                f.write(data[:n])
+            failure = h5_failure(out(rel))
+            if failure:
+                break
+        else:
+            raise SystemExit("truncated fixture: h5py reads every cut")
+        return error_entry("truncated", {
+            "fraction": fraction, "bytes": n, "original_bytes": len(data),
+            "h5py_fails_at": failure[0], "h5py_error": failure[1][:300]})
+    return fx
+
+
+def fx_unknown_layout(out, rel):
+    """22. Valid HDF5 with groups, datasets and attributes but none of the Keras markers
+    (no layer_names, no model_weights, no layers/ + vars/)."""
+    rng = np.random.default_rng(seed_of("unknown"))
+    with h5py.File(out(rel), "w") as f:
+        f.attrs["title"] = "some dataset"
+        f.create_dataset("images", data=rng.integers(0, 255, (4, 8, 8, 3), dtype=np.uint8))
+        g = f.create_group("meta")
+        g.attrs["created_by"] = "make_fixtures.py"
+        g.create_dataset("labels", data=np.arange(4, dtype=np.int64))
+        f.create_group("weights").create_dataset("w", data=rng.standard_normal((3, 3)))
+    return error_entry("unknown-layout", {"root_keys": ["images", "meta", "weights"]})
+
+
+def fx_layer_count(src_rel, src_entry):
+    """23. Fixture 1 with the LAST weighted layer's name dropped from layer_names (its group
+    stays in the file: a reader must follow layer_names, not walk the tree)."""
+    def fx(out, rel):
+        last = src_entry["_file_layers"][-1]
+        with edit_copy(out(src_rel), out(rel)) as f:
+            names = read_names(f, "layer_names")
+            f.attrs["layer_names"] = [n.encode("utf8") for n in names if n != last]
+        n = src_entry["weighted_layers"]
+        return error_entry("layer-count-mismatch", {
+            "expected": n, "actual": n - 1, "layer": src_entry["_k3_layers"][-1],
+            "layer_index": n - 1, "file_layer": last},
+            writer=f"{K3} + handmade edit", layer_names_count=src_entry["layer_names_count"] - 1,
+            weighted_layers=n - 1)
+    return fx
+
+
+def pick_layer(src_entry, cls, near):
+    """Index of the first weighted layer of class `cls` at or after position `near`."""
+    classes = src_entry["_classes"]
+    return next(k for k in range(near, len(classes)) if classes[k] == cls)
+
+
+def fx_shape_mismatch(src_rel, src_entry):
+    """24. Fixture 1 with a middle 1x1 conv kernel replaced by one with its last two axes
+    swapped (what a wrong-variant weight file looks like)."""
+    def fx(out, rel):
+        k = pick_layer(src_entry, "Conv2D", len(src_entry["_classes"]) // 2)
+        layer = src_entry["_file_layers"][k]
+        array = src_entry["_arrays_per_layer"][k][0]
+        with edit_copy(out(src_rel), out(rel)) as f:
+            g = f[layer]
+            old = g[array][()]
+            new = np.ascontiguousarray(np.swapaxes(old, -1, -2))
+            replace_dataset(g, array, new)
+        return error_entry("shape-mismatch", {
+            "layer": src_entry["_k3_layers"][k], "layer_index": k, "array": array,
+            "array_index": 0, "expected_shape": list(old.shape),
+            "actual_shape": list(new.shape)}, writer=f"{K3} + handmade edit")
+    return fx
+
+
+def fx_unsupported_dtype(src_rel, src_entry):
+    """25. Fixture 1 with one kernel replaced by a same-shape |S4 string dataset."""
+    def fx(out, rel):
+        k = pick_layer(src_entry, "Conv2D", (3 * len(src_entry["_classes"])) // 4)
+        layer = src_entry["_file_layers"][k]
+        array = src_entry["_arrays_per_layer"][k][0]
+        with edit_copy(out(src_rel), out(rel)) as f:
+            g = f[layer]
+            shape = g[array].shape
+            replace_dataset(g, array, np.full(shape, b"junk", dtype="S4"))
+        return error_entry("unsupported-dtype", {
+            "layer": src_entry["_k3_layers"][k], "layer_index": k, "array": array,
+            "array_index": 0, "shape": list(shape), "dtype": "|S4"},
+            writer=f"{K3} + handmade edit")
+    return fx
+
+
+def fx_float64(src_rel, src_entry):
+    """26. Fixture 1 with every float32 array stored as float64: NOT an error, the loader
+    converts (float32 -> float64 is exact, so the checks are unchanged)."""
+    def fx(out, rel):
+        with edit_copy(out(src_rel), out(rel)) as f:
+            paths = []
+            f.visititems(lambda p, o: paths.append(p)
+                         if isinstance(o, h5py.Dataset) and o.dtype == np.float32 else None)
+            for p in paths:
+                parent, name = p.rsplit("/", 1)
+                replace_dataset(f[parent], name, f[p][()].astype(np.float64))
+        e = json.loads(json.dumps(src_entry))
+        e["writer"] = f"{K3} + handmade float64 rewrite"
+        e["dtype"] = "float64"
+        return e
+    return fx
+
+
+# ----------------------------------------------------------------------------------------
+# Verification: re-open each written file and compare with its entry
+# ----------------------------------------------------------------------------------------
+
+def open_h5(path, e):
+    if e["layout"] == "keras3-archive":
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read("metadata.json"))
+            assert meta["keras_version"] == e["keras_version"], meta
+            return h5py.File(io.BytesIO(z.read(e["archive_member"])), "r")
+    return h5py.File(path, "r")
+
+
+def file_counts(f, e):
+    if e["layout"] in ("legacy-weights", "legacy-full-model"):
+        root = f if "layer_names" in f.attrs or "layer_names0" in f.attrs else f["model_weights"]
+        names = read_names(root, "layer_names")
+        weighted = arrays = params = 0
+        for n in names:
+            wn = read_names(root[n], "weight_names")
+            weighted += bool(wn)
+            arrays += len(wn)
+            params += sum(root[n][w].size for w in wn)
+        return {"layer_names_count": len(names), "weighted_layers": weighted,
+                "arrays": arrays, "params": params}
+    groups = []
+    f["layers"].visititems(lambda p, o: groups.append(o)
+                           if isinstance(o, h5py.Group) and p.split("/")[-1] == "vars" else None)
+    ds = [d for g in groups for d in g.values() if isinstance(d, h5py.Dataset)]
+    return {"layer_names_count": None,
+            "weighted_layers": sum(any(isinstance(d, h5py.Dataset) for d in g.values())
+                                   for g in groups),
+            "arrays": len(ds), "params": sum(d.size for d in ds)}
+
+
+def verify(path, e):
+    problems = []
+    with open_h5(path, e) as f:
+        got = file_counts(f, e)
+        for key, value in got.items():
+            if value != e[key]:
+                problems.append(f"{key}: file {value} != expected {e[key]}")
+        for c in e["checks"]:
+            a = f[c["file_path"]][()]
+            if list(a.shape) != c["shape"] or not np.isclose(
+                    np.sum(a, dtype=np.float64), c["sum"], rtol=1e-9, atol=1e-9):
+                problems.append(f"check {c['file_path']} differs")
+            if e["layout"].startswith("keras3"):
+                vars_name = f[c["file_path"]].parent.attrs.get("name")
+                if vars_name != c["keras_layer"]:
+                    problems.append(f"{c['file_path']}: vars name {vars_name!r}")
+        if "head" in e and "file_path" in e["head"]:
+            if not np.isclose(f[e["head"]["file_path"]][()].sum(dtype=np.float64),
+                              e["head"]["sum"], rtol=1e-9):
+                problems.append("head differs")
+    return problems
+
+
+def verify_error(path, e):
+    """The error fixtures must really fail (or really mismatch) the way the entry says."""
+    d, kind = e["error_detail"], e["error"]
+    if kind in ("not-hdf5", "empty-file"):
+        return [] if not h5py.is_hdf5(path) else ["h5py accepts it"]
+    if kind == "truncated":
+        return [] if h5_failure(path) else ["h5py reads it"]
+    with h5py.File(path, "r") as f:
+        if kind == "unknown-layout":
+            bad = [m for m in ("layer_names", "layer_names0") if m in f.attrs]
+            bad += [m for m in ("model_weights", "layers", "vars") if m in f]
+            return [f"marker {m}" for m in bad]
+        names = read_names(f, "layer_names")
+        weighted = [n for n in names if read_names(f[n], "weight_names")]
+        if kind == "layer-count-mismatch":
+            return [] if len(weighted) == d["actual"] else ["count"]
+        ds = f[weighted[d["layer_index"]]][d["array"]]
+        if kind == "shape-mismatch":
+            return [] if list(ds.shape) == d["actual_shape"] else ["shape"]
+        return [] if ds.dtype == np.dtype(d["dtype"]) else ["dtype"]
+
+
+# ----------------------------------------------------------------------------------------
+
+def main(outdir):
+    t0 = time.time()
+    os.makedirs(outdir, exist_ok=True)
+    for sub in ("legacy", "full", "v3", "bad", "inputs"):
+        shutil.rmtree(os.path.join(outdir, sub), ignore_errors=True)
+        os.makedirs(os.path.join(outdir, sub))
+
+    def out(rel):
+        return os.path.join(outdir, rel)
+
+    fixtures = {}
+
+    def run(rel, fx):
+        t = time.time()
+        e = fx(out, rel)
+        fixtures[rel] = e
+        print(f"{rel:45s} {os.path.getsize(out(rel)):>12,d} bytes  ({time.time() - t:5.1f}s)",
+              flush=True)
+        return e
+
+    src = "legacy/mobilenet_v2_0.35_96_k3.h5"
+    e1 = run(src, fx_legacy_k3)
+    run("legacy/mobilenet_v2_0.35_96_tfkeras.h5", fx_legacy_tfkeras(MNV2))
+    run("legacy/resnet50_tfkeras.h5", fx_legacy_tfkeras("ResNet50"))
+    run("legacy/vgg16_keras1.h5", fx_vgg16_keras1)
+    run("legacy/xception_keras1_autonames.h5", fx_xception_keras1)
+    run("legacy/densenet121_slash_tfkeras.h5", fx_legacy_tfkeras("DenseNet121"))
+    run("legacy/mobilenet_v3_small_tfkeras.h5", fx_legacy_tfkeras("MobileNetV3Small"))
+    run("legacy/chunked_attrs.h5", fx_chunked_attrs(src, e1))
+    run("legacy/efficientnetb0_tfkeras.h5", fx_legacy_tfkeras("EfficientNetB0"))
+    run("legacy/inception_v3_tfkeras.h5", fx_legacy_tfkeras("InceptionV3"))
+    run("full/mobilenet_v2_0.35_96_k3_full.h5", fx_full_k3)
+    run("full/nested_unfrozen_k3.h5", fx_nested_k3(frozen=False))
+    run("full/nested_frozen_k3.h5", fx_nested_k3(frozen=True))
+    run("full/nested_tfkeras.h5", fx_nested_tfkeras(frozen=False))
+    run("full/nested_frozen_tfkeras.h5", fx_nested_tfkeras(frozen=True))
+    run("v3/mobilenet_v2_0.35_96.weights.h5", fx_v3_plain)
+    run("v3/nested.weights.h5", fx_v3_nested_weights)
+    run("v3/nested.keras", fx_v3_nested_archive)
+    run("bad/not_hdf5.h5", fx_not_hdf5)
+    run("bad/empty.h5", fx_empty)
+    run("bad/truncated.h5", fx_truncated(src))
+    run("bad/unknown_layout.h5", fx_unknown_layout)
+    run("bad/layer_count.h5", fx_layer_count(src, e1))
+    run("bad/shape_mismatch.h5", fx_shape_mismatch(src, e1))
+    run("bad/unsupported_dtype.h5", fx_unsupported_dtype(src, e1))
+    run("legacy/float64_mobilenet_v2.h5", fx_float64(src, e1))
+
+    for e in fixtures.values():
+        for k in [k for k in e if k.startswith("_")]:
+            del e[k]
+
+    failures = []
+    for rel, e in fixtures.items():
+        problems = verify_error(out(rel), e) if e["layout"] == "error" else verify(out(rel), e)
+        failures += [f"{rel}: {p}" for p in problems]
+
+    doc = {
+        "conventions": {
+            "checks": "layer_index/array_index are positions in the architecture's legacy order "
+                      "(model.layers with weights; trainable+non_trainable arrays of the fresh "
+                      "backbone). keras_layer = Keras 3 layer name; file_layer/file_array/"
+                      "file_path = where that array is stored in this file (file_path inside "
+                      "archive_member for .keras).",
+            "counts": "layer_names_count/weighted_layers/arrays/params describe the whole file "
+                      "(legacy: layer_names entries and groups with non-empty weight_names, so "
+                      "a nested backbone counts as ONE weighted layer; keras3: vars groups with "
+                      "datasets). 'backbone' gives the same numbers for the backbone alone.",
+            "values": "all weights and BN statistics are seeded random; the same architecture "
+                      "gets the same values in every fixture and in both frameworks.",
+            "errors": "error fixtures carry architecture MobileNetV2_0.35 so a test can load "
+                      "them like fixture 1.",
+        },
+        "generator": {"keras": keras.__version__, "tf_keras": tf_keras.__version__,
+                      "tensorflow": tf.__version__, "h5py": h5py.__version__,
+                      "numpy": np.__version__},
+        "fixtures": fixtures,
+    }
+    with open(out("expectations.json"), "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=False)
+        f.write("\n")
+    print(f"{'expectations.json':45s} {os.path.getsize(out('expectations.json')):>12,d} bytes")
+    print(f"{len(fixtures)} fixtures in {time.time() - t0:.1f}s")
+    if failures:
+        print("VERIFICATION FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__.split("\n\n")[1])
+    main(sys.argv[1])
