@@ -37,6 +37,9 @@ struct Inspect: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
+    @Flag(help: "With --model, also read every array as float32 and report how long opening, binding and reading took.")
+    var load = false
+
     @Flag(name: .shortAndLong, help: "List every layer (the text report shows the first and last 10).")
     var all = false
 
@@ -44,9 +47,20 @@ struct Inspect: AsyncParsableCommand {
         do {
             let report = try Inspector.inspect(file)
             var bound: BindingPlan?
+            var loadReport: String?
             if let model {
                 let entry = try ModelSelection(name: model, alpha: alpha, minimalistic: minimalistic, includeTop: includeTop).resolve()
+                let start = Date()
                 bound = try bindOrExplain(entry: entry, report: report)
+                if load, let plan = bound {
+                    let weights = try plan.load()
+                    let seconds = Date().timeIntervalSince(start)
+                    let scalars = weights.layers.reduce(0) { $0 + $1.arrays.reduce(0) { $0 + $1.values.count } }
+                    loadReport = String(format: "opened, bound and read %d arrays (%@ parameters) in %.3f s",
+                                        weights.layers.reduce(0) { $0 + $1.arrays.count }, grouped(scalars), seconds)
+                }
+            } else if load {
+                throw ValidationError("--load needs --model: the arrays are read as that model binds them")
             }
             if json {
                 let encoder = JSONEncoder()
@@ -55,6 +69,7 @@ struct Inspect: AsyncParsableCommand {
             } else {
                 print(render(report, bound: bound), terminator: "")
             }
+            if let loadReport { FileHandle.standardError.write(Data("\(loadReport)\n".utf8)) }
         } catch {
             throw fail(error)
         }
