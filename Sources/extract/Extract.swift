@@ -15,11 +15,12 @@ struct Extract: AsyncParsableCommand {
               extract inspect ~/.keras/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5
               extract inspect my_model.h5 --model mobilenetv2 --alpha 0.35
               extract models
+              extract fetch --model resnet50
 
             Exit status: 0 success; 1 bad input (unreadable or foreign file, wrong model, hash \
             mismatch); 64 bad command line.
             """,
-        subcommands: [Inspect.self, Models.self]
+        subcommands: [Inspect.self, Models.self, Fetch.self]
     )
 }
 

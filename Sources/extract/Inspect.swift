@@ -43,6 +43,10 @@ struct Inspect: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "List every layer (the text report shows the first and last 10).")
     var all = false
 
+    func validate() throws {
+        if load && model == nil { throw ValidationError("--load needs --model: the arrays are read as that model binds them") }
+    }
+
     func run() async throws {
         do {
             let report = try Inspector.inspect(file)
@@ -59,8 +63,6 @@ struct Inspect: AsyncParsableCommand {
                     loadReport = String(format: "opened, bound and read %d arrays (%@ parameters) in %.3f s",
                                         weights.layers.reduce(0) { $0 + $1.arrays.count }, grouped(scalars), seconds)
                 }
-            } else if load {
-                throw ValidationError("--load needs --model: the arrays are read as that model binds them")
             }
             if json {
                 let encoder = JSONEncoder()
