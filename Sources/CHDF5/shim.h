@@ -21,16 +21,11 @@ static inline size_t chdf5_variable(void) { return H5T_VARIABLE; }
 
 static inline hid_t chdf5_t_native_uint16(void) { return H5T_NATIVE_UINT16; }
 
-// The object-info structs changed between HDF5 1.10 and 1.12; these keep Swift off them.
+// The object-info struct changed between HDF5 1.10 and 1.12; this keeps Swift off it.
 static inline int chdf5_is_group(hid_t loc, const char *name) {
     H5O_info_t info;
     if (H5Oget_info_by_name(loc, name, &info, H5P_DEFAULT) < 0) return -1;
     return info.type == H5O_TYPE_GROUP;
-}
-static inline long long chdf5_num_attrs(hid_t obj) {
-    H5O_info_t info;
-    if (H5Oget_info(obj, &info) < 0) return -1;
-    return (long long)info.num_attrs;
 }
 
 // Silences libhdf5's own stderr dump; errors reach the user as one typed line instead.

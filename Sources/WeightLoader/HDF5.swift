@@ -138,22 +138,6 @@ public struct HDF5Group: Sendable {
 
     // MARK: attributes
 
-    public func attributeNames() throws -> [String] {
-        let gid = try open()
-        defer { H5Gclose(gid) }
-        let count = chdf5_num_attrs(gid)
-        guard count >= 0 else { throw damaged("cannot list attributes") }
-        var names: [String] = []
-        for i in 0..<hsize_t(count) {
-            let len = H5Aget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, chdf5_p_default())
-            guard len >= 0 else { throw damaged("cannot read an attribute name") }
-            var buf = [CChar](repeating: 0, count: Int(len) + 1)
-            H5Aget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, Int(len) + 1, chdf5_p_default())
-            names.append(String(decoding: buf.prefix(Int(len)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return names
-    }
-
     public func hasAttribute(_ name: String) -> Bool {
         H5Aexists_by_name(file.fileID, path, name, chdf5_p_default()) > 0
     }

@@ -17,27 +17,18 @@ struct Fetch: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The model (see `extract models`), e.g. resnet50, mobilenetv2, efficientnetb0.")
-    var model: String
-
-    @Option(help: "Width multiplier of MobileNet models (default 1.0).")
-    var alpha: Double?
-
-    @Option(help: "Input size of the MobileNet v1/v2 file (default 224).")
-    var rows: Int?
-
-    @Flag(help: "The minimalistic MobileNetV3 variant.")
-    var minimalistic = false
-
-    @Flag(help: "The file with the ImageNet classifier (include_top=True).")
-    var includeTop = false
+    @OptionGroup var selection: ModelOptions
 
     @Flag(help: "Only check the cache; never download.")
     var noDownload = false
 
+    func validate() throws {
+        if selection.model == nil { throw ValidationError("fetch needs --model NAME (see `extract models`)") }
+    }
+
     func run() async throws {
         do {
-            let entry = try ModelSelection(name: model, alpha: alpha, rows: rows, minimalistic: minimalistic, includeTop: includeTop).resolve()
+            guard let entry = try selection.entry() else { return }
             let bar = ProgressBar(title: entry.file)
             let found = try await WeightStore().locate(entry, download: !noDownload, progress: bar.handler())
             let hash = found.digest.map { "\(found.entry.hashAlgorithm ?? "hash") \($0) verified" } ?? "no published hash to verify"

@@ -22,17 +22,8 @@ struct Inspect: AsyncParsableCommand {
     @Argument(help: "A Keras weight file (.h5, .hdf5, .weights.h5 or .keras).")
     var file: String
 
-    @Option(help: "Bind the file to this model (e.g. resnet50, mobilenetv2); fails if it does not fit.")
-    var model: String?
-
-    @Option(help: "Width multiplier of MobileNet models (default 1.0).")
-    var alpha: Double?
-
-    @Flag(help: "The minimalistic MobileNetV3 variant.")
-    var minimalistic = false
-
-    @Flag(help: "The model with its ImageNet classifier (include_top=True).")
-    var includeTop = false
+    @OptionGroup(title: "Bind to a model (fails, saying why, if the file does not fit)")
+    var selection: ModelOptions
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
@@ -44,7 +35,7 @@ struct Inspect: AsyncParsableCommand {
     var all = false
 
     func validate() throws {
-        if load && model == nil { throw ValidationError("--load needs --model: the arrays are read as that model binds them") }
+        if load && selection.model == nil { throw ValidationError("--load needs --model: the arrays are read as that model binds them") }
     }
 
     func run() async throws {
@@ -52,8 +43,7 @@ struct Inspect: AsyncParsableCommand {
             let report = try Inspector.inspect(file)
             var bound: BindingPlan?
             var loadReport: String?
-            if let model {
-                let entry = try ModelSelection(name: model, alpha: alpha, minimalistic: minimalistic, includeTop: includeTop).resolve()
+            if let entry = try selection.entry() {
                 let start = Date()
                 bound = try bindOrExplain(entry: entry, report: report)
                 if load, let plan = bound {

@@ -1,0 +1,26 @@
+import ArgumentParser
+import WeightLoader
+
+/// The options that pick a published model, shared by every subcommand that takes --model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "The model (see `extract models`), e.g. resnet50, mobilenetv2, efficientnetb0.")
+    var model: String?
+
+    @Option(help: "Width multiplier of MobileNet models (default 1.0).")
+    var alpha: Double?
+
+    @Option(help: "Input size of the MobileNet v1/v2 weight file (default 224).")
+    var rows: Int?
+
+    @Flag(help: "The minimalistic MobileNetV3 variant.")
+    var minimalistic = false
+
+    @Flag(help: "The model with its ImageNet classifier (include_top=True).")
+    var includeTop = false
+
+    /// The manifest entry meant, or nil when no --model was given.
+    func entry() throws -> WeightsEntry? {
+        guard let model else { return nil }
+        return try ModelSelection(name: model, alpha: alpha, rows: rows, minimalistic: minimalistic, includeTop: includeTop).resolve()
+    }
+}
