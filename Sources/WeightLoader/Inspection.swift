@@ -71,7 +71,7 @@ public enum Inspector {
             path: path, layout: file.layout.rawValue, kerasVersion: file.kerasVersion, backend: file.backend,
             bytes: bytes, hashes: ["md5": md5, "sha256": sha], manifestEntries: entries.map(\.id),
             layersListed: file.layers.count, weightedLayers: weighted.count,
-            arrays: weighted.reduce(0) { $0 + $1.arrays.count + $1.inner.reduce(0) { $0 + $1.arrays.count } },
+            arrays: weighted.reduce(0) { $0 + $1.arrayCount },
             params: file.params,
             layers: weighted.map(describe),
             modelGraph: file.modelConfig.map { graph(fromConfig: $0, nested: matches) },

@@ -45,6 +45,8 @@ public struct FileLayer: Sendable {
     public var isNested: Bool { !inner.isEmpty }
     /// Legacy files list a nested model's arrays on the layer itself (`inner` regroups the same
     /// arrays); `.weights.h5` keeps them only in the inner layers.
+    /// Arrays counted once, with the same rule as `params`.
+    public var arrayCount: Int { arrays.isEmpty ? inner.reduce(0) { $0 + $1.arrayCount } : arrays.count }
     public var params: Int { arrays.isEmpty ? inner.reduce(0) { $0 + $1.params } : arrays.reduce(0) { $0 + $1.count } }
 }
 

@@ -29,6 +29,8 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("legacy-full-model"), r.stdout)
         XCTAssertTrue(r.stdout.contains("<- MobileNetV2_0.35 backbone"), r.stdout)
         XCTAssertTrue(r.stdout.contains("head [Dense]"), r.stdout)
+        // The backbone's 260 arrays are listed under its group once, plus the head's 2.
+        XCTAssertTrue(r.stdout.contains("2 with weights, 262 arrays, 416,613 parameters"), r.stdout)
     }
 
     func testJSONReportDecodes() throws {
