@@ -28,7 +28,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "Backbones", dependencies: ["COpenBLAS"]),
+        .target(name: "Backbones", dependencies: ["COpenBLAS", "WeightLoader"]),
         .target(
             name: "WeightLoader",
             dependencies: [
@@ -48,6 +48,6 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "TestSupport"]),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "TestSupport"]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "WeightLoader", "TestSupport"]),
     ]
 )

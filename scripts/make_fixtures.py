@@ -3,7 +3,8 @@
 
 Usage:  .venv/bin/python scripts/make_fixtures.py OUTDIR
 
-Writes every fixture under OUTDIR (legacy/, full/, v3/, bad/, an empty inputs/) plus
+Writes every fixture under OUTDIR (legacy/, full/, v3/, bad/, an empty inputs/, reference/
+Keras outputs for the Swift backbones' parity tests) plus
 OUTDIR/expectations.json, which records for each file its layout, writer, counts and six
 value checks. Python/Keras are used only here, to produce test data; the Swift code never
 runs Python.
@@ -770,11 +771,53 @@ def verify_error(path, e):
 
 
 # ----------------------------------------------------------------------------------------
+# Reference outputs: Keras forward passes the Swift backbones must reproduce
+# ----------------------------------------------------------------------------------------
+
+REF_BATCH = 2
+
+
+def write_f32(path, array):
+    np.ascontiguousarray(array, dtype="<f4").tofile(path)
+
+
+def make_references(out):
+    """reference/*.f32: raw little-endian float32, C order (NHWC). The model is the SAME
+    seeded backbone as fixture 1 (legacy/mobilenet_v2_0.35_96_k3.h5); the input is
+    REF_BATCH seeded images in [-1, 1]. Returns the "references" entry of expectations.json."""
+    bb = Backbone(MNV2, "k3")
+    rng = np.random.default_rng(seed_of("reference input"))
+    images = rng.uniform(-1.0, 1.0, size=(REF_BATCH, 96, 96, 3)).astype(np.float32)
+    stem = "reference/mobilenet_v2_0.35_96"
+    write_f32(out(f"{stem}_input.f32"), images)
+    refs = {f"{stem}_input.f32": {"shape": list(images.shape), "role": "input"}}
+    features = bb.model.predict(images, batch_size=REF_BATCH, verbose=0)
+    write_f32(out(f"{stem}_output.f32"), features)
+    refs[f"{stem}_output.f32"] = {
+        "shape": list(features.shape), "role": "output", "architecture": MNV2,
+        "weights": "legacy/mobilenet_v2_0.35_96_k3.h5", "input": f"{stem}_input.f32",
+        "pooling": None, "max_abs": float(np.abs(features).max())}
+    pooled_model = keras.applications.MobileNetV2(
+        alpha=0.35, input_shape=(96, 96, 3), include_top=False, weights=None, pooling="avg")
+    pooled_model.set_weights(bb.model.get_weights())
+    pooled = pooled_model.predict(images, batch_size=REF_BATCH, verbose=0)
+    write_f32(out(f"{stem}_avg.f32"), pooled)
+    refs[f"{stem}_avg.f32"] = {
+        "shape": list(pooled.shape), "role": "output", "architecture": MNV2,
+        "weights": "legacy/mobilenet_v2_0.35_96_k3.h5", "input": f"{stem}_input.f32",
+        "pooling": "avg", "max_abs": float(np.abs(pooled).max())}
+    for rel, e in refs.items():
+        print(f"{rel:45s} {os.path.getsize(out(rel)):>12,d} bytes  shape {e['shape']}",
+              flush=True)
+    return refs
+
+
+# ----------------------------------------------------------------------------------------
 
 def main(outdir):
     t0 = time.time()
     os.makedirs(outdir, exist_ok=True)
-    for sub in ("legacy", "full", "v3", "bad", "inputs"):
+    for sub in ("legacy", "full", "v3", "bad", "inputs", "reference"):
         shutil.rmtree(os.path.join(outdir, sub), ignore_errors=True)
         os.makedirs(os.path.join(outdir, sub))
 
@@ -819,6 +862,8 @@ def main(outdir):
     run("bad/unsupported_dtype.h5", fx_unsupported_dtype(src, e1))
     run("legacy/float64_mobilenet_v2.h5", fx_float64(src, e1))
 
+    references = make_references(out)
+
     for e in fixtures.values():
         for k in [k for k in e if k.startswith("_")]:
             del e[k]
@@ -848,6 +893,7 @@ def main(outdir):
                       "tensorflow": tf.__version__, "h5py": h5py.__version__,
                       "numpy": np.__version__},
         "fixtures": fixtures,
+        "references": references,
     }
     with open(out("expectations.json"), "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)

@@ -1,0 +1,354 @@
+import Foundation
+import WeightLoader
+
+// A backbone as a graph of Keras layers over NHWC float32 activations.
+//
+// The hard-coded model families (MobileNetV2.swift, ...) build a `Graph` node by node with
+// Keras' own layer names; a builder reading a saved model's `model_config` can produce the
+// same thing. `CompiledGraph` turns it into a list of kernel calls at load time (batch norm
+// folded into the convolution before it, activations fused into the step before them) and
+// runs them over a small arena of reused buffers.
+
+/// The per-image shape of an activation: (H, W, C). A flattened tensor (the output of a
+/// global pool without keepdims) is (1, 1, C) with `flat` set.
+public struct FeatureShape: Equatable, Sendable, CustomStringConvertible {
+    public var height: Int
+    public var width: Int
+    public var channels: Int
+    public var flat: Bool
+
+    public init(height: Int, width: Int, channels: Int, flat: Bool = false) {
+        self.height = height
+        self.width = width
+        self.channels = channels
+        self.flat = flat
+    }
+
+    /// Floats per image.
+    public var count: Int { height * width * channels }
+
+    /// The Keras shape without the batch axis: `[H, W, C]`, or `[C]` when flat.
+    public var dimensions: [Int] { flat ? [channels] : [height, width, channels] }
+
+    public var description: String { "(\(dimensions.map(String.init).joined(separator: ",")))" }
+}
+
+/// Keras' `padding` argument of a convolution or pool; "same" is resolved against the static
+/// input size when the node is added (TensorFlow rule, odd pixel bottom/right).
+public enum PaddingMode: Equatable, Sendable {
+    case valid
+    case same
+    case explicit(Padding)
+}
+
+public struct Conv2DParams: Equatable, Sendable {
+    public var filters: Int
+    public var kernel: (Int, Int)
+    public var strides: (Int, Int)
+    public var dilation: (Int, Int)
+    public var padding: PaddingMode
+    public var groups: Int
+    public var useBias: Bool
+    public var activation: Activation
+
+    public init(
+        filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
+        dilation: (Int, Int) = (1, 1), padding: PaddingMode = .valid, groups: Int = 1,
+        useBias: Bool = true, activation: Activation = .linear
+    ) {
+        self.filters = filters
+        self.kernel = kernel
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.groups = groups
+        self.useBias = useBias
+        self.activation = activation
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.filters == b.filters && a.kernel == b.kernel && a.strides == b.strides
+            && a.dilation == b.dilation && a.padding == b.padding && a.groups == b.groups
+            && a.useBias == b.useBias && a.activation == b.activation
+    }
+}
+
+public struct DepthwiseParams: Equatable, Sendable {
+    public var kernel: (Int, Int)
+    public var strides: (Int, Int)
+    public var dilation: (Int, Int)
+    public var padding: PaddingMode
+    public var depthMultiplier: Int
+    public var useBias: Bool
+    public var activation: Activation
+
+    public init(
+        kernel: (Int, Int), strides: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1),
+        padding: PaddingMode = .valid, depthMultiplier: Int = 1, useBias: Bool = true,
+        activation: Activation = .linear
+    ) {
+        self.kernel = kernel
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.depthMultiplier = depthMultiplier
+        self.useBias = useBias
+        self.activation = activation
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.kernel == b.kernel && a.strides == b.strides && a.dilation == b.dilation
+            && a.padding == b.padding && a.depthMultiplier == b.depthMultiplier
+            && a.useBias == b.useBias && a.activation == b.activation
+    }
+}
+
+public struct PoolParams: Equatable, Sendable {
+    public var pool: (Int, Int)
+    public var strides: (Int, Int)
+    public var padding: PaddingMode
+
+    public init(pool: (Int, Int), strides: (Int, Int)? = nil, padding: PaddingMode = .valid) {
+        self.pool = pool
+        self.strides = strides ?? pool
+        self.padding = padding
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.pool == b.pool && a.strides == b.strides && a.padding == b.padding
+    }
+}
+
+/// What a node computes: one Keras layer.
+public enum GraphOp: Equatable, Sendable {
+    /// The model input (`InputLayer`).
+    case input
+    /// `Conv2D`; weights `kernel` (KH,KW,C/groups,K) and `bias` (K).
+    case conv2d(Conv2DParams)
+    /// `DepthwiseConv2D`; weights `kernel` (KH,KW,C,M) and `bias` (C*M).
+    case depthwiseConv2d(DepthwiseParams)
+    /// `BatchNormalization` at inference; weights gamma/beta (when scale/center), moving stats.
+    case batchNorm(epsilon: Float, scale: Bool = true, center: Bool = true)
+    /// `Activation`, `ReLU(6.)`, ...
+    case activation(Activation)
+    /// `ZeroPadding2D`.
+    case zeroPadding(Padding)
+    /// `Add` of all inputs, then an activation (linear in Keras; set by fusion).
+    case add
+    /// `Multiply` of two inputs: same shapes, or a (1,1,C) gate times an (H,W,C) map.
+    case multiply
+    /// `Concatenate(axis=-1)`.
+    case concat
+    case maxPool(PoolParams)
+    case averagePool(PoolParams)
+    case globalAveragePool(keepDims: Bool)
+    case globalMaxPool(keepDims: Bool)
+    /// `Rescaling(scale, offset)`: `x * scale + offset`.
+    case rescaling(scale: Float, offset: Float)
+
+    /// Whether the layer owns weights (and so appears in the legacy weighted-layer order).
+    public var hasWeights: Bool {
+        switch self {
+        case .conv2d, .depthwiseConv2d, .batchNorm: return true
+        default: return false
+        }
+    }
+}
+
+public typealias NodeID = Int
+
+public struct GraphNode: Sendable {
+    public let id: NodeID
+    /// The Keras layer name, also the weight file's layer name.
+    public let name: String
+    public let op: GraphOp
+    public let inputs: [NodeID]
+    public let shape: FeatureShape
+}
+
+/// A model whose layers are added in Keras' `model.layers` order (a topological order).
+public struct Graph: Sendable {
+    public let name: String
+    public private(set) var nodes: [GraphNode] = []
+    /// The node whose value `CompiledGraph.run` returns: the last node unless set.
+    public var output: NodeID?
+
+    /// Starts a graph with its input node (`input_layer`) of the given static per-image shape.
+    public init(name: String, input: FeatureShape, inputName: String = "input_layer") {
+        self.name = name
+        nodes.append(GraphNode(id: 0, name: inputName, op: .input, inputs: [], shape: input))
+    }
+
+    public var input: NodeID { 0 }
+    public var outputNode: NodeID { output ?? nodes.count - 1 }
+
+    public func shape(_ id: NodeID) -> FeatureShape { nodes[id].shape }
+
+    /// Names of the layers with weights, in node order: for a faithful graph, Keras' legacy
+    /// weighted-layer order (the architecture catalog's list).
+    public var weightedLayerNames: [String] { nodes.filter(\.op.hasWeights).map(\.name) }
+
+    /// Appends a layer and infers its output shape from the static input shapes.
+    @discardableResult
+    public mutating func add(_ name: String, _ op: GraphOp, _ inputs: NodeID...) throws -> NodeID {
+        try add(name, op, inputs: inputs)
+    }
+
+    @discardableResult
+    public mutating func add(_ name: String, _ op: GraphOp, inputs: [NodeID]) throws -> NodeID {
+        for i in inputs where i < 0 || i >= nodes.count {
+            throw GraphError.badGraph(layer: name, detail: "input node \(i) does not exist")
+        }
+        if nodes.contains(where: { $0.name == name }) {
+            throw GraphError.badGraph(layer: name, detail: "duplicate layer name")
+        }
+        let shape = try Graph.inferShape(name, op, inputs.map { nodes[$0].shape })
+        let id = nodes.count
+        nodes.append(GraphNode(id: id, name: name, op: op, inputs: inputs, shape: shape))
+        return id
+    }
+
+    /// The window a convolution or pool with these parameters slides over `input`.
+    static func window(
+        _ input: FeatureShape, batch: Int, kernel: (Int, Int), strides: (Int, Int),
+        dilation: (Int, Int), padding: PaddingMode
+    ) -> Window2D {
+        let pad: Padding
+        switch padding {
+        case .valid: pad = .zero
+        case .explicit(let p): pad = p
+        case .same:
+            pad = .same(
+                height: input.height, width: input.width, kernel: kernel, strides: strides,
+                dilation: dilation)
+        }
+        return Window2D(
+            batch: batch, height: input.height, width: input.width, channels: input.channels,
+            kernel: kernel, strides: strides, dilation: dilation, padding: pad)
+    }
+
+    /// Output spatial size, or nil when the window does not fit.
+    private static func windowOut(
+        _ s: FeatureShape, kernel: (Int, Int), strides: (Int, Int), dilation: (Int, Int),
+        padding: PaddingMode
+    ) -> (Int, Int)? {
+        guard kernel.0 > 0, kernel.1 > 0, strides.0 > 0, strides.1 > 0, dilation.0 > 0,
+            dilation.1 > 0, !s.flat
+        else { return nil }
+        switch padding {
+        case .same:
+            return (
+                Padding.same(input: s.height, kernel: kernel.0, stride: strides.0, dilation: dilation.0).out,
+                Padding.same(input: s.width, kernel: kernel.1, stride: strides.1, dilation: dilation.1).out
+            )
+        case .valid, .explicit:
+            let p: Padding
+            if case .explicit(let e) = padding { p = e } else { p = .zero }
+            let h = Padding.valid(
+                input: s.height + p.top + p.bottom, kernel: kernel.0, stride: strides.0,
+                dilation: dilation.0
+            ).out
+            let w = Padding.valid(
+                input: s.width + p.left + p.right, kernel: kernel.1, stride: strides.1,
+                dilation: dilation.1
+            ).out
+            return h > 0 && w > 0 ? (h, w) : nil
+        }
+    }
+
+    static func inferShape(_ name: String, _ op: GraphOp, _ ins: [FeatureShape]) throws
+        -> FeatureShape
+    {
+        func fail(_ detail: String) -> GraphError { .badGraph(layer: name, detail: detail) }
+        func one() throws -> FeatureShape {
+            guard ins.count == 1 else { throw fail("expects 1 input, got \(ins.count)") }
+            return ins[0]
+        }
+        switch op {
+        case .input:
+            throw fail("only the graph's first node is an input")
+        case .conv2d(let p):
+            let s = try one()
+            guard p.groups > 0, s.channels % p.groups == 0, p.filters % p.groups == 0 else {
+                throw fail("groups \(p.groups) must divide \(s.channels) and \(p.filters)")
+            }
+            guard
+                let (h, w) = windowOut(
+                    s, kernel: p.kernel, strides: p.strides, dilation: p.dilation,
+                    padding: p.padding)
+            else { throw fail("kernel \(p.kernel) does not fit input \(s)") }
+            return FeatureShape(height: h, width: w, channels: p.filters)
+        case .depthwiseConv2d(let p):
+            let s = try one()
+            guard p.depthMultiplier > 0,
+                let (h, w) = windowOut(
+                    s, kernel: p.kernel, strides: p.strides, dilation: p.dilation,
+                    padding: p.padding)
+            else { throw fail("kernel \(p.kernel) does not fit input \(s)") }
+            return FeatureShape(height: h, width: w, channels: s.channels * p.depthMultiplier)
+        case .batchNorm, .activation, .rescaling:
+            return try one()
+        case .zeroPadding(let p):
+            let s = try one()
+            guard !s.flat else { throw fail("cannot pad a flat tensor") }
+            return FeatureShape(
+                height: s.height + p.top + p.bottom, width: s.width + p.left + p.right,
+                channels: s.channels)
+        case .add:
+            guard ins.count >= 2, ins.allSatisfy({ $0 == ins[0] }) else {
+                throw fail("adds equal shapes, got \(ins)")
+            }
+            return ins[0]
+        case .multiply:
+            guard ins.count == 2 else { throw fail("multiplies 2 inputs, got \(ins.count)") }
+            let (a, b) = (ins[0], ins[1])
+            if a == b { return a }
+            guard a.channels == b.channels, a.height * a.width == 1 || b.height * b.width == 1
+            else { throw fail("cannot broadcast \(a) and \(b)") }
+            return a.height * a.width == 1 ? b : a
+        case .concat:
+            guard !ins.isEmpty,
+                ins.allSatisfy({ $0.height == ins[0].height && $0.width == ins[0].width })
+            else { throw fail("concatenates equal spatial sizes, got \(ins)") }
+            return FeatureShape(
+                height: ins[0].height, width: ins[0].width,
+                channels: ins.reduce(0) { $0 + $1.channels }, flat: ins[0].flat)
+        case .maxPool(let p), .averagePool(let p):
+            let s = try one()
+            guard
+                let (h, w) = windowOut(
+                    s, kernel: p.pool, strides: p.strides, dilation: (1, 1), padding: p.padding)
+            else { throw fail("pool \(p.pool) does not fit input \(s)") }
+            return FeatureShape(height: h, width: w, channels: s.channels)
+        case .globalAveragePool(let keep), .globalMaxPool(let keep):
+            let s = try one()
+            return FeatureShape(height: 1, width: 1, channels: s.channels, flat: !keep)
+        }
+    }
+}
+
+/// A graph that cannot be built or loaded. One line each, naming the layer.
+public enum GraphError: Error, Equatable, LocalizedError, CustomStringConvertible {
+    case badGraph(layer: String, detail: String)
+    case missingLayer(model: String, layer: String)
+    case missingArray(layer: String, array: String, available: [String])
+    case shapeMismatch(layer: String, array: String, expected: [Int], actual: [Int])
+    case inputSize(model: String, expected: Int, actual: Int)
+
+    public var description: String {
+        switch self {
+        case .badGraph(let layer, let detail):
+            return "layer '\(layer)': \(detail)"
+        case .missingLayer(let model, let layer):
+            return "\(model): no weights for layer '\(layer)'; the weights are for another model or variant"
+        case .missingArray(let layer, let array, let available):
+            return "layer '\(layer)' has no '\(array)' array (it has \(available.joined(separator: ", ")))"
+        case .shapeMismatch(let layer, let array, let expected, let actual):
+            return "layer '\(layer)', array '\(array)': the model expects \(expected), the weights have \(actual)"
+        case .inputSize(let model, let expected, let actual):
+            return "\(model): input holds \(actual) floats, expected a multiple of \(expected) (one image)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}

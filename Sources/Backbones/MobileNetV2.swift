@@ -1,0 +1,129 @@
+// MobileNetV2: Inverted Residuals and Linear Bottlenecks (Sandler et al., 2018,
+// arXiv:1801.04381), as keras-team/keras `keras/src/applications/mobilenet_v2.py` builds it
+// with include_top=False. Layer names are Keras' string literals, so they are the weight file's
+// group names; the node order is Keras' `model.layers` order.
+
+/// What follows the last block with include_top=False (Keras' `pooling` argument).
+public enum GlobalPooling: String, Sendable, CaseIterable {
+    case none
+    case avg
+    case max
+}
+
+public enum MobileNetV2 {
+    /// Keras' `_make_divisible`: rounds `v` to the nearest multiple of `divisor`, never going
+    /// below `minValue` (default `divisor`) nor more than 10% below `v`.
+    public static func makeDivisible(_ v: Double, _ divisor: Int, minValue: Int? = nil) -> Int {
+        let minValue = minValue ?? divisor
+        var newV = max(minValue, Int(v + Double(divisor) / 2) / divisor * divisor)
+        if Double(newV) < 0.9 * v { newV += divisor }
+        return newV
+    }
+
+    /// `imagenet_utils.correct_pad` for a known (H, W): `((k/2 - adjust, k/2), ...)` with
+    /// `adjust = 1 - size % 2`, which equals TF "same" for the stride-2 window that follows.
+    public static func correctPad(height: Int, width: Int, kernel: Int) -> Padding {
+        let correct = kernel / 2
+        return Padding(
+            top: correct - (1 - height % 2), bottom: correct,
+            left: correct - (1 - width % 2), right: correct)
+    }
+
+    /// The Keras model name, `f"mobilenetv2_{alpha:0.2f}_{rows}"`.
+    public static func modelName(alpha: Double, size: Int) -> String {
+        let hundredths = Int((alpha * 100).rounded())
+        let fraction = hundredths % 100 < 10 ? "0\(hundredths % 100)" : "\(hundredths % 100)"
+        return "mobilenetv2_\(hundredths / 100).\(fraction)_\(size)"
+    }
+
+    /// in (N, height, width, 3) -> out (N, H/32, W/32, C) or (N, C) with pooling,
+    /// C = 1280 for alpha <= 1, else `_make_divisible(1280 * alpha, 8)`.
+    public static func graph(
+        alpha: Double, height: Int, width: Int, pooling: GlobalPooling = .none
+    ) throws -> Graph {
+        var g = Graph(
+            name: modelName(alpha: alpha, size: height),
+            input: FeatureShape(height: height, width: width, channels: 3))
+        let firstBlockFilters = makeDivisible(32 * alpha, 8)
+        var x = try g.add(
+            "Conv1",
+            .conv2d(.init(filters: firstBlockFilters, kernel: (3, 3), strides: (2, 2), padding: .same, useBias: false)),
+            g.input)
+        x = try g.add("bn_Conv1", bnMobileNetV2, x)
+        x = try g.add("Conv1_relu", .activation(.relu6), x)
+
+        // (filters, stride, expansion) of blocks 0...16.
+        let blocks: [(Int, Int, Int)] = [
+            (16, 1, 1),
+            (24, 2, 6), (24, 1, 6),
+            (32, 2, 6), (32, 1, 6), (32, 1, 6),
+            (64, 2, 6), (64, 1, 6), (64, 1, 6), (64, 1, 6),
+            (96, 1, 6), (96, 1, 6), (96, 1, 6),
+            (160, 2, 6), (160, 1, 6), (160, 1, 6),
+            (320, 1, 6),
+        ]
+        for (blockID, (filters, stride, expansion)) in blocks.enumerated() {
+            x = try invertedResBlock(
+                &g, x, expansion: expansion, stride: stride, alpha: alpha, filters: filters,
+                blockID: blockID)
+        }
+
+        let lastBlockFilters = alpha > 1.0 ? makeDivisible(1280 * alpha, 8) : 1280
+        x = try g.add("Conv_1", .conv2d(.init(filters: lastBlockFilters, kernel: (1, 1), useBias: false)), x)
+        x = try g.add("Conv_1_bn", bnMobileNetV2, x)
+        x = try g.add("out_relu", .activation(.relu6), x)
+        switch pooling {
+        case .none: break
+        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
+        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
+        }
+        return g
+    }
+
+    /// `BatchNormalization(epsilon=1e-3, momentum=0.999)`.
+    static let bnMobileNetV2 = GraphOp.batchNorm(epsilon: 1e-3)
+
+    /// Keras' `_inverted_res_block`: [1×1 expand + BN + ReLU6] (not in block 0), 3×3 depthwise
+    /// (stride 2 after `correct_pad` zero padding, else "same") + BN + ReLU6, 1×1 linear
+    /// projection + BN, and a residual `Add` when the shapes allow.
+    static func invertedResBlock(
+        _ g: inout Graph, _ inputs: NodeID, expansion: Int, stride: Int, alpha: Double,
+        filters: Int, blockID: Int
+    ) throws -> NodeID {
+        let inChannels = g.shape(inputs).channels
+        let pointwiseConvFilters = Int(Double(filters) * alpha)
+        let pointwiseFilters = makeDivisible(Double(pointwiseConvFilters), 8)
+        var x = inputs
+        var prefix = "block_\(blockID)_"
+        if blockID != 0 {
+            x = try g.add(
+                "\(prefix)expand",
+                .conv2d(.init(filters: expansion * inChannels, kernel: (1, 1), padding: .same, useBias: false)), x)
+            x = try g.add("\(prefix)expand_BN", bnMobileNetV2, x)
+            x = try g.add("\(prefix)expand_relu", .activation(.relu6), x)
+        } else {
+            prefix = "expanded_conv_"
+        }
+        if stride == 2 {
+            let s = g.shape(x)
+            x = try g.add(
+                "\(prefix)pad", .zeroPadding(correctPad(height: s.height, width: s.width, kernel: 3)), x)
+        }
+        x = try g.add(
+            "\(prefix)depthwise",
+            .depthwiseConv2d(.init(
+                kernel: (3, 3), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
+                useBias: false)),
+            x)
+        x = try g.add("\(prefix)depthwise_BN", bnMobileNetV2, x)
+        x = try g.add("\(prefix)depthwise_relu", .activation(.relu6), x)
+        x = try g.add(
+            "\(prefix)project",
+            .conv2d(.init(filters: pointwiseFilters, kernel: (1, 1), padding: .same, useBias: false)), x)
+        x = try g.add("\(prefix)project_BN", bnMobileNetV2, x)
+        if inChannels == pointwiseFilters && stride == 1 {
+            return try g.add("\(prefix)add", .add, inputs, x)
+        }
+        return x
+    }
+}

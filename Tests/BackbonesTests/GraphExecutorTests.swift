@@ -1,0 +1,78 @@
+import XCTest
+
+@testable import Backbones
+@testable import WeightLoader
+
+/// The planner on a tiny graph MobileNetV2 does not exercise: a conv read twice (so its BN is
+/// not folded), a standalone BN with its ReLU fused, Add, Concatenate, pools; checked against
+/// the same layers composed from the naive kernels.
+final class GraphExecutorTests: XCTestCase {
+    func weights(_ layers: [(String, String, [(String, [Int])])]) -> BoundWeights {
+        var seed: UInt32 = 7
+        func next() -> Float {
+            seed = seed &* 1_664_525 &+ 1_013_904_223
+            return Float(seed >> 8) / Float(1 << 24) + 0.25  // (0.25, 1.25): positive variances
+        }
+        let bound = layers.map { name, cls, arrays in
+            BoundLayer(
+                name: name, className: cls, sourceName: name,
+                arrays: arrays.map { v, shape in
+                    BoundArray(name: "\(name)/\(v)", shape: shape, values: (0..<shape.reduce(1, *)).map { _ in next() - 0.5 })
+                })
+        }
+        return BoundWeights(architecture: try! ArchitectureCatalog.architecture("MobileNetV2_0.35"), method: .positional, layers: bound)
+    }
+
+    func testUnfoldedBatchNormAddConcatPoolsMatchNaiveKernels() throws {
+        var g = Graph(name: "tiny", input: FeatureShape(height: 5, width: 5, channels: 2))
+        let c = try g.add("c", .conv2d(.init(filters: 3, kernel: (3, 3), strides: (2, 2), padding: .same)), g.input)
+        let b = try g.add("b", .batchNorm(epsilon: 1e-3), c)
+        let r = try g.add("r", .activation(.relu), b)
+        let s = try g.add("s", .add, c, r)
+        let cat = try g.add("cat", .concat, s, c)
+        let p = try g.add("p", .maxPool(.init(pool: (2, 2), strides: (1, 1))), cat)
+        try g.add("gap", .globalAveragePool(keepDims: false), p)
+        let bn = ["gamma", "beta", "moving_mean", "moving_variance"].map { ($0, [3]) }
+        let w = weights([("c", "Conv2D", [("kernel", [3, 3, 2, 3]), ("bias", [3])]), ("b", "BatchNormalization", bn)])
+        let model = try CompiledGraph(g, weights: w)
+        XCTAssertEqual(model.steps.map(\.layers), [["input_layer"], ["c"], ["b", "r"], ["s"], ["cat"], ["p"], ["gap"]])
+        XCTAssertEqual(model.outputShape.dimensions, [6])
+
+        let input = (0..<50).map { Float($0 % 7) / 3 - 1 }
+        let ours = try model.run(input + input.reversed())
+
+        // The same layers from the naive kernels, per image.
+        func arr(_ l: String, _ v: String) -> [Float] { w.layer(l)!.arrays.first { $0.name == "\(l)/\(v)" }!.values }
+        let win = Window2D.same(batch: 1, height: 5, width: 5, channels: 2, kernel: (3, 3), strides: (2, 2))
+        var expected: [Float] = []
+        for image in [input, input.reversed()] {
+            var conv = [Float](repeating: 0, count: 27)
+            Kernels.conv2dNaive(image, window: win, kernel: arr("c", "kernel"), outChannels: 3, bias: arr("c", "bias"), output: &conv)
+            var norm = [Float](repeating: 0, count: 27)
+            Kernels.batchNormNaive(
+                conv, rows: 9, channels: 3, mean: arr("b", "moving_mean"), variance: arr("b", "moving_variance"),
+                gamma: arr("b", "gamma"), beta: arr("b", "beta"), epsilon: 1e-3, activation: .relu, output: &norm)
+            let sum = zip(conv, norm).map { $0 + $1 }
+            var cat = [Float](repeating: 0, count: 54)
+            for px in 0..<9 {
+                for ch in 0..<3 { cat[px * 6 + ch] = sum[px * 3 + ch]; cat[px * 6 + 3 + ch] = conv[px * 3 + ch] }
+            }
+            var pooled = [Float](repeating: 0, count: 24)
+            Kernels.maxPool2dNaive(cat, window: Window2D(batch: 1, height: 3, width: 3, channels: 6, kernel: (2, 2)), output: &pooled)
+            expected += (0..<6).map { ch in (0..<4).map { pooled[$0 * 6 + ch] }.reduce(0, +) / 4 }
+        }
+        XCTAssertEqual(ours.count, expected.count)
+        for (a, e) in zip(ours, expected) { XCTAssertEqual(a, e, accuracy: 1e-5 * max(1, abs(e))) }
+    }
+
+    func testShapeErrorsAreTyped() throws {
+        var g = Graph(name: "tiny", input: FeatureShape(height: 4, width: 4, channels: 2))
+        let a = try g.add("a", .conv2d(.init(filters: 3, kernel: (1, 1))), g.input)
+        XCTAssertThrowsError(try g.add("bad_add", .add, a, g.input)) {
+            guard case .badGraph(let layer, _)? = $0 as? GraphError else { return XCTFail("\($0)") }
+            XCTAssertEqual(layer, "bad_add")
+        }
+        XCTAssertThrowsError(try g.add("big", .conv2d(.init(filters: 3, kernel: (7, 7))), a))
+        XCTAssertThrowsError(try g.add("a", .activation(.relu), a))  // duplicate name
+    }
+}
