@@ -812,6 +812,71 @@ def make_references(out):
     return refs
 
 
+def _scale_conv_kernels(model, gain):
+    """Rescales every Conv2D/DepthwiseConv2D kernel from randomize()'s 0.1 std to
+    std gain/sqrt(fan_in), so activations stay O(1) through deep stacks and the comparison
+    is not decided by saturated ReLU6s or exploding residual sums."""
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            k = to_numpy(layer.kernel)
+            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+            fan_in = k.shape[0] * k.shape[1] * (1 if depthwise else k.shape[2])
+            layer.kernel.assign((k * np.float32(gain / np.sqrt(fan_in) / 0.1)).astype(np.float32))
+
+
+REFERENCE_SIZE = 97  # odd: exercises the asymmetric stride-2 windows and paddings
+
+# (architecture id, file stem, constructor taking pooling, kernel gain). He gain for plain
+# stacks; gain 1 for residual nets, whose sums grow block after block.
+BACKBONE_REFERENCES = [
+    ("ResNet50", "reference/resnet50_97", lambda pooling: keras.applications.ResNet50(
+        include_top=False, weights=None, input_shape=(None, None, 3), pooling=pooling), 1.0),
+    ("ResNet50V2", "reference/resnet50v2_97", lambda pooling: keras.applications.ResNet50V2(
+        include_top=False, weights=None, input_shape=(None, None, 3), pooling=pooling), 1.0),
+    # The odd size exercises MobileNet's ZeroPadding2D(((0,1),(0,1))) stride-2 blocks.
+    ("MobileNet_0.5", "reference/mobilenet_0.5_97", lambda pooling: keras.applications.MobileNet(
+        alpha=0.5, input_shape=(97, 97, 3), include_top=False, weights=None, pooling=pooling),
+     np.sqrt(2.0)),
+    ("VGG16", "reference/vgg16_97", lambda pooling: keras.applications.VGG16(
+        input_shape=(None, None, 3), include_top=False, weights=None, pooling=pooling),
+     np.sqrt(2.0)),
+]
+
+
+def make_backbone_references(out):
+    """reference/<stem>*: for each BACKBONE_REFERENCES model, seeded random weights and BN
+    statistics in the legacy layout (<stem>.h5, what the Swift test binds), REF_BATCH seeded
+    97x97 images in [-1, 1], the feature map and the pooling="avg" output, raw float32 like
+    make_references. Returns the entries to add to "references" in expectations.json."""
+    rng = np.random.default_rng(seed_of("backbone reference input"))
+    images = rng.uniform(-1.0, 1.0, size=(REF_BATCH, REFERENCE_SIZE, REFERENCE_SIZE, 3)).astype(np.float32)
+    input_rel = f"reference/backbones_{REFERENCE_SIZE}_input.f32"
+    write_f32(out(input_rel), images)
+    refs = {input_rel: {"shape": list(images.shape), "role": "input"}}
+    for arch, stem, build, gain in BACKBONE_REFERENCES:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed_of(arch))
+        model = build(None)
+        randomize(legacy_order(model), seed_of(f"{arch} reference"))
+        _scale_conv_kernels(model, gain)
+        weights_rel = f"{stem}.h5"
+        with h5py.File(out(weights_rel), "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        pooled_model = build("avg")
+        pooled_model.set_weights(model.get_weights())
+        for pooling, m, suffix in ((None, model, "output"), ("avg", pooled_model, "avg")):
+            y = m.predict(images, batch_size=REF_BATCH, verbose=0)
+            rel = f"{stem}_{suffix}.f32"
+            write_f32(out(rel), y)
+            refs[rel] = {"shape": list(y.shape), "role": "output", "architecture": arch,
+                         "weights": weights_rel, "input": input_rel, "pooling": pooling,
+                         "max_abs": float(np.abs(y).max())}
+    for rel, e in refs.items():
+        print(f"{rel:45s} {os.path.getsize(out(rel)):>12,d} bytes  shape {e['shape']}",
+              flush=True)
+    return refs
+
+
 # ----------------------------------------------------------------------------------------
 
 def main(outdir):
@@ -863,6 +928,7 @@ def main(outdir):
     run("legacy/float64_mobilenet_v2.h5", fx_float64(src, e1))
 
     references = make_references(out)
+    references.update(make_backbone_references(out))
 
     for e in fixtures.values():
         for k in [k for k in e if k.startswith("_")]:

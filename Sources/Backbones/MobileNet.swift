@@ -1,0 +1,78 @@
+// MobileNet (v1): Efficient Convolutional Neural Networks for Mobile Vision Applications
+// (Howard et al., 2017, arXiv:1704.04861), as keras-team/keras `keras/src/applications/mobilenet.py`
+// builds it with include_top=False and depth_multiplier=1. Layer names are Keras' string
+// literals; the node order is Keras' `model.layers` order.
+
+public enum MobileNet {
+    /// The Keras model name, `f"mobilenet_{alpha:0.2f}_{rows}"`.
+    public static func modelName(alpha: Double, size: Int) -> String {
+        let hundredths = Int((alpha * 100).rounded())
+        let fraction = hundredths % 100 < 10 ? "0\(hundredths % 100)" : "\(hundredths % 100)"
+        return "mobilenet_\(hundredths / 100).\(fraction)_\(size)"
+    }
+
+    /// in (N, height, width, 3) -> out (N, H', W', int(1024 * alpha)) or (N, C) with pooling.
+    /// Every stride-2 depthwise convolution follows `ZeroPadding2D(((0, 1), (0, 1)))` and is
+    /// "valid" (for odd sizes this is not TF "same"); conv1 is a 3×3/2 "same" convolution.
+    public static func graph(
+        alpha: Double, height: Int, width: Int, pooling: GlobalPooling = .none
+    ) throws -> Graph {
+        var g = Graph(
+            name: modelName(alpha: alpha, size: height),
+            input: FeatureShape(height: height, width: width, channels: 3))
+        // _conv_block(img_input, 32, alpha, strides=(2, 2))
+        var x = try g.add(
+            "conv1",
+            .conv2d(.init(
+                filters: Int(32 * alpha), kernel: (3, 3), strides: (2, 2), padding: .same,
+                useBias: false)),
+            g.input)
+        x = try g.add("conv1_bn", bn, x)
+        x = try g.add("conv1_relu", .activation(.relu6), x)
+
+        // (pointwise filters, stride) of blocks 1...13.
+        let blocks: [(Int, Int)] = [
+            (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+            (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+            (1024, 2), (1024, 1),
+        ]
+        for (i, (filters, stride)) in blocks.enumerated() {
+            x = try depthwiseConvBlock(&g, x, filters: filters, alpha: alpha, stride: stride, blockID: i + 1)
+        }
+        switch pooling {
+        case .none: break
+        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
+        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
+        }
+        return g
+    }
+
+    /// `BatchNormalization(axis=-1)`: Keras' default epsilon 1e-3.
+    static let bn = GraphOp.batchNorm(epsilon: 1e-3)
+
+    /// Keras' `_depthwise_conv_block`: [ZeroPadding2D(((0,1),(0,1))) when strided], 3×3
+    /// depthwise + BN + ReLU6, 1×1 pointwise `int(filters * alpha)` + BN + ReLU6.
+    static func depthwiseConvBlock(
+        _ g: inout Graph, _ inputs: NodeID, filters: Int, alpha: Double, stride: Int, blockID: Int
+    ) throws -> NodeID {
+        let pointwiseFilters = Int(Double(filters) * alpha)
+        var x = inputs
+        if stride != 1 {
+            x = try g.add(
+                "conv_pad_\(blockID)", .zeroPadding(Padding(top: 0, bottom: 1, left: 0, right: 1)), x)
+        }
+        x = try g.add(
+            "conv_dw_\(blockID)",
+            .depthwiseConv2d(.init(
+                kernel: (3, 3), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
+                useBias: false)),
+            x)
+        x = try g.add("conv_dw_\(blockID)_bn", bn, x)
+        x = try g.add("conv_dw_\(blockID)_relu", .activation(.relu6), x)
+        x = try g.add(
+            "conv_pw_\(blockID)",
+            .conv2d(.init(filters: pointwiseFilters, kernel: (1, 1), padding: .same, useBias: false)), x)
+        x = try g.add("conv_pw_\(blockID)_bn", bn, x)
+        return try g.add("conv_pw_\(blockID)_relu", .activation(.relu6), x)
+    }
+}
