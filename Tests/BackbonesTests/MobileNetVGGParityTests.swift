@@ -29,38 +29,6 @@ final class MobileNetVGGParityTests: XCTestCase {
         return try Binder.bind(file, to: ArchitectureCatalog.architecture(c.architecture))
     }
 
-    /// A raw little-endian float32 reference file.
-    func floats(_ relative: String) throws -> [Float] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(relative)))
-        return data.withUnsafeBytes { raw in
-            (0..<data.count / 4).map {
-                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
-            }
-        }
-    }
-
-    func compare(_ ours: [Float], _ keras: [Float], _ what: String) {
-        XCTAssertEqual(ours.count, keras.count, what)
-        guard ours.count == keras.count, !keras.isEmpty else { return }
-        var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, nOurs = 0.0, nKeras = 0.0, kerasMax = 0.0
-        for (a, b) in zip(ours.map(Double.init), keras.map(Double.init)) {
-            let d = abs(a - b)
-            maxAbs = max(maxAbs, d)
-            maxRel = max(maxRel, d / max(abs(b), 1e-3))
-            dot += a * b
-            nOurs += a * a
-            nKeras += b * b
-            kerasMax = max(kerasMax, abs(b))
-        }
-        let cosine = dot / (nOurs.squareRoot() * nKeras.squareRoot())
-        print(
-            "\(what): max|keras| \(kerasMax), max abs error \(maxAbs) "
-                + "(\(maxAbs / kerasMax) of max|keras|), max rel error \(maxRel) "
-                + "(|keras| floored at 1e-3), cosine \(cosine)")
-        XCTAssertLessThanOrEqual(maxAbs, 1e-4 * kerasMax, what)
-        XCTAssertGreaterThanOrEqual(cosine, 0.99999, what)
-    }
-
     func checkFeatureMap(_ c: Case) throws {
         let model = try CompiledGraph(c.graph(.none), weights: loadWeights(c))
         XCTAssertEqual(model.outputShape.dimensions, [3, 3, 512], c.architecture)
