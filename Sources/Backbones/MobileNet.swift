@@ -3,12 +3,13 @@
 // builds it with include_top=False and depth_multiplier=1. Layer names are Keras' string
 // literals; the node order is Keras' `model.layers` order.
 
+import Foundation
+
 public enum MobileNet {
     /// The Keras model name, `f"mobilenet_{alpha:0.2f}_{rows}"`.
     public static func modelName(alpha: Double, size: Int) -> String {
-        let hundredths = Int((alpha * 100).rounded())
-        let fraction = hundredths % 100 < 10 ? "0\(hundredths % 100)" : "\(hundredths % 100)"
-        return "mobilenet_\(hundredths / 100).\(fraction)_\(size)"
+        // printf's %.2f rounds the double as Python's format spec does.
+        String(format: "mobilenet_%.2f_%d", alpha, size)
     }
 
     /// in (N, height, width, 3) -> out (N, H', W', int(1024 * alpha)) or (N, C) with pooling.

@@ -4,6 +4,8 @@
 // group names; the node order is Keras' `model.layers` order.
 
 /// What follows the last block with include_top=False (Keras' `pooling` argument).
+import Foundation
+
 public enum GlobalPooling: String, Sendable, CaseIterable {
     case none
     case avg
@@ -31,9 +33,8 @@ public enum MobileNetV2 {
 
     /// The Keras model name, `f"mobilenetv2_{alpha:0.2f}_{rows}"`.
     public static func modelName(alpha: Double, size: Int) -> String {
-        let hundredths = Int((alpha * 100).rounded())
-        let fraction = hundredths % 100 < 10 ? "0\(hundredths % 100)" : "\(hundredths % 100)"
-        return "mobilenetv2_\(hundredths / 100).\(fraction)_\(size)"
+        // printf's %.2f rounds the double as Python's format spec does.
+        String(format: "mobilenetv2_%.2f_%d", alpha, size)
     }
 
     /// in (N, height, width, 3) -> out (N, H/32, W/32, C) or (N, C) with pooling,
