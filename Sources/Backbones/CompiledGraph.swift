@@ -65,6 +65,30 @@ public final class CompiledGraph {
         let loader = WeightSource(weights: weights, model: graph.name)
         var steps: [Step] = []
         var absorbed = Set<NodeID>()
+        // A convolution absorbs the BatchNormalization it alone feeds (folded into its kernel
+        // and bias) and then an activation it alone feeds (run in its epilogue).
+        func absorbFollowers(
+            of node: GraphNode, kernel: inout [Float], bias: inout [Float]?, channels: Int, activation: inout Activation
+        ) throws -> (last: NodeID, layers: [String]) {
+            var layers = [node.name]
+            var last = node.id
+            if let bn = soleReader(last), case .batchNorm(let eps, let scale, let center) = bn.op {
+                let stats = try loader.batchNorm(bn.name, channels: channels, scale: scale, center: center)
+                (kernel, bias) = Kernels.foldBatchNorm(
+                    kernel: kernel, outputChannels: channels, bias: bias, mean: stats.mean,
+                    variance: stats.variance, gamma: stats.gamma, beta: stats.beta, epsilon: eps)
+                absorbed.insert(bn.id)
+                layers.append(bn.name)
+                last = bn.id
+            }
+            if activation == .linear, let act = soleReader(last), case .activation(let a) = act.op {
+                activation = a
+                absorbed.insert(act.id)
+                layers.append(act.name)
+                last = act.id
+            }
+            return (last, layers)
+        }
         for node in nodes where needed.contains(node.id) && !absorbed.contains(node.id) {
             var step: Step
             let ins = node.inputs.map { graph.shape($0) }
@@ -77,25 +101,9 @@ public final class CompiledGraph {
                     node.name, ["kernel"],
                     shape: [p.kernel.0, p.kernel.1, s.channels / p.groups, p.filters])
                 var bias = p.useBias ? try loader.array(node.name, ["bias"], shape: [p.filters]) : nil
-                var layers = [node.name]
-                var last = node.id
-                if let bn = soleReader(last), case .batchNorm(let eps, let scale, let center) = bn.op {
-                    let stats = try loader.batchNorm(bn.name, channels: p.filters, scale: scale, center: center)
-                    (kernel, bias) = Kernels.foldBatchNorm(
-                        kernel: kernel, outputChannels: p.filters, bias: bias, mean: stats.mean,
-                        variance: stats.variance, gamma: stats.gamma, beta: stats.beta, epsilon: eps)
-                    p.useBias = true
-                    absorbed.insert(bn.id)
-                    layers.append(bn.name)
-                    last = bn.id
-                }
-                if p.activation == .linear, let act = soleReader(last), case .activation(let a) = act.op {
-                    p.activation = a
-                    absorbed.insert(act.id)
-                    layers.append(act.name)
-                    last = act.id
-                }
-                step = Step(kind: .conv(p, kernel: kernel, bias: bias), inputs: node.inputs, output: last, layers: layers)
+                let fused = try absorbFollowers(of: node, kernel: &kernel, bias: &bias, channels: p.filters, activation: &p.activation)
+                p.useBias = bias != nil
+                step = Step(kind: .conv(p, kernel: kernel, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
             case .depthwiseConv2d(var p):
                 let s = ins[0]
                 let channels = s.channels * p.depthMultiplier
@@ -103,25 +111,9 @@ public final class CompiledGraph {
                     node.name, ["kernel", "depthwise_kernel"],
                     shape: [p.kernel.0, p.kernel.1, s.channels, p.depthMultiplier])
                 var bias = p.useBias ? try loader.array(node.name, ["bias"], shape: [channels]) : nil
-                var layers = [node.name]
-                var last = node.id
-                if let bn = soleReader(last), case .batchNorm(let eps, let scale, let center) = bn.op {
-                    let stats = try loader.batchNorm(bn.name, channels: channels, scale: scale, center: center)
-                    (kernel, bias) = Kernels.foldBatchNorm(
-                        kernel: kernel, outputChannels: channels, bias: bias, mean: stats.mean,
-                        variance: stats.variance, gamma: stats.gamma, beta: stats.beta, epsilon: eps)
-                    p.useBias = true
-                    absorbed.insert(bn.id)
-                    layers.append(bn.name)
-                    last = bn.id
-                }
-                if p.activation == .linear, let act = soleReader(last), case .activation(let a) = act.op {
-                    p.activation = a
-                    absorbed.insert(act.id)
-                    layers.append(act.name)
-                    last = act.id
-                }
-                step = Step(kind: .depthwise(p, kernel: kernel, bias: bias), inputs: node.inputs, output: last, layers: layers)
+                let fused = try absorbFollowers(of: node, kernel: &kernel, bias: &bias, channels: channels, activation: &p.activation)
+                p.useBias = bias != nil
+                step = Step(kind: .depthwise(p, kernel: kernel, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
             case .batchNorm(let eps, let scale, let center):
                 let stats = try loader.batchNorm(node.name, channels: ins[0].channels, scale: scale, center: center)
                 let affine = Kernels.batchNormAffine(
