@@ -334,6 +334,7 @@ public enum GraphError: Error, Equatable, LocalizedError, CustomStringConvertibl
     case missingArray(layer: String, array: String, available: [String])
     case shapeMismatch(layer: String, array: String, expected: [Int], actual: [Int])
     case inputSize(model: String, expected: Int, actual: Int)
+    case unsupportedArchitecture(String, supported: [String])
 
     public var description: String {
         switch self {
@@ -347,6 +348,8 @@ public enum GraphError: Error, Equatable, LocalizedError, CustomStringConvertibl
             return "layer '\(layer)', array '\(array)': the model expects \(expected), the weights have \(actual)"
         case .inputSize(let model, let expected, let actual):
             return "\(model): input holds \(actual) floats, expected a multiple of \(expected) (one image)"
+        case .unsupportedArchitecture(let id, let supported):
+            return "no backbone graph for \(id) yet; these run: \(supported.joined(separator: ", "))"
         }
     }
 

@@ -1,0 +1,40 @@
+// The one place that maps an architecture of the catalog (WeightLoader's `ArchitectureCatalog`
+// ids, e.g. "ResNet50", "MobileNetV2_0.35") to the graph that mirrors it. The CLI and the
+// feature extractor go through here; each family keeps its own builder file.
+
+import Foundation
+
+public enum Backbone {
+    /// The graph of `architecture` (a catalog id, include_top=False) for one input size.
+    public static func graph(
+        _ architecture: String, height: Int, width: Int, pooling: GlobalPooling = .none
+    ) throws -> Graph {
+        if let v = ResNet.Variant(rawValue: architecture) {
+            return try ResNet.graph(v, height: height, width: width, pooling: pooling)
+        }
+        switch architecture {
+        case "VGG16": return try VGG.graph(depth: 16, height: height, width: width, pooling: pooling)
+        case "VGG19": return try VGG.graph(depth: 19, height: height, width: width, pooling: pooling)
+        default: break
+        }
+        if let alpha = alpha(architecture, family: "MobileNetV2") {
+            return try MobileNetV2.graph(alpha: alpha, height: height, width: width, pooling: pooling)
+        }
+        if let alpha = alpha(architecture, family: "MobileNet") {
+            return try MobileNet.graph(alpha: alpha, height: height, width: width, pooling: pooling)
+        }
+        throw GraphError.unsupportedArchitecture(architecture, supported: supported)
+    }
+
+    /// Catalog ids (include_top=False) that `graph` builds.
+    public static let supported: [String] =
+        ResNet.Variant.allCases.map(\.rawValue) + ["VGG16", "VGG19"]
+        + ["0.35", "0.5", "0.75", "1.0", "1.3", "1.4"].map { "MobileNetV2_\($0)" }
+        + ["0.25", "0.5", "0.75", "1.0"].map { "MobileNet_\($0)" }
+
+    /// "MobileNetV2_0.35" -> 0.35 for family "MobileNetV2".
+    static func alpha(_ architecture: String, family: String) -> Double? {
+        guard architecture.hasPrefix(family + "_") else { return nil }
+        return Double(architecture.dropFirst(family.count + 1))
+    }
+}
