@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev pkg-config)
+debs=(libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev libgif-dev pkg-config)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
