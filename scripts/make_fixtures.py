@@ -824,53 +824,76 @@ def _scale_conv_kernels(model, gain):
             layer.kernel.assign((k * np.float32(gain / np.sqrt(fan_in) / 0.1)).astype(np.float32))
 
 
-REFERENCE_SIZE = 97  # odd: exercises the asymmetric stride-2 windows and paddings
+A = keras.applications
 
-# (architecture id, file stem, constructor taking pooling, kernel gain). He gain for plain
-# stacks; gain 1 for residual nets, whose sums grow block after block.
+# Builders by catalog id: include_top=False, weights=None, the given pooling and square input
+# side; and the kernel gain: He gain for plain ReLU stacks; 1 for residual nets, whose sums grow
+# block after block, and for the MobileNets, whose ReLU6 would otherwise saturate at 224
+# (measured: MobileNetV2 1.0 with gain sqrt 2 reaches |x| 32 before out_relu, 10% of it
+# clipped at 6; with gain 1 it stays below 2.5).
+BACKBONE_BUILDERS = {
+    "ResNet50": (lambda p, s: A.ResNet50(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "ResNet50V2": (lambda p, s: A.ResNet50V2(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNet_0.5": (lambda p, s: A.MobileNet(
+        alpha=0.5, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNet_1.0": (lambda p, s: A.MobileNet(
+        alpha=1.0, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV2_1.0": (lambda p, s: A.MobileNetV2(
+        alpha=1.0, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "VGG16": (lambda p, s: A.VGG16(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+}
+
+# (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
+# windows and paddings), the seed models also at their default size.
 BACKBONE_REFERENCES = [
-    ("ResNet50", "reference/resnet50_97", lambda pooling: keras.applications.ResNet50(
-        include_top=False, weights=None, input_shape=(None, None, 3), pooling=pooling), 1.0),
-    ("ResNet50V2", "reference/resnet50v2_97", lambda pooling: keras.applications.ResNet50V2(
-        include_top=False, weights=None, input_shape=(None, None, 3), pooling=pooling), 1.0),
-    # The odd size exercises MobileNet's ZeroPadding2D(((0,1),(0,1))) stride-2 blocks.
-    ("MobileNet_0.5", "reference/mobilenet_0.5_97", lambda pooling: keras.applications.MobileNet(
-        alpha=0.5, input_shape=(97, 97, 3), include_top=False, weights=None, pooling=pooling),
-     np.sqrt(2.0)),
-    ("VGG16", "reference/vgg16_97", lambda pooling: keras.applications.VGG16(
-        input_shape=(None, None, 3), include_top=False, weights=None, pooling=pooling),
-     np.sqrt(2.0)),
+    ("ResNet50", 97), ("ResNet50", 224),
+    ("ResNet50V2", 97),
+    ("MobileNet_0.5", 97), ("MobileNet_1.0", 224),
+    ("MobileNetV2_1.0", 224),
+    ("VGG16", 97), ("VGG16", 224),
 ]
 
 
 def make_backbone_references(out):
-    """reference/<stem>*: for each BACKBONE_REFERENCES model, seeded random weights and BN
-    statistics in the legacy layout (<stem>.h5, what the Swift test binds), REF_BATCH seeded
-    97x97 images in [-1, 1], the feature map and the pooling="avg" output, raw float32 like
-    make_references. Returns the entries to add to "references" in expectations.json."""
-    rng = np.random.default_rng(seed_of("backbone reference input"))
-    images = rng.uniform(-1.0, 1.0, size=(REF_BATCH, REFERENCE_SIZE, REFERENCE_SIZE, 3)).astype(np.float32)
-    input_rel = f"reference/backbones_{REFERENCE_SIZE}_input.f32"
-    write_f32(out(input_rel), images)
-    refs = {input_rel: {"shape": list(images.shape), "role": "input"}}
-    for arch, stem, build, gain in BACKBONE_REFERENCES:
+    """reference/<id>_<size>*: for each BACKBONE_REFERENCES entry, seeded random weights and BN
+    statistics in the legacy layout (.h5, what the Swift test binds), the feature map and the
+    pooling="avg" and "max" outputs for REF_BATCH seeded images in [-1, 1] of that size
+    (reference/backbones_<size>_input.f32, shared by every model of the size), raw float32
+    like make_references. Returns the entries to add to "references" in expectations.json;
+    Tests/BackbonesTests/BackboneParityTests.swift checks every one of them."""
+    refs = {}
+    for arch, size in BACKBONE_REFERENCES:
+        input_rel = f"reference/backbones_{size}_input.f32"
+        if input_rel not in refs:
+            rng = np.random.default_rng(seed_of(f"backbone reference input {size}"))
+            images = rng.uniform(-1.0, 1.0, size=(REF_BATCH, size, size, 3)).astype(np.float32)
+            write_f32(out(input_rel), images)
+            refs[input_rel] = {"shape": list(images.shape), "role": "input"}
+        images = np.fromfile(out(input_rel), dtype="<f4").reshape(refs[input_rel]["shape"])
+        build, gain = BACKBONE_BUILDERS[arch]
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed_of(arch))
-        model = build(None)
+        model = build(None, size)
         randomize(legacy_order(model), seed_of(f"{arch} reference"))
         _scale_conv_kernels(model, gain)
+        stem = f"reference/{arch.lower()}_{size}"
         weights_rel = f"{stem}.h5"
         with h5py.File(out(weights_rel), "w") as f:
             legacy_h5_format.save_weights_to_hdf5_group(f, model)
-        pooled_model = build("avg")
-        pooled_model.set_weights(model.get_weights())
-        for pooling, m, suffix in ((None, model, "output"), ("avg", pooled_model, "avg")):
+        for pooling, suffix in ((None, "output"), ("avg", "avg"), ("max", "max")):
+            m = model
+            if pooling is not None:
+                m = build(pooling, size)
+                m.set_weights(model.get_weights())
             y = m.predict(images, batch_size=REF_BATCH, verbose=0)
             rel = f"{stem}_{suffix}.f32"
             write_f32(out(rel), y)
             refs[rel] = {"shape": list(y.shape), "role": "output", "architecture": arch,
-                         "weights": weights_rel, "input": input_rel, "pooling": pooling,
-                         "max_abs": float(np.abs(y).max())}
+                         "size": size, "weights": weights_rel, "input": input_rel,
+                         "pooling": pooling, "max_abs": float(np.abs(y).max())}
     for rel, e in refs.items():
         print(f"{rel:45s} {os.path.getsize(out(rel)):>12,d} bytes  shape {e['shape']}",
               flush=True)

@@ -15,9 +15,14 @@ func floats(_ relative: String) throws -> [Float] {
     }
 }
 
-func compare(_ ours: [Float], _ keras: [Float], _ what: String) {
+struct ParityStats {
+    var maxAbs = 0.0, maxRel = 0.0, kerasMax = 0.0, cosine = 0.0
+}
+
+@discardableResult
+func compare(_ ours: [Float], _ keras: [Float], _ what: String) -> ParityStats {
     XCTAssertEqual(ours.count, keras.count, what)
-    guard ours.count == keras.count, !keras.isEmpty else { return }
+    guard ours.count == keras.count, !keras.isEmpty else { return ParityStats() }
     var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, nOurs = 0.0, nKeras = 0.0, kerasMax = 0.0
     for (a, b) in zip(ours.map(Double.init), keras.map(Double.init)) {
         let d = abs(a - b)
@@ -35,4 +40,5 @@ func compare(_ ours: [Float], _ keras: [Float], _ what: String) {
             + "(|keras| floored at 1e-3), cosine \(cosine)")
     XCTAssertLessThanOrEqual(maxAbs, 1e-4 * kerasMax, what)
     XCTAssertGreaterThanOrEqual(cosine, 0.99999, what)
+    return ParityStats(maxAbs: maxAbs, maxRel: maxRel, kerasMax: kerasMax, cosine: cosine)
 }
