@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "WeightLoader", targets: ["WeightLoader"]),
         .library(name: "Backbones", targets: ["Backbones"]),
+        .library(name: "Features", targets: ["Features"]),
         .executable(name: "extract", targets: ["extract"]),
     ],
     dependencies: [
@@ -30,6 +31,13 @@ let package = Package(
         ),
         .target(name: "Backbones", dependencies: ["COpenBLAS", "WeightLoader"]),
         .target(
+            name: "Features",
+            dependencies: [
+                "Backbones", "WeightLoader", "CHDF5",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        .target(
             name: "WeightLoader",
             dependencies: [
                 "CHDF5",
@@ -40,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "extract",
             dependencies: [
-                "WeightLoader",
+                "WeightLoader", "Backbones", "Features",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,5 +57,6 @@ let package = Package(
         .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "TestSupport"]),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "WeightLoader", "TestSupport"]),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Backbones", "WeightLoader", "TestSupport"]),
     ]
 )

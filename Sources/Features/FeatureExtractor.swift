@@ -1,0 +1,91 @@
+// A published model ready to turn pixels into features: the manifest entry (input size,
+// preprocessing), the weights bound to its architecture, and the planned graph.
+
+import Backbones
+import Foundation
+import WeightLoader
+
+public final class FeatureExtractor: @unchecked Sendable {
+    public let entry: WeightsEntry
+    public let weightsPath: String
+    public let inputSize: Int
+    public let pooling: GlobalPooling
+    public let preprocess: PreprocessMode
+    public let model: CompiledGraph
+
+    /// Values per image in the output: the pooled width, or H·W·C of the map with `.none`.
+    public var width: Int { model.outputShape.count }
+
+    /// Binds `weightsPath` to `entry`'s architecture (positionally for the published files, by
+    /// name for a backbone nested in a saved model) and plans the graph for `inputSize`
+    /// (default: the manifest's; at least its minimum).
+    public init(
+        entry: WeightsEntry, weightsPath: String, inputSize: Int? = nil, pooling: GlobalPooling = .avg,
+        preprocess: PreprocessMode? = nil
+    ) throws {
+        let size = inputSize ?? entry.defaultInput
+        if let minimum = entry.minInput, size < minimum {
+            throw ExtractionError.inputTooSmall(model: entry.model, size: size, minimum: minimum)
+        }
+        guard let mode = preprocess ?? PreprocessMode(rawValue: entry.preprocess) else {
+            throw ExtractionError.unknownPreprocessing(entry.preprocess)
+        }
+        let arch = try ArchitectureCatalog.architecture(entry.architecture)
+        let file = try KerasWeightFile.open(weightsPath)
+        let bound: BoundWeights
+        do {
+            bound = try Binder.bind(file, to: arch)
+        } catch {
+            // Say which model the file is when it is another known one.
+            if let other = Binder.detect(file).first?.architecture.id, other != arch.id {
+                throw WeightLoaderError.wrongArchitecture(path: weightsPath, requested: arch.id, detected: other)
+            }
+            throw error
+        }
+        let graph = try Backbone.graph(arch.id, height: size, width: size, pooling: pooling)
+        self.entry = entry
+        self.weightsPath = weightsPath
+        self.inputSize = size
+        self.pooling = pooling
+        self.preprocess = mode
+        self.model = try CompiledGraph(graph, weights: bound)
+    }
+
+    /// The manifest entry of the architecture a weights file binds to (for `--weights` without
+    /// `--model`): the best-matching architecture's include_top=False entry.
+    public static func entry(detectedIn weightsPath: String, manifest: WeightsManifest = .shared) throws -> WeightsEntry {
+        let file = try KerasWeightFile.open(weightsPath)
+        guard let arch = Binder.detect(file).first?.architecture.id else {
+            throw ExtractionError.unknownWeights(weightsPath)
+        }
+        guard let entry = manifest.entries.first(where: { $0.architecture == arch && !$0.includeTop })
+            ?? manifest.entries.first(where: { $0.architecture == arch })
+        else { throw ExtractionError.unknownWeights(weightsPath) }
+        return entry
+    }
+
+    /// One preprocessed (inputSize, inputSize, 3) image -> its `width` features.
+    public func features(_ input: [Float]) throws -> [Float] { try model.run(input) }
+}
+
+public enum ExtractionError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    case inputTooSmall(model: String, size: Int, minimum: Int)
+    case unknownPreprocessing(String)
+    case unknownWeights(String)
+    case failedImage(String)
+
+    public var description: String {
+        switch self {
+        case .inputTooSmall(let model, let size, let minimum):
+            return "\(model) needs an input of at least \(minimum)×\(minimum) (Keras' minimum); --input-size \(size) is smaller"
+        case .unknownPreprocessing(let mode):
+            return "unknown preprocessing '\(mode)'; use caffe, tf, torch or none"
+        case .unknownWeights(let path):
+            return "\(path) does not bind to any known architecture; name it with --model (see `extract models`)"
+        case .failedImage(let text):
+            return text
+        }
+    }
+
+    public var errorDescription: String? { description }
+}

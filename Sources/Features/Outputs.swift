@@ -1,0 +1,226 @@
+// What a run leaves behind, chosen by the -o extension:
+//   feats.npy  float32 (N, D); beside it feats.labels.npy (int64, with class folders),
+//              feats.index.csv (row, path[, label, class]), feats.classes.txt
+//   feats.npz  one archive: features, labels, paths, class_names (numpy arrays, no pickles)
+//   feats.h5   datasets features, labels, paths, class_names (through libhdf5)
+// and always feats.run.json, the run record. Features stream to a temporary .npy as they are
+// computed; every file is complete before it is renamed into place.
+
+import CHDF5
+import Foundation
+import ZIPFoundation
+
+public enum OutputFormat: String, Sendable {
+    case npy, npz, h5
+
+    public init(path: String) throws {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "npy": self = .npy
+        case "npz": self = .npz
+        case "h5", "hdf5": self = .h5
+        default: throw OutputError.unknownFormat(path)
+        }
+    }
+}
+
+/// Writes one run's outputs: rows go in as they come, the rest at `finish`.
+public final class FeatureOutput {
+    public let path: String
+    public let format: OutputFormat
+    public let width: Int
+    let rows: NpyRowWriter
+    /// Base path for side files: `feats` for `feats.npy`.
+    let stem: String
+
+    public init(path: String, width: Int, expectedRows: Int) throws {
+        self.path = path
+        format = try OutputFormat(path: path)
+        self.width = width
+        stem = (path as NSString).deletingPathExtension
+        let dir = (path as NSString).deletingLastPathComponent
+        var isDir: ObjCBool = false
+        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
+            throw OutputError.cannotCreate(path, reason: "folder \(dir) does not exist")
+        }
+        // For .npz/.h5 the rows stream to a hidden .npy that is packed at the end.
+        let rowsPath = format == .npy ? path : "\(stem).features-rows.npy"
+        rows = try NpyRowWriter(rowsPath, width: width, expectedRows: expectedRows)
+    }
+
+    public var count: Int { rows.rows }
+
+    public func append(_ features: [Float]) throws { try rows.append(features) }
+
+    /// Writes the side files and the packed formats, then renames everything into place.
+    /// `names` and `labels` are per written row; `classNames` empty when unlabeled.
+    public func finish(names: [String], labels: [Int]?, classNames: [String], record: Data) throws {
+        var pending: [AtomicFile] = []
+        defer { pending.forEach { $0.discard() } }
+        func side(_ suffix: String, _ data: Data) throws {
+            let f = try AtomicFile("\(stem)\(suffix)")
+            pending.append(f)
+            try f.write(data)
+        }
+        try side(".run.json", record)
+        switch format {
+        case .npy:
+            if let labels, !classNames.isEmpty {
+                try side(".labels.npy", Npy.int64(labels))
+                try side(".classes.txt", Data(classNames.map { $0 + "\n" }.joined().utf8))
+            }
+            try side(".index.csv", Data(indexCSV(names: names, labels: labels, classNames: classNames).utf8))
+            // The matrix goes last, so a reader that sees the new .npy sees its side files too.
+            for f in pending { try f.commit() }
+            pending.removeAll()
+            try rows.commit()
+        case .npz:
+            try rows.commit()
+            defer { unlink(rows.file.destination) }
+            let archive = try AtomicFile(reserving: path)
+            pending.append(archive)
+            try writeNpz(
+                archive.temporary, featuresNpy: rows.file.destination, names: names, labels: labels,
+                classNames: classNames)
+            for f in pending { try f.commit() }
+            pending.removeAll()
+        case .h5:
+            try rows.commit()
+            defer { unlink(rows.file.destination) }
+            let h5 = try AtomicFile(reserving: path)
+            pending.append(h5)
+            try writeHDF5(
+                h5.temporary, featuresNpy: rows.file.destination, rows: rows.rows, names: names,
+                labels: labels, classNames: classNames, record: record)
+            for f in pending { try f.commit() }
+            pending.removeAll()
+        }
+    }
+
+    /// Drops everything written so far (a failed or interrupted run).
+    public func discard() { rows.file.discard() }
+
+    func indexCSV(names: [String], labels: [Int]?, classNames: [String]) -> String {
+        func quote(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        let labelled = labels != nil && !classNames.isEmpty
+        var out = labelled ? "row,path,label,class\n" : "row,path\n"
+        for (i, name) in names.enumerated() {
+            out += "\(i),\(quote(name))"
+            if labelled, let label = labels?[i] { out += ",\(label),\(quote(classNames[label]))" }
+            out += "\n"
+        }
+        return out
+    }
+
+    func writeNpz(_ target: String, featuresNpy: String, names: [String], labels: [Int]?, classNames: [String]) throws {
+        do {
+            let archive = try Archive(url: URL(fileURLWithPath: target), accessMode: .create)
+            func add(_ name: String, _ data: Data) throws {
+                try archive.addEntry(
+                    with: name, type: .file, uncompressedSize: Int64(data.count),
+                    provider: { position, size in data.subdata(in: Int(position)..<Int(position) + size) })
+            }
+            try archive.addEntry(with: "features.npy", fileURL: URL(fileURLWithPath: featuresNpy))
+            try add("paths.npy", Npy.strings(names))
+            if let labels, !classNames.isEmpty {
+                try add("labels.npy", Npy.int64(labels))
+                try add("class_names.npy", Npy.strings(classNames))
+            }
+        } catch let e as OutputError {
+            throw e
+        } catch {
+            throw OutputError.writeFailed(path, reason: AtomicFile.describe(error))
+        }
+    }
+
+    func writeHDF5(
+        _ target: String, featuresNpy: String, rows: Int, names: [String], labels: [Int]?,
+        classNames: [String], record: Data
+    ) throws {
+        _ = H5open()
+        chdf5_silence_errors()
+        let file = H5Fcreate(target, chdf5_f_acc_trunc(), chdf5_p_default(), chdf5_p_default())
+        guard file >= 0 else { throw OutputError.cannotCreate(path, reason: "HDF5 cannot create the file") }
+        var ok = true
+        defer { H5Fclose(file) }
+
+        // features: copied from the streamed .npy in blocks of rows.
+        var dims: [hsize_t] = [hsize_t(rows), hsize_t(width)]
+        let space = H5Screate_simple(2, &dims, nil)
+        let ds = H5Dcreate2(file, "features", chdf5_t_ieee_f32le(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+        if ds < 0 { ok = false }
+        if ok, rows > 0, let input = FileHandle(forReadingAtPath: featuresNpy) {
+            defer { try? input.close() }
+            // The streamed header was sized for the expected rows: the data is the file's tail.
+            let total = (try? FileManager.default.attributesOfItem(atPath: featuresNpy)[.size] as? Int) ?? 0
+            try? input.seek(toOffset: UInt64(total - rows * width * 4))
+            let block = max(1, (8 << 20) / max(width * 4, 1))
+            var start = 0
+            while ok, start < rows {
+                let n = min(block, rows - start)
+                guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else { ok = false; break }
+                var offs: [hsize_t] = [hsize_t(start), 0]
+                var count: [hsize_t] = [hsize_t(n), hsize_t(width)]
+                H5Sselect_hyperslab(space, H5S_SELECT_SET, &offs, nil, &count, nil)
+                let mem = H5Screate_simple(2, &count, nil)
+                let rc = data.withUnsafeBytes { H5Dwrite(ds, chdf5_t_native_float(), mem, space, chdf5_p_default(), $0.baseAddress) }
+                H5Sclose(mem)
+                if rc < 0 { ok = false }
+                start += n
+            }
+        }
+        if ds >= 0 { H5Dclose(ds) }
+        H5Sclose(space)
+
+        ok = ok && writeStrings(file, "paths", names)
+        if let labels, !classNames.isEmpty {
+            ok = ok && writeStrings(file, "class_names", classNames)
+            var n: [hsize_t] = [hsize_t(labels.count)]
+            let s = H5Screate_simple(1, &n, nil)
+            let d = H5Dcreate2(file, "labels", chdf5_t_std_i64le(), s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+            let values = labels.map(Int64.init)
+            ok = ok && d >= 0 && values.withUnsafeBufferPointer { H5Dwrite(d, chdf5_t_native_int64(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress) } >= 0
+            if d >= 0 { H5Dclose(d) }
+            H5Sclose(s)
+        }
+        ok = ok && writeStringAttribute(file, "run", String(decoding: record, as: UTF8.self))
+        ok = ok && H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0
+        if !ok { throw OutputError.writeFailed(path, reason: "libhdf5 could not write the datasets (disk full?)") }
+    }
+
+    func utf8StringType() -> hid_t {
+        let t = H5Tcopy(chdf5_t_c_s1())
+        H5Tset_size(t, chdf5_variable())
+        H5Tset_cset(t, H5T_CSET_UTF8)
+        return t
+    }
+
+    func writeStrings(_ file: hid_t, _ name: String, _ values: [String]) -> Bool {
+        let t = utf8StringType()
+        defer { H5Tclose(t) }
+        var n: [hsize_t] = [hsize_t(values.count)]
+        let s = H5Screate_simple(1, &n, nil)
+        defer { H5Sclose(s) }
+        let d = H5Dcreate2(file, name, t, s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+        guard d >= 0 else { return false }
+        defer { H5Dclose(d) }
+        guard !values.isEmpty else { return true }
+        let cStrings = values.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        return cStrings.withUnsafeBufferPointer { H5Dwrite(d, t, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress) } >= 0
+    }
+
+    func writeStringAttribute(_ file: hid_t, _ name: String, _ value: String) -> Bool {
+        let t = utf8StringType()
+        defer { H5Tclose(t) }
+        let s = H5Screate(H5S_SCALAR)
+        defer { H5Sclose(s) }
+        let a = H5Acreate2(file, name, t, s, chdf5_p_default(), chdf5_p_default())
+        guard a >= 0 else { return false }
+        defer { H5Aclose(a) }
+        var p: UnsafeMutablePointer<CChar>? = strdup(value)
+        defer { free(p) }
+        return H5Awrite(a, t, &p) >= 0
+    }
+}
