@@ -817,9 +817,10 @@ def _scale_conv_kernels(model, gain):
     std gain/sqrt(fan_in), so activations stay O(1) through deep stacks and the comparison
     is not decided by saturated ReLU6s or exploding residual sums."""
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+        # By class name: tf-keras layers (the keras-applications ResNet50 v0.2) count too.
+        if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D"):
             k = to_numpy(layer.kernel)
-            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+            depthwise = type(layer).__name__ == "DepthwiseConv2D"
             fan_in = k.shape[0] * k.shape[1] * (1 if depthwise else k.shape[2])
             layer.kernel.assign((k * np.float32(gain / np.sqrt(fan_in) / 0.1)).astype(np.float32))
 
@@ -842,6 +843,11 @@ BACKBONE_BUILDERS = {
         alpha=1.0, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "MobileNetV2_1.0": (lambda p, s: A.MobileNetV2(
         alpha=1.0, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    # keras-applications 1.0.8 on tf-keras, as the catalog builds it.
+    "ResNet50_v0.2": (lambda p, s: __import__("keras_applications.resnet50").resnet50.ResNet50(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p,
+        backend=tf_keras.backend, layers=tf_keras.layers, models=tf_keras.models,
+        utils=tf_keras.utils), 1.0),
     "VGG16": (lambda p, s: A.VGG16(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
 }
@@ -851,9 +857,18 @@ BACKBONE_BUILDERS = {
 BACKBONE_REFERENCES = [
     ("ResNet50", 97), ("ResNet50", 224),
     ("ResNet50V2", 97),
+    ("ResNet50_v0.2", 97),
     ("MobileNet_0.5", 97), ("MobileNet_1.0", 224),
     ("MobileNetV2_1.0", 224),
     ("VGG16", 97), ("VGG16", 224),
+]
+
+# (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the
+# same weights, the features "from this block" (`extract --layer`).
+BACKBONE_LAYER_REFERENCES = [
+    ("ResNet50", 97, "conv3_block4_out"),
+    ("VGG16", 224, "block4_pool"),
+    ("MobileNetV2_1.0", 224, "block_13_expand_relu"),
 ]
 
 
@@ -875,14 +890,18 @@ def make_backbone_references(out):
         images = np.fromfile(out(input_rel), dtype="<f4").reshape(refs[input_rel]["shape"])
         build, gain = BACKBONE_BUILDERS[arch]
         keras.backend.clear_session()
+        tf_keras.backend.clear_session()
         keras.utils.set_random_seed(seed_of(arch))
         model = build(None, size)
         randomize(legacy_order(model), seed_of(f"{arch} reference"))
         _scale_conv_kernels(model, gain)
         stem = f"reference/{arch.lower()}_{size}"
         weights_rel = f"{stem}.h5"
-        with h5py.File(out(weights_rel), "w") as f:
-            legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        if isinstance(model, tf_keras.Model):
+            model.save_weights(out(weights_rel))  # tf-keras writes the legacy layout for .h5
+        else:
+            with h5py.File(out(weights_rel), "w") as f:
+                legacy_h5_format.save_weights_to_hdf5_group(f, model)
         for pooling, suffix in ((None, "output"), ("avg", "avg"), ("max", "max")):
             m = model
             if pooling is not None:
@@ -894,6 +913,14 @@ def make_backbone_references(out):
             refs[rel] = {"shape": list(y.shape), "role": "output", "architecture": arch,
                          "size": size, "weights": weights_rel, "input": input_rel,
                          "pooling": pooling, "max_abs": float(np.abs(y).max())}
+        for layer in [l for a, s, l in BACKBONE_LAYER_REFERENCES if (a, s) == (arch, size)]:
+            sub = keras.Model(model.input, model.get_layer(layer).output)
+            y = sub.predict(images, batch_size=REF_BATCH, verbose=0)
+            rel = f"{stem}_layer_{layer}.f32"
+            write_f32(out(rel), y)
+            refs[rel] = {"shape": list(y.shape), "role": "output", "architecture": arch,
+                         "size": size, "weights": weights_rel, "input": input_rel,
+                         "pooling": None, "layer": layer, "max_abs": float(np.abs(y).max())}
     for rel, e in refs.items():
         print(f"{rel:45s} {os.path.getsize(out(rel)):>12,d} bytes  shape {e['shape']}",
               flush=True)

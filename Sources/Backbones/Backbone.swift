@@ -13,6 +13,7 @@ public enum Backbone {
             return try ResNet.graph(v, height: height, width: width, pooling: pooling)
         }
         switch architecture {
+        case "ResNet50_v0.2": return try ResNet.graphV02(height: height, width: width, pooling: pooling)
         case "VGG16": return try VGG.graph(depth: 16, height: height, width: width, pooling: pooling)
         case "VGG19": return try VGG.graph(depth: 19, height: height, width: width, pooling: pooling)
         default: break
@@ -26,9 +27,33 @@ public enum Backbone {
         throw GraphError.unsupportedArchitecture(architecture, supported: supported)
     }
 
+    /// The graph ending at the layer named `layer` (Keras' `model.get_layer(layer).output`,
+    /// the features "from this block"), then `pooling` over its spatial dimensions when the
+    /// layer's output is a map. Unknown names list a few of the known ones.
+    public static func graph(
+        _ architecture: String, height: Int, width: Int, layer: String, pooling: GlobalPooling = .none
+    ) throws -> Graph {
+        var g = try graph(architecture, height: height, width: width, pooling: .none)
+        guard let node = g.nodes.first(where: { $0.name == layer }) else {
+            let names = g.nodes.map(\.name)
+            let near = names.filter { $0.hasPrefix(String(layer.prefix(4))) }.prefix(8)
+            throw GraphError.unknownLayer(
+                model: g.name, layer: layer, examples: Array(near.isEmpty ? names.suffix(8) : near))
+        }
+        g.output = node.id
+        if !node.shape.flat {
+            switch pooling {
+            case .none: break
+            case .avg: g.output = try g.add("\(layer)_global_average_pooling", .globalAveragePool(keepDims: false), node.id)
+            case .max: g.output = try g.add("\(layer)_global_max_pooling", .globalMaxPool(keepDims: false), node.id)
+            }
+        }
+        return g
+    }
+
     /// Catalog ids (include_top=False) that `graph` builds.
     public static let supported: [String] =
-        ResNet.Variant.allCases.map(\.rawValue) + ["VGG16", "VGG19"]
+        ResNet.Variant.allCases.map(\.rawValue) + ["ResNet50_v0.2", "VGG16", "VGG19"]
         + ["0.35", "0.5", "0.75", "1.0", "1.3", "1.4"].map { "MobileNetV2_\($0)" }
         + ["0.25", "0.5", "0.75", "1.0"].map { "MobileNet_\($0)" }
 

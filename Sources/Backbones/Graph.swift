@@ -335,6 +335,7 @@ public enum GraphError: Error, Equatable, LocalizedError, CustomStringConvertibl
     case shapeMismatch(layer: String, array: String, expected: [Int], actual: [Int])
     case inputSize(model: String, expected: Int, actual: Int)
     case unsupportedArchitecture(String, supported: [String])
+    case unknownLayer(model: String, layer: String, examples: [String])
 
     public var description: String {
         switch self {
@@ -348,6 +349,8 @@ public enum GraphError: Error, Equatable, LocalizedError, CustomStringConvertibl
             return "layer '\(layer)', array '\(array)': the model expects \(expected), the weights have \(actual)"
         case .inputSize(let model, let expected, let actual):
             return "\(model): input holds \(actual) floats, expected a multiple of \(expected) (one image)"
+        case .unknownLayer(let model, let layer, let examples):
+            return "\(model) has no layer '\(layer)'; layers are named as in Keras, e.g. \(examples.joined(separator: ", ")) (`extract inspect` on the weights lists the weighted ones)"
         case .unsupportedArchitecture(let id, let supported):
             return "no backbone graph for \(id) yet; these run: \(supported.joined(separator: ", "))"
         }

@@ -157,4 +157,60 @@ public enum ResNet {
         x = try g.add("\(name)_3_conv", .conv2d(.init(filters: 4 * filters, kernel: (1, 1))), x)
         return try g.add("\(name)_out", .add, shortcut, x)
     }
+
+    /// The fchollet v0.2 ResNet50 (keras-applications `resnet50.py`; the file
+    /// `resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5` with md5 a268eb85… that old caches
+    /// still hold): ResNet50 v1's arithmetic with the Keras 1 names (`res2a_branch2a`,
+    /// `bn2a_branch2a`, `bn_conv1`), BatchNormalization's default epsilon 1e-3, and the shortcut
+    /// conv after the main path in `model.layers` order.
+    public static func graphV02(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
+        var g = Graph(name: "resnet50", input: FeatureShape(height: height, width: width, channels: 3))
+        guard height >= 32, width >= 32 else {
+            throw GraphError.badGraph(
+                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 32×32")
+        }
+        let bn: GraphOp = .batchNorm(epsilon: 1e-3)
+        var x = try g.add("conv1_pad", .zeroPadding(Padding(top: 3, bottom: 3, left: 3, right: 3)), g.input)
+        x = try g.add("conv1", .conv2d(.init(filters: 64, kernel: (7, 7), strides: (2, 2))), x)
+        x = try g.add("bn_conv1", bn, x)
+        x = try g.add("activation", .activation(.relu), x)
+        x = try g.add("pool1_pad", .zeroPadding(Padding(top: 1, bottom: 1, left: 1, right: 1)), x)
+        x = try g.add("max_pooling2d", .maxPool(.init(pool: (3, 3), strides: (2, 2))), x)
+        var activations = 1  // auto-named Activation layers so far
+        func relu(_ input: NodeID) throws -> NodeID {
+            defer { activations += 1 }
+            return try g.add("activation_\(activations)", .activation(.relu), input)
+        }
+        // (stage, filters, blocks): conv_block 'a' (stride 2 from stage 3), identity blocks after.
+        for (stage, filters, blocks) in [(2, 64, 3), (3, 128, 4), (4, 256, 6), (5, 512, 3)] {
+            for b in 0..<blocks {
+                let block = String(UnicodeScalar(UInt8(ascii: "a") + UInt8(b)))
+                let conv = "res\(stage)\(block)_branch", norm = "bn\(stage)\(block)_branch"
+                let stride = b == 0 && stage > 2 ? 2 : 1
+                let input = x
+                x = try g.add("\(conv)2a", .conv2d(.init(filters: filters, kernel: (1, 1), strides: (stride, stride))), x)
+                x = try g.add("\(norm)2a", bn, x)
+                x = try relu(x)
+                x = try g.add("\(conv)2b", .conv2d(.init(filters: filters, kernel: (3, 3), padding: .same)), x)
+                x = try g.add("\(norm)2b", bn, x)
+                x = try relu(x)
+                x = try g.add("\(conv)2c", .conv2d(.init(filters: 4 * filters, kernel: (1, 1))), x)
+                var shortcut = input
+                if b == 0 {
+                    shortcut = try g.add(
+                        "\(conv)1", .conv2d(.init(filters: 4 * filters, kernel: (1, 1), strides: (stride, stride))), input)
+                }
+                x = try g.add("\(norm)2c", bn, x)
+                if b == 0 { shortcut = try g.add("\(norm)1", bn, shortcut) }
+                x = try g.add("add_\(stage)\(block)", .add, x, shortcut)
+                x = try relu(x)
+            }
+        }
+        switch pooling {
+        case .none: break
+        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
+        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
+        }
+        return g
+    }
 }

@@ -18,6 +18,8 @@ final class BackboneParityTests: XCTestCase {
         let weights: String
         let input: String
         let pooling: GlobalPooling
+        /// `--layer`: the output of this layer instead of the last one.
+        let layer: String?
         let shape: [Int]
     }
 
@@ -32,7 +34,7 @@ final class BackboneParityTests: XCTestCase {
                 output: rel, architecture: try XCTUnwrap(e["architecture"] as? String), size: size,
                 weights: try XCTUnwrap(e["weights"] as? String), input: try XCTUnwrap(e["input"] as? String),
                 pooling: GlobalPooling(rawValue: e["pooling"] as? String ?? "none") ?? .none,
-                shape: try XCTUnwrap(e["shape"] as? [Int]))
+                layer: e["layer"] as? String, shape: try XCTUnwrap(e["shape"] as? [Int]))
         }.sorted { ($0.architecture, $0.size, $0.output) < ($1.architecture, $1.size, $1.output) }
     }
 
@@ -42,12 +44,14 @@ final class BackboneParityTests: XCTestCase {
         var table = ["| model | input | output | max abs keras | max abs err / max abs keras | cosine |", "|---|---|---|---|---|---|"]
         var bound: (path: String, weights: BoundWeights)?
         for r in refs {
-            let what = "\(r.architecture) \(r.size) \(r.pooling)"
+            let what = "\(r.architecture) \(r.size) \(r.layer.map { "layer \($0)" } ?? "\(r.pooling)")"
             if bound?.path != r.weights {
                 let file = try KerasWeightFile.open(Fixtures.path(r.weights))
                 bound = (r.weights, try Binder.bind(file, to: ArchitectureCatalog.architecture(r.architecture)))
             }
-            let graph = try Backbone.graph(r.architecture, height: r.size, width: r.size, pooling: r.pooling)
+            let graph = try r.layer.map {
+                try Backbone.graph(r.architecture, height: r.size, width: r.size, layer: $0, pooling: r.pooling)
+            } ?? Backbone.graph(r.architecture, height: r.size, width: r.size, pooling: r.pooling)
             let model = try CompiledGraph(graph, weights: bound!.weights)
             XCTAssertEqual([r.shape[0]] + model.outputShape.dimensions, r.shape, what)
             let input = try floats(r.input)
@@ -56,7 +60,7 @@ final class BackboneParityTests: XCTestCase {
             let s = compare(ours, keras, what)
             table.append(String(
                 format: "| %@ | %d | %@ %@ | %.3g | %.2e | 1-%.0e |", r.architecture, r.size,
-                r.pooling.rawValue, "\(r.shape)", s.kerasMax, s.maxAbs / s.kerasMax, 1 - s.cosine))
+                r.layer ?? r.pooling.rawValue, "\(r.shape)", s.kerasMax, s.maxAbs / s.kerasMax, 1 - s.cosine))
             // Random weights must still leave a live signal, or the comparison proves little.
             XCTAssertGreaterThan(keras.filter { $0 > 0 }.count, keras.count / 10, what)
 
