@@ -294,7 +294,7 @@ private func networkReason(_ error: Error) -> String {
 
 // MARK: - progress bar
 
-/// A one-line progress display on stderr, `title [#####.....] 45.1 MB / 94.7 MB  12.3 MB/s`:
+/// A one-line progress display on stderr, `title [#####.....] 45.1 MB / 94.7 MB  12.3 MB/s  ETA 0:04`:
 /// redrawn in place (`\r`, at most 10 times a second) on a terminal, one line per ~10% in a log.
 /// Generic over what it counts: pass `format` (`ProgressBar.bytes`, `ProgressBar.items("images")`).
 public struct ProgressBar: Sendable {
@@ -346,8 +346,21 @@ public struct ProgressBar: Sendable {
         } else {
             line += format(count)
         }
-        if let rate, rate.isFinite { line += "  \(format(Int64(rate)))/s" }
+        if let rate, rate.isFinite {
+            line += "  \(format(Int64(rate)))/s"
+            if let total, rate > 0, count < total {
+                line += "  ETA " + Self.duration((Double(total - count) / rate).rounded())
+            }
+        }
         return line
+    }
+
+    /// `0:25`, `12:05`, `1:02:03`.
+    public static func duration(_ seconds: Double) -> String {
+        let s = Int(min(seconds, 359_999))
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+            : String(format: "%d:%02d", s / 60, s % 60)
     }
 
     public mutating func update(_ count: Int64, total: Int64? = nil) {
