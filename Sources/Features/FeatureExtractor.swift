@@ -10,6 +10,8 @@ public final class FeatureExtractor: @unchecked Sendable {
     public let weightsPath: String
     public let inputSize: Int
     public let pooling: GlobalPooling
+    /// The layer whose output is taken (`--layer`), nil for the last one.
+    public let layer: String?
     public let preprocess: PreprocessMode
     public let model: CompiledGraph
 
@@ -21,7 +23,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// (default: the manifest's; at least its minimum).
     public init(
         entry: WeightsEntry, weightsPath: String, inputSize: Int? = nil, pooling: GlobalPooling = .avg,
-        preprocess: PreprocessMode? = nil
+        layer: String? = nil, preprocess: PreprocessMode? = nil
     ) throws {
         let size = inputSize ?? entry.defaultInput
         if let minimum = entry.minInput, size < minimum {
@@ -30,8 +32,18 @@ public final class FeatureExtractor: @unchecked Sendable {
         guard let mode = preprocess ?? PreprocessMode(rawValue: entry.preprocess) else {
             throw ExtractionError.unknownPreprocessing(entry.preprocess)
         }
-        let arch = try ArchitectureCatalog.architecture(entry.architecture)
+        var entry = entry
+        var arch = try ArchitectureCatalog.architecture(entry.architecture)
         let file = try KerasWeightFile.open(weightsPath)
+        // Two releases of one model can share shapes and differ in arithmetic (the fchollet v0.2
+        // ResNet50: BatchNorm epsilon 1e-3). The file's names say which release it is.
+        if let best = Binder.detect(file).first, best.architecture.id != arch.id,
+           let other = WeightsManifest.shared.entries.first(where: { $0.architecture == best.architecture.id && !$0.includeTop }),
+           other.model == entry.model
+        {
+            entry = other
+            arch = best.architecture
+        }
         let bound: BoundWeights
         do {
             bound = try Binder.bind(file, to: arch)
@@ -42,11 +54,13 @@ public final class FeatureExtractor: @unchecked Sendable {
             }
             throw error
         }
-        let graph = try Backbone.graph(arch.id, height: size, width: size, pooling: pooling)
+        let graph = try layer.map { try Backbone.graph(arch.id, height: size, width: size, layer: $0, pooling: pooling) }
+            ?? Backbone.graph(arch.id, height: size, width: size, pooling: pooling)
         self.entry = entry
         self.weightsPath = weightsPath
         self.inputSize = size
         self.pooling = pooling
+        self.layer = layer
         self.preprocess = mode
         self.model = try CompiledGraph(graph, weights: bound)
     }
