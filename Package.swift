@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "WeightLoader", targets: ["WeightLoader"]),
         .library(name: "Backbones", targets: ["Backbones"]),
+        .library(name: "Features", targets: ["Features"]),
         .executable(name: "extract", targets: ["extract"]),
     ],
     dependencies: [
@@ -28,6 +29,22 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Image codecs: libjpeg(-turbo), libpng and giflib as system libraries (Debian:
+        // libjpeg62-turbo-dev, libpng-dev, libgif-dev; giflib has no pkg-config file).
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CGIF", providers: [.apt(["libgif-dev"])]),
+        // C shims that catch libjpeg/libpng's longjmp errors (Swift cannot) and decode a whole
+        // file from memory; see Sources/CImageCodecs/include/CImageCodecs.h.
+        // The C files #include the headers rather than importing the modules, so the module maps'
+        // `link` lines do not apply; libjpeg and libpng come from pkg-config, giflib is named here.
+        .target(
+            name: "CImageCodecs",
+            dependencies: ["CJPEG", "CPNG", "CGIF"],
+            linkerSettings: [.linkedLibrary("gif")]
+        ),
+        // Image decoding and resizing with PIL / Keras load_img / tf.image.resize semantics.
+        .target(name: "Features", dependencies: ["CImageCodecs"]),
         .target(name: "Backbones", dependencies: ["COpenBLAS", "WeightLoader"]),
         .target(
             name: "WeightLoader",
@@ -49,5 +66,6 @@ let package = Package(
         .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "TestSupport"]),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "WeightLoader", "TestSupport"]),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "TestSupport"]),
     ]
 )

@@ -6,14 +6,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
-key=$(cat scripts/make_fixtures.py scripts/make_skeletons.py scripts/requirements.txt \
-    Sources/WeightLoader/Generated/ArchitectureData.swift | sha256sum | cut -c1-16)
+key=$(cat scripts/make_fixtures.py scripts/make_skeletons.py scripts/make_images.py \
+    scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
+    | sha256sum | cut -c1-16)
 if [ ! -f ".fixtures/$key/expectations.json" ]; then
     echo "test: generating fixtures into .fixtures/$key (takes a minute or two, once)" >&2
     rm -rf ".fixtures/$key.partial"
     mkdir -p .fixtures
     .venv/bin/python scripts/make_skeletons.py ".fixtures/$key.partial/skeletons"
     .venv/bin/python scripts/make_fixtures.py ".fixtures/$key.partial"
+    .venv/bin/python scripts/make_images.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi
 ln -sfn "$key" .fixtures/current
