@@ -29,11 +29,27 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Image codecs: libjpeg(-turbo), libpng and giflib as system libraries (Debian:
+        // libjpeg62-turbo-dev, libpng-dev, libgif-dev; giflib has no pkg-config file).
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CGIF", providers: [.apt(["libgif-dev"])]),
+        // C shims that catch libjpeg/libpng's longjmp errors (Swift cannot) and decode a whole
+        // file from memory; see Sources/CImageCodecs/include/CImageCodecs.h.
+        // The C files #include the headers rather than importing the modules, so the module maps'
+        // `link` lines do not apply; libjpeg and libpng come from pkg-config, giflib is named here.
+        .target(
+            name: "CImageCodecs",
+            dependencies: ["CJPEG", "CPNG", "CGIF"],
+            linkerSettings: [.linkedLibrary("gif")]
+        ),
         .target(name: "Backbones", dependencies: ["COpenBLAS", "WeightLoader"]),
+        // Images to features: decoding and resizing with PIL / load_img / tf.image.resize
+        // semantics, preprocessing, dataset listing, outputs.
         .target(
             name: "Features",
             dependencies: [
-                "Backbones", "WeightLoader", "CHDF5",
+                "Backbones", "WeightLoader", "CHDF5", "CImageCodecs",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

@@ -6,15 +6,18 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
-key=$(cat scripts/make_fixtures.py scripts/make_skeletons.py scripts/make_feature_references.py \
-    scripts/requirements.txt \
-    Sources/WeightLoader/Generated/ArchitectureData.swift | sha256sum | cut -c1-16)
+generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
+    scripts/make_feature_references.py)
+key=$(cat "${generators[@]}" scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
+    | sha256sum | cut -c1-16)
 if [ ! -f ".fixtures/$key/expectations.json" ]; then
-    echo "test: generating fixtures into .fixtures/$key (takes a minute or two, once)" >&2
+    echo "test: generating fixtures into .fixtures/$key (a few minutes, once)" >&2
     rm -rf ".fixtures/$key.partial"
     mkdir -p .fixtures
     .venv/bin/python scripts/make_skeletons.py ".fixtures/$key.partial/skeletons"
     .venv/bin/python scripts/make_fixtures.py ".fixtures/$key.partial"
+    .venv/bin/python scripts/make_images.py ".fixtures/$key.partial"
+    # Keras' features of the photographs: needs the reference weights and the images above.
     .venv/bin/python scripts/make_feature_references.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi

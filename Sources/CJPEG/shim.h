@@ -1,0 +1,8 @@
+#ifndef CJPEG_SHIM_H
+#define CJPEG_SHIM_H
+// jpeglib.h uses FILE and size_t without including their headers.
+#include <stdio.h>
+#include <stddef.h>
+#include <jpeglib.h>
+#include <jerror.h>
+#endif

@@ -1,0 +1,185 @@
+import CImageCodecs
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How `ImageDecoder` treats a file beyond PIL's `Image.open(p).convert("RGB")`.
+public struct DecodeOptions: Sendable, Equatable {
+    /// Pillow's `Image.MAX_IMAGE_PIXELS`.
+    public static let pillowMaxImagePixels = 89_478_485
+
+    /// Apply the EXIF (or XMP) orientation as `PIL.ImageOps.exif_transpose` does. Keras'
+    /// `load_img` and `image_dataset_from_directory` do not, hence the default.
+    public var exifTranspose: Bool
+    /// Decompression-bomb limit with Pillow's meaning: `Image.MAX_IMAGE_PIXELS`. Like Pillow's
+    /// DecompressionBombError, images with more than twice this many pixels are refused
+    /// (before any pixel memory is allocated). nil disables the check.
+    public var maxPixels: Int?
+
+    public init(exifTranspose: Bool = false, maxPixels: Int? = DecodeOptions.pillowMaxImagePixels) {
+        self.exifTranspose = exifTranspose
+        self.maxPixels = maxPixels
+    }
+
+    /// The largest pixel count accepted (Pillow raises above `2 * MAX_IMAGE_PIXELS`).
+    public var pixelLimit: Int? { maxPixels.map { $0 > Int.max / 2 ? Int.max : 2 * $0 } }
+}
+
+/// Decodes JPEG, PNG, GIF (first frame) and BMP files into 8-bit RGB, reproducing
+/// `np.asarray(PIL.Image.open(p).convert("RGB"))` (Pillow 13), which is what
+/// `keras.utils.load_img` feeds to the model. The format comes from the file's signature,
+/// never from its name.
+public enum ImageDecoder {
+    public static func decode(path: String, options: DecodeOptions = .init()) throws -> RGBImage {
+        let bytes = try readFile(path)
+        return try decode(bytes: bytes, path: path, options: options)
+    }
+
+    /// `path` only names the data in error messages.
+    public static func decode(data: Data, path: String = "<data>",
+                              options: DecodeOptions = .init()) throws -> RGBImage {
+        try decode(bytes: [UInt8](data), path: path, options: options)
+    }
+
+    /// `keras.utils.load_img(path, target_size=(height, width), interpolation=...,
+    /// keep_aspect_ratio=...)` with the default color_mode "rgb".
+    public static func loadImage(path: String, width: Int, height: Int, interpolation: Interpolation = .nearest,
+                                 keepAspectRatio: Bool = false, options: DecodeOptions = .init()) throws -> RGBImage {
+        let image = try decode(path: path, options: options)
+        return ImageResizer.resize(image, width: width, height: height, interpolation: interpolation,
+                                   keepAspectRatio: keepAspectRatio)
+    }
+
+    /// The format whose signature starts `bytes` (PIL's `_accept` checks).
+    public static func detectFormat(_ bytes: some Collection<UInt8>) -> ImageFormat? {
+        let head = Array(bytes.prefix(8))
+        if head.starts(with: [0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if head.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if head.starts(with: Array("GIF87a".utf8)) || head.starts(with: Array("GIF89a".utf8)) { return .gif }
+        if head.starts(with: Array("BM".utf8)) { return .bmp }
+        return nil
+    }
+
+    static func decode(bytes: [UInt8], path: String, options: DecodeOptions) throws -> RGBImage {
+        if bytes.isEmpty { throw ImageError.emptyFile(path: path) }
+        guard let format = detectFormat(bytes) else {
+            throw ImageError.notAnImage(path: path, signature: describeSignature(bytes))
+        }
+        let limit = options.pixelLimit
+        var image: RGBImage
+        var exif: [UInt8]? = nil, xmp: [UInt8]? = nil
+        switch format {
+        case .bmp:
+            do {
+                image = try bytes.withUnsafeBytes { try BMPDecoder.decode($0, maxPixels: limit) }
+            } catch let failure as BMPDecoder.Failure {
+                switch failure {
+                case .truncated(let detail): throw ImageError.truncated(path: path, format: .bmp, detail: detail)
+                case .corrupt(let detail): throw ImageError.corrupt(path: path, format: .bmp, detail: detail)
+                case .unsupported(let detail): throw ImageError.unsupported(path: path, format: .bmp, detail: detail)
+                case .tooLarge(let w, let h):
+                    throw ImageError.tooLarge(path: path, width: w, height: h, limit: limit ?? 0)
+                }
+            }
+        case .jpeg, .png, .gif:
+            var raw = cic_image()
+            defer { cic_image_free(&raw) }
+            let wantMetadata: Int32 = options.exifTranspose ? 1 : 0
+            let status = bytes.withUnsafeBufferPointer { buffer -> Int32 in
+                let max = Int64(limit ?? 0)
+                switch format {
+                case .jpeg: return cic_decode_jpeg(buffer.baseAddress, buffer.count, max, wantMetadata, &raw)
+                case .png: return cic_decode_png(buffer.baseAddress, buffer.count, max, wantMetadata, &raw)
+                default: return cic_decode_gif(buffer.baseAddress, buffer.count, max, &raw)
+                }
+            }
+            try check(status, raw, path: path, format: format, limit: limit)
+            image = convert(raw, format: format)
+            if raw.exif != nil { exif = Array(UnsafeBufferPointer(start: raw.exif, count: raw.exif_size)) }
+            if raw.xmp != nil { xmp = Array(UnsafeBufferPointer(start: raw.xmp, count: raw.xmp_size)) }
+        }
+        if options.exifTranspose, let orientation = Orientation.read(exif: exif, xmp: xmp) {
+            image = Orientation.apply(orientation, to: image)
+        }
+        return image
+    }
+
+    private static func check(_ status: Int32, _ raw: cic_image, path: String, format: ImageFormat,
+                              limit: Int?) throws {
+        let message = withUnsafeBytes(of: raw.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        switch cic_status(rawValue: UInt32(status)) {
+        case CIC_OK: return
+        case CIC_TRUNCATED: throw ImageError.truncated(path: path, format: format, detail: message)
+        case CIC_UNSUPPORTED: throw ImageError.unsupported(path: path, format: format, detail: message)
+        case CIC_TOO_LARGE:
+            throw ImageError.tooLarge(path: path, width: Int(raw.width), height: Int(raw.height), limit: limit ?? 0)
+        case CIC_NO_MEMORY: throw ImageError.corrupt(path: path, format: format, detail: "out of memory: \(message)")
+        default: throw ImageError.corrupt(path: path, format: format, detail: message)
+        }
+    }
+
+    private static func convert(_ raw: cic_image, format: ImageFormat) -> RGBImage {
+        let width = Int(raw.width), height = Int(raw.height)
+        let mode: RawMode
+        switch cic_mode(rawValue: UInt32(raw.mode)) {
+        case CIC_MODE_L: mode = .l
+        case CIC_MODE_LA: mode = .la
+        case CIC_MODE_RGB: mode = .rgb
+        case CIC_MODE_RGBA: mode = .rgba
+        case CIC_MODE_CMYK: mode = .cmyk
+        case CIC_MODE_I16B: mode = .i16BigEndian
+        default:
+            let rgb = withUnsafeBytes(of: raw.palette) { Array($0.prefix(Int(raw.palette_count) * 3)) }
+            if raw.has_palette == 0 {
+                mode = .l  // GIF without any colour table: PIL mode "L", indices are gray values
+            } else {
+                // GIF: an identity-ramp table makes PIL open the frame as "L"; PNG keeps "P".
+                mode = .palette(Palette(rgb: rgb, grayWhenIdentity: format == .gif))
+            }
+        }
+        let count = width * height * Int(raw.bytes_per_pixel)
+        let pixels = convertToRGB(UnsafeRawBufferPointer(start: raw.pixels, count: count), mode: mode,
+                                  width: width, height: height)
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// The whole file, or `.unreadable` with the errno text.
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw ImageError.unreadable(path: path, reason: String(cString: strerror(EISDIR)))
+        }
+        // One spare byte so reading a file of the announced size ends without growing the buffer.
+        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
+        var filled = 0
+        while true {
+            if filled == bytes.count {
+                bytes.append(contentsOf: [UInt8](repeating: 0, count: max(65536, bytes.count)))
+            }
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        bytes.removeSubrange(filled...)
+        return bytes
+    }
+
+    /// The first bytes as hex plus their printable ASCII, for "not an image" messages.
+    static func describeSignature(_ bytes: [UInt8]) -> String {
+        let head = bytes.prefix(8)
+        let hex = head.map { String(format: "%02x", $0) }.joined(separator: " ")
+        let text = String(head.map { (0x20..<0x7F).contains($0) ? Character(UnicodeScalar($0)) : "." })
+        return "\(hex) \"\(text)\""
+    }
+}
