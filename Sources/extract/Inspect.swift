@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backbones
 import Foundation
 import WeightLoader
 
@@ -155,11 +156,12 @@ func byteText(_ n: Int) -> String {
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every published model: input size, output width, preprocessing, cache state.")
+        abstract: "List every published model: input size, output width, preprocessing, whether it runs here, cache state.")
 
     func run() async throws {
         let store = WeightStore()
-        print("model".padding(toLength: 44, withPad: " ", startingAt: 0) + "input  features  preprocess  weights")
+        print("model".padding(toLength: 44, withPad: " ", startingAt: 0) + "input  features  preprocess  runs     weights")
+        let runs = Set(Backbone.supported)
         for entry in WeightsManifest.shared.entries {
             // Existence only: hashing every cached file would make listing slow.
             let present = FileManager.default.fileExists(atPath: store.modelsDirectory.appendingPathComponent(entry.file).path)
@@ -168,7 +170,9 @@ struct Models: AsyncParsableCommand {
             print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
                 + "\(entry.defaultInput)".padding(toLength: 7, withPad: " ", startingAt: 0)
                 + "\(entry.outputWidth.map(String.init) ?? "?")".padding(toLength: 10, withPad: " ", startingAt: 0)
-                + entry.preprocess.padding(toLength: 12, withPad: " ", startingAt: 0) + state)
+                + entry.preprocess.padding(toLength: 12, withPad: " ", startingAt: 0)
+                + (entry.includeTop ? "no" : runs.contains(entry.architecture) ? "yes" : "not yet").padding(toLength: 9, withPad: " ", startingAt: 0)
+                + state)
         }
     }
 }

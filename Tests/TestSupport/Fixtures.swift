@@ -68,11 +68,18 @@ public struct CommandResult {
     public let stderr: String
 }
 
-public func runExtract(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-    // The binary SwiftPM built beside the running test bundle (whatever the scratch path).
+/// The binary under test: `$EXTRACT_BINARY` when set (scripts/test.sh sets it to the release
+/// build, so the end-to-end runs take seconds, not minutes), else the one SwiftPM built beside
+/// the running test bundle (whatever the scratch path).
+public let extractBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["EXTRACT_BINARY"], !path.isEmpty { return path }
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("extract")
-    let binary = FileManager.default.isExecutableFile(atPath: beside.path)
-        ? beside : Fixtures.packageRoot.appendingPathComponent(".build/debug/extract")
+    return FileManager.default.isExecutableFile(atPath: beside.path)
+        ? beside.path : Fixtures.packageRoot.appendingPathComponent(".build/debug/extract").path
+}()
+
+public func runExtract(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    let binary = URL(fileURLWithPath: extractBinary)
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
@@ -84,6 +91,26 @@ public func runExtract(_ arguments: [String], environment: [String: String] = [:
     process.standardError = err
     try process.run()
     // Read before waiting: a full pipe would block the child.
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// Runs Python code in the project's reference venv (`.venv`, made by scripts/test.sh): the
+/// tests use it as a user's client would, e.g. numpy/h5py/scikit-learn reading our outputs.
+public func runPython(_ code: String, _ arguments: [String] = []) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = Fixtures.packageRoot.appendingPathComponent(".venv/bin/python")
+    process.arguments = ["-c", code] + arguments
+    var env = ProcessInfo.processInfo.environment
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

@@ -1,0 +1,91 @@
+// The main job: a list of images -> one features row each, in the list's order. Images are
+// decoded, resized and preprocessed in batches on `threads` threads while the previous batch
+// runs through the model, so decoding hides behind inference. An image that cannot be read is
+// skipped with a warning (or ends the run with `strict`); the output keeps the input order.
+
+import Dispatch
+import Foundation
+import WeightLoader
+
+public struct ExtractionSummary: Sendable {
+    /// Row i's image name and label.
+    public var names: [String] = []
+    public var labels: [Int] = []
+    public var skipped: [(path: String, reason: String)] = []
+    public var seconds: Double = 0
+    public var imagesPerSecond: Double { seconds > 0 ? Double(names.count) / seconds : 0 }
+}
+
+public enum Extraction {
+    /// Runs `items` through `extractor`, appending rows to `output` (not finished here).
+    /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip.
+    public static func run(
+        _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureOutput,
+        load: @escaping @Sendable (String) throws -> [Float], batchSize: Int = 32, threads: Int = 1,
+        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in }
+    ) throws -> ExtractionSummary {
+        let start = ContinuousClock.now
+        var summary = ExtractionSummary()
+        var bar = progress
+        let batches = stride(from: 0, to: items.count, by: max(1, batchSize)).map {
+            $0..<min($0 + max(1, batchSize), items.count)
+        }
+        let paths = items.map(\.path)
+        var next = batches.first.map { Prefetch(paths: paths, range: $0, threads: threads, load: load) }
+        var done = 0
+        for (k, range) in batches.enumerated() {
+            guard let current = next else { break }
+            let inputs = current.wait()
+            next = k + 1 < batches.count
+                ? Prefetch(paths: paths, range: batches[k + 1], threads: threads, load: load) : nil
+            for (offset, input) in inputs.enumerated() {
+                let item = items[range.lowerBound + offset]
+                switch input {
+                case .success(let pixels):
+                    try output.append(extractor.features(pixels))
+                    summary.names.append(item.name)
+                    if let label = item.label { summary.labels.append(label) }
+                case .failure(let error):
+                    let reason = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+                    if strict { throw ExtractionError.failedImage("\(reason) (--strict stops at the first unreadable image)") }
+                    summary.skipped.append((item.name, reason))
+                    warn("skipped \(reason)")
+                }
+                done += 1
+                bar?.update(Int64(done), total: Int64(items.count))
+            }
+        }
+        bar?.finish()
+        summary.seconds = (ContinuousClock.now - start) / .seconds(1)
+        return summary
+    }
+}
+
+/// One batch being decoded in the background; `wait` returns its inputs in order.
+final class Prefetch: @unchecked Sendable {
+    private var results: [Result<[Float], Error>]
+    private let group = DispatchGroup()
+
+    init(paths: [String], range: Range<Int>, threads: Int, load: @escaping @Sendable (String) throws -> [Float]) {
+        results = Array(repeating: .failure(CancellationError()), count: range.count)
+        let workers = max(1, min(threads, range.count))
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            // Worker w takes images w, w + workers, ...: each slot is written by one thread.
+            results.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let base = slots.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    for i in stride(from: w, to: range.count, by: workers) {
+                        base[i] = Result { try load(paths[range.lowerBound + i]) }
+                    }
+                }
+            }
+            group.leave()
+        }
+    }
+
+    func wait() -> [Result<[Float], Error>] {
+        group.wait()
+        return results
+    }
+}

@@ -1,0 +1,53 @@
+// One image file -> the model's input, the way a Keras user's code makes it:
+//   pil: load_img(path, target_size=(n, n), interpolation=..., keep_aspect_ratio=...)
+//        -> img_to_array -> preprocess_input  (flow_from_directory does the same)
+//   tf:  decode -> tf.image.resize(..., method) [-> smart_resize crop] -> preprocess_input
+//        (image_dataset_from_directory; its JPEG decoder is TensorFlow's, so pixels may differ
+//        by ±1 on JPEGs: the resize semantics are copied, the decoder is libjpeg's)
+
+/// Which library's resize the pixels follow.
+public enum ResizeMethod: String, CaseIterable, Sendable {
+    case pil
+    case tf
+}
+
+public struct ImagePipeline: Sendable {
+    public var size: Int
+    public var interpolation: Interpolation
+    public var keepAspectRatio: Bool
+    public var resize: ResizeMethod
+    public var exifTranspose: Bool
+    public var preprocess: PreprocessMode
+
+    public init(
+        size: Int, interpolation: Interpolation = .nearest, keepAspectRatio: Bool = false,
+        resize: ResizeMethod = .pil, exifTranspose: Bool = false, preprocess: PreprocessMode
+    ) {
+        self.size = size
+        self.interpolation = interpolation
+        self.keepAspectRatio = keepAspectRatio
+        self.resize = resize
+        self.exifTranspose = exifTranspose
+        self.preprocess = preprocess
+    }
+
+    /// (size, size, 3) float32, preprocessed.
+    public func load(_ path: String) throws -> [Float] {
+        let options = DecodeOptions(exifTranspose: exifTranspose)
+        var x: [Float]
+        switch resize {
+        case .pil:
+            x = try ImageDecoder.loadImage(
+                path: path, width: size, height: size, interpolation: interpolation,
+                keepAspectRatio: keepAspectRatio, options: options
+            ).pixels.map(Float.init)
+        case .tf:
+            let method = TFResizeMethod(rawValue: interpolation.rawValue) ?? .bilinear
+            x = ImageResizer.tensorflowResize(
+                try ImageDecoder.decode(path: path, options: options), width: size, height: size,
+                method: method, cropToAspectRatio: keepAspectRatio)
+        }
+        preprocess.apply(&x)
+        return x
+    }
+}

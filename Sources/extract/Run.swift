@@ -1,0 +1,216 @@
+import ArgumentParser
+import Backbones
+import Features
+import Foundation
+import WeightLoader
+
+/// The main job: `extract --model mobilenet --pooling avg imgs/ -o feats.npy`.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Turn a folder of images into a features matrix (the default command).",
+        discussion: """
+            Reads every image as keras.utils.load_img does (PIL semantics: RGB conversion, \
+            nearest-neighbour resize to the model's input size unless --interpolation says \
+            otherwise), applies the model's preprocess_input, runs the backbone without its \
+            classifier and writes one row per image.
+
+            Input: a folder with one sub-folder per class (labels 0..n-1 in the sorted order \
+            flow_from_directory uses, files in its order), a flat folder of images, a text file \
+            listing image paths, or image files. Extensions: .png .jpg .jpeg .bmp (and .ppm \
+            .tif .tiff, which are listed as Keras lists them but skipped as undecodable); a \
+            .gif named on the command line is read (first frame).
+
+            Output by -o extension: .npy (float32 (N, D); beside it NAME.labels.npy, \
+            NAME.classes.txt, NAME.index.csv), .npz or .h5 (features, labels, paths, \
+            class_names inside); always NAME.run.json, the run record. Files appear only when \
+            complete.
+
+            Unreadable images are skipped with a warning and listed in the run record \
+            (--strict stops instead).
+
+            Exit status: 0 done (even with skipped images); 1 bad input (no images, \
+            unreadable weights, wrong model, unwritable output, an image with --strict); \
+            64 bad command line; 130 interrupted (nothing is left behind).
+            """
+    )
+
+    @OptionGroup var selection: ModelOptions
+
+    @Option(help: ArgumentHelp("A weights file to use instead of the Keras cache (a published file or your own saved model).", valueName: "path"))
+    var weights: String?
+
+    @Option(help: ArgumentHelp("Global pooling after the last block: avg, max, or none (the feature map, flattened per image).", valueName: "mode"))
+    var pooling: String = "avg"
+
+    @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
+    var layer: String?
+
+    @Option(help: ArgumentHelp("Square input side in pixels (default: the model's, e.g. 224; at least its minimum).", valueName: "n"))
+    var inputSize: Int?
+
+    @Option(help: ArgumentHelp("Resize filter, as load_img(interpolation=): nearest (load_img's default), bilinear, bicubic, hamming, box, lanczos. With --resize tf: bilinear (the default there), nearest, bicubic.", valueName: "filter"))
+    var interpolation: String?
+
+    @Flag(help: "Crop the largest centred box of the target aspect ratio before resizing, as load_img(keep_aspect_ratio=True).")
+    var keepAspectRatio = false
+
+    @Option(help: ArgumentHelp("Resize semantics: pil (load_img, flow_from_directory) or tf (tf.image.resize, image_dataset_from_directory; default filter bilinear).", valueName: "kind"))
+    var resize: String = "pil"
+
+    @Option(help: ArgumentHelp("Override the model's preprocessing: caffe, tf, torch or none.", valueName: "mode"))
+    var preprocess: String?
+
+    @Flag(help: "Apply the EXIF orientation tag (Keras ignores it).")
+    var exifTranspose = false
+
+    @Option(help: "Images decoded ahead of the model per batch.")
+    var batchSize: Int = 32
+
+    @Option(help: "Threads decoding images (default: the CPU count).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Stop at the first unreadable image instead of skipping it.")
+    var strict = false
+
+    @Flag(help: "No progress display and no warnings; errors are still printed.")
+    var quiet = false
+
+    @Flag(help: "Never download weights; use the cache or --weights only.")
+    var noDownload = false
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the features: NAME.npy, NAME.npz or NAME.h5.", valueName: "file"))
+    var output: String
+
+    @Argument(help: ArgumentHelp("A folder of images (class sub-folders give labels), a list file, or image files.", valueName: "input"))
+    var inputs: [String] = []
+
+    func validate() throws {
+        if selection.model == nil && weights == nil {
+            throw ValidationError("say which model: --model NAME (see `extract models`) or --weights FILE")
+        }
+        if inputs.isEmpty { throw ValidationError("give a folder of images, a list file or image files") }
+        if GlobalPooling(rawValue: pooling) == nil { throw ValidationError("--pooling must be avg, max or none") }
+        if let interpolation, Interpolation(rawValue: interpolation) == nil {
+            throw ValidationError("--interpolation must be one of \(Interpolation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if ResizeMethod(rawValue: resize) == nil { throw ValidationError("--resize must be pil or tf") }
+        if let preprocess, PreprocessMode(rawValue: preprocess) == nil {
+            throw ValidationError("--preprocess must be caffe, tf, torch or none")
+        }
+        if selection.includeTop { throw ValidationError("--include-top is not supported by the features run yet; features come from include_top=False") }
+        if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
+        do { _ = try OutputFormat(path: output) } catch { throw ValidationError(String(describing: error)) }
+    }
+
+    func run() async throws {
+        // Past a file-size limit, writes fail with EFBIG (reported, temporary removed) instead
+        // of the signal killing the process with the temporary left behind.
+        signal(SIGXFSZ, SIG_IGN)
+        let interrupt = Interrupt.install()
+        var out: FeatureOutput?
+        do {
+            let entry: WeightsEntry
+            if let e = try selection.entry() {
+                entry = e
+            } else {
+                entry = try FeatureExtractor.entry(detectedIn: weights!)
+            }
+            let weightsPath: String
+            var digest: String?
+            if let weights {
+                weightsPath = weights
+            } else {
+                let bar = quiet ? nil : ProgressBar(title: entry.file)
+                let found = try await WeightStore().locate(entry, download: !noDownload, progress: bar?.handler())
+                weightsPath = found.url.path
+                digest = found.digest
+            }
+            let dataset = try Dataset.scan(inputs)
+            let extractor = try FeatureExtractor(
+                entry: entry, weightsPath: weightsPath, inputSize: inputSize,
+                pooling: GlobalPooling(rawValue: pooling)!, layer: layer, preprocess: preprocess.flatMap(PreprocessMode.init))
+            let method = ResizeMethod(rawValue: resize)!
+            let filter = interpolation.flatMap(Interpolation.init) ?? (method == .tf ? .bilinear : .nearest)
+            let pipeline = ImagePipeline(
+                size: extractor.inputSize, interpolation: filter,
+                keepAspectRatio: keepAspectRatio, resize: method,
+                exifTranspose: exifTranspose, preprocess: extractor.preprocess)
+
+            if !quiet {
+                note("\(ModelSelection.describe(entry)) at \(extractor.inputSize)×\(extractor.inputSize)\(layer.map { ", layer \($0)" } ?? ""), pooling \(pooling), \(extractor.width) features per image; \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
+                if !dataset.ignored.isEmpty {
+                    note("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
+                }
+            }
+            let output = try FeatureOutput(path: output, width: extractor.width, expectedRows: dataset.items.count)
+            out = output
+            interrupt.protect(output)
+            let summary = try Extraction.run(
+                dataset.items, extractor: extractor, output: output, load: { try pipeline.load($0) },
+                batchSize: batchSize, threads: threads, strict: strict,
+                progress: quiet ? nil : ProgressBar(title: "extract", format: ProgressBar.items("images")),
+                warn: { if !quiet { note($0) } })
+            if summary.names.isEmpty {
+                throw ExtractionError.failedImage("none of the \(dataset.items.count) images could be read; nothing was written")
+            }
+            let record = try RunRecord(
+                entry: entry, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
+                pipeline: pipeline, dataset: dataset, summary: summary, output: output.path
+            ).json()
+            try output.finish(
+                names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
+                classNames: dataset.classNames, record: record)
+            interrupt.release()
+            if !quiet {
+                note(String(format: "wrote %@: %d × %d float32 (%d skipped), %.1f images/s",
+                            output.path, summary.names.count, extractor.width, summary.skipped.count, summary.imagesPerSecond))
+            }
+        } catch {
+            out?.discard()
+            interrupt.release()
+            throw fail(error)
+        }
+    }
+}
+
+func note(_ line: String) {
+    FileHandle.standardError.write(Data("extract: \(line)\n".utf8))
+}
+
+/// Ctrl-C or a kill: remove the temporary output, exit 130.
+final class Interrupt: @unchecked Sendable {
+    private let lock = NSLock()
+    private var output: FeatureOutput?
+    private var sources: [DispatchSourceSignal] = []
+
+    static func install() -> Interrupt {
+        let i = Interrupt()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [i] in
+                i.lock.lock()
+                i.output?.discard()
+                i.lock.unlock()
+                FileHandle.standardError.write(Data("\nextract: interrupted; nothing was written\n".utf8))
+                exit(130)
+            }
+            source.resume()
+            i.sources.append(source)
+        }
+        return i
+    }
+
+    func protect(_ output: FeatureOutput) {
+        lock.lock()
+        self.output = output
+        lock.unlock()
+    }
+
+    func release() {
+        lock.lock()
+        output = nil
+        lock.unlock()
+    }
+}

@@ -1,0 +1,80 @@
+import Backbones
+import Features
+import Foundation
+import WeightLoader
+
+/// NAME.run.json: everything needed to know how a features file was made and to redo it.
+struct RunRecord: Encodable {
+    struct Model: Encodable {
+        let name: String
+        let manifestEntry: String
+        let architecture: String
+        let weightsFile: String
+        let weightsHash: String?
+        let hashAlgorithm: String?
+    }
+    struct Input: Encodable {
+        let size: Int
+        let interpolation: String
+        let keepAspectRatio: Bool
+        let resize: String
+        let exifTranspose: Bool
+        let preprocessing: String
+    }
+    struct Skipped: Encodable { let path: String; let reason: String }
+    struct Counts: Encodable { let listed: Int; let written: Int; let skipped: Int; let notRead: Int }
+
+    let tool = "extract \(Extract.version)"
+    let created: String
+    let command: [String]
+    let model: Model
+    let input: Input
+    let layer: String?
+    let pooling: String
+    let features: Int
+    let output: String
+    let counts: Counts
+    let classes: [String]
+    let skipped: [Skipped]
+    let notRead: [Skipped]
+    let seconds: Double
+    let imagesPerSecond: Double
+
+    init(
+        entry: WeightsEntry, weightsPath: String, weightsDigest: String?, extractor: FeatureExtractor,
+        pipeline: ImagePipeline, dataset: Dataset, summary: ExtractionSummary, output: String
+    ) throws {
+        // The cache verified the hash already; a --weights file is hashed here so the record
+        // names exactly which file made these features.
+        let algorithm = entry.hash.map { FileHash.algorithm(forHash: $0, declared: entry.hashAlgorithm) } ?? "sha256"
+        let digest = try weightsDigest ?? FileHash.hex(of: weightsPath, algorithm: algorithm)
+        created = ISO8601DateFormatter().string(from: Date())
+        command = CommandLine.arguments
+        model = Model(
+            name: ModelSelection.describe(entry), manifestEntry: entry.id, architecture: entry.architecture,
+            weightsFile: weightsPath, weightsHash: digest, hashAlgorithm: algorithm)
+        input = Input(
+            size: extractor.inputSize, interpolation: pipeline.interpolation.rawValue,
+            keepAspectRatio: pipeline.keepAspectRatio, resize: pipeline.resize.rawValue,
+            exifTranspose: pipeline.exifTranspose, preprocessing: extractor.preprocess.rawValue)
+        layer = extractor.layer
+        pooling = extractor.pooling.rawValue
+        features = extractor.width
+        self.output = output
+        counts = Counts(
+            listed: dataset.items.count, written: summary.names.count, skipped: summary.skipped.count,
+            notRead: dataset.ignored.count)
+        classes = dataset.classNames
+        skipped = summary.skipped.map { Skipped(path: $0.path, reason: $0.reason) }
+        notRead = dataset.ignored.map { Skipped(path: $0.path, reason: $0.reason) }
+        seconds = (summary.seconds * 1000).rounded() / 1000
+        imagesPerSecond = (summary.imagesPerSecond * 10).rounded() / 10
+    }
+
+    func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+}
