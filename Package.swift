@@ -71,8 +71,8 @@ let package = Package(
         // Fixture paths and a runner for the built binary, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "TestSupport"]),
-        .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "TestSupport"]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "WeightLoader", "TestSupport"]),
+        .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "Features", "TestSupport"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Backbones", "WeightLoader", "TestSupport"]),
     ]
 )

@@ -11,6 +11,10 @@ photographs it reads). Writes FIXTURES_DIR/features/:
   `ImageDataGenerator().flow_from_directory` gives it (it lists without opening files);
 * preprocess.json + preprocess_*.f32: `preprocess_input` of a fixed uint8 image in every mode
   (raw little-endian float32, HWC);
+* verify_*.npz: reference inputs and outputs as a user saves them for `extract verify`;
+* e2e_*.f32: Keras features of every photograph in images/photos/ (make_images.py), in
+  flow_from_directory's shuffle=False order, with the reference weights of make_fixtures.py,
+  computed the ways users compute them (E2E_CASES);
 * index.json describing everything, for the Swift tests.
 """
 import os
@@ -23,6 +27,7 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras.src.legacy.preprocessing.image import ImageDataGenerator  # noqa: E402
 
@@ -77,17 +82,99 @@ def make_preprocess(out):
     return entries
 
 
+A = keras.applications
+# name -> (catalog id, constructor, preprocess_input, input side, weights under reference/,
+#          how the pixels are made: interpolation, keep_aspect_ratio, resize "pil" or "tf",
+#          pooling). "flow" marks the seed tutorials' exact code path (flow_from_directory).
+E2E_CASES = {
+    "mobilenet_flow": ("MobileNet_1.0", lambda p: A.MobileNet(
+        alpha=1.0, input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
+        A.mobilenet.preprocess_input, 224, "mobilenet_1.0_224.h5", "nearest", False, "flow", "avg"),
+    "resnet50_bilinear_max": ("ResNet50", lambda p: A.ResNet50(
+        input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
+        A.resnet50.preprocess_input, 224, "resnet50_224.h5", "bilinear", False, "pil", "max"),
+    "vgg16_bicubic_aspect": ("VGG16", lambda p: A.VGG16(
+        input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
+        A.vgg16.preprocess_input, 224, "vgg16_224.h5", "bicubic", True, "pil", "avg"),
+    "mobilenet_tf_resize": ("MobileNet_1.0", lambda p: A.MobileNet(
+        alpha=1.0, input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
+        A.mobilenet.preprocess_input, 224, "mobilenet_1.0_224.h5", "bilinear", False, "tf", "avg"),
+}
+
+
+def make_e2e(fixtures, out):
+    photos = os.path.join(fixtures, "images", "photos")
+    listing = ImageDataGenerator().flow_from_directory(photos, shuffle=False, class_mode=None)
+    files = [os.path.join(photos, f) for f in listing.filenames]
+    cases = {}
+    for name, (arch, build, pre, size, weights, interp, aspect, how, pooling) in E2E_CASES.items():
+        keras.backend.clear_session()
+        model = build(pooling)
+        model.load_weights(os.path.join(fixtures, "reference", weights))
+        if how == "flow":
+            # The seed tutorials' code, verbatim in spirit.
+            gen = ImageDataGenerator(preprocessing_function=pre).flow_from_directory(
+                photos, target_size=(size, size), batch_size=8, class_mode=None, shuffle=False,
+                interpolation=interp)
+            y = model.predict(gen, verbose=0)
+        else:
+            xs = []
+            for path in files:
+                if how == "pil":
+                    img = keras.utils.load_img(path, target_size=(size, size), interpolation=interp,
+                                               keep_aspect_ratio=aspect)
+                    xs.append(keras.utils.img_to_array(img))
+                else:  # tf.image.resize on the PIL-decoded pixels, as image_dataset_from_directory
+                    rgb = keras.utils.img_to_array(keras.utils.load_img(path))
+                    xs.append(tf.image.resize(rgb, (size, size), method=interp).numpy())
+            y = model.predict(pre(np.stack(xs)), batch_size=8, verbose=0)
+        rel = f"e2e_{name}.f32"
+        np.ascontiguousarray(y, dtype="<f4").tofile(os.path.join(out, rel))
+        cases[name] = {"file": rel, "shape": list(y.shape), "architecture": arch, "size": size,
+                       "weights": f"reference/{weights}", "interpolation": interp,
+                       "keep_aspect_ratio": aspect, "resize": "tf" if how == "tf" else "pil",
+                       "pooling": pooling, "max_abs": float(np.abs(y).max())}
+    return {"photos": "images/photos", "filenames": [f.replace(os.sep, "/") for f in listing.filenames],
+            "labels": [int(c) for c in listing.classes],
+            "classes": sorted(listing.class_indices, key=listing.class_indices.get), "cases": cases}
+
+
+def make_verify(fixtures, out):
+    """verify_resnet50_97.npz: the backbone references of make_fixtures.py as a user would save
+    them for `extract verify` (inputs + Keras outputs by pooling and layer), and a copy with
+    one output perturbed by 1e-3 of its scale, which must fail."""
+    expectations = json.load(open(os.path.join(fixtures, "expectations.json")))["references"]
+
+    def load(rel):
+        return np.fromfile(os.path.join(fixtures, rel), dtype="<f4").reshape(expectations[rel]["shape"])
+
+    stem = "reference/resnet50_97"
+    arrays = {"inputs": load(expectations[f"{stem}_output.f32"]["input"]),
+              "none": load(f"{stem}_output.f32"), "avg": load(f"{stem}_avg.f32"),
+              "max": load(f"{stem}_max.f32"),
+              "layer_conv3_block4_out": load(f"{stem}_layer_conv3_block4_out.f32")}
+    np.savez(os.path.join(out, "verify_resnet50_97.npz"), **arrays)
+    off = dict(arrays)
+    off["avg"] = off["avg"] + np.float32(1e-3) * np.abs(off["avg"]).max()
+    np.savez_compressed(os.path.join(out, "verify_resnet50_97_off.npz"), **off)
+    return {"good": "verify_resnet50_97.npz", "perturbed": "verify_resnet50_97_off.npz",
+            "weights": f"{stem}.h5", "outputs": sorted(k for k in arrays if k != "inputs")}
+
+
 def main(fixtures):
     out = os.path.join(fixtures, "features")
     os.makedirs(out, exist_ok=True)
     index = {
         "tree": {"root": "tree", "loose": LOOSE, **make_tree(os.path.join(out, "tree"))},
         "preprocess": make_preprocess(out),
+        "verify": make_verify(fixtures, out),
+        "e2e": make_e2e(fixtures, out),
     }
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1, ensure_ascii=False)
     print(f"features/: {len(index['tree']['filenames'])} listed files, "
-          f"{len(index['preprocess']) - 1} preprocessing modes")
+          f"{len(index['preprocess']) - 1} preprocessing modes, "
+          f"{len(index['e2e']['filenames'])} photos x {len(E2E_CASES)} end-to-end cases")
 
 
 if __name__ == "__main__":

@@ -74,3 +74,73 @@ public final class NpyRowWriter {
         try file.commit()
     }
 }
+
+/// A numeric array read from .npy, converted to float32.
+public struct NpyArray: Sendable {
+    public let shape: [Int]
+    public let values: [Float]
+}
+
+extension Npy {
+    /// Parses a .npy (versions 1–3, C order; float32/64, int8–64, uint8–64, bool).
+    public static func read(_ data: Data, name: String) throws -> NpyArray {
+        func bad(_ detail: String) -> NpyError { .malformed(name, detail) }
+        guard data.count >= 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else { throw bad("not a .npy array") }
+        let major = data[data.startIndex + 6]
+        let lengthBytes = major == 1 ? 2 : 4
+        var headerLength = 0
+        for i in 0..<lengthBytes { headerLength |= Int(data[data.startIndex + 8 + i]) << (8 * i) }
+        let start = data.startIndex + 8 + lengthBytes
+        guard data.count >= 8 + lengthBytes + headerLength else { throw bad("header cut short") }
+        let header = String(decoding: data[start..<start + headerLength], as: UTF8.self)
+        func field(_ key: String) -> String? {
+            guard let r = header.range(of: "'\(key)':") else { return nil }
+            return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let descrField = field("descr"), descrField.hasPrefix("'"),
+              let descr = descrField.dropFirst().split(separator: "'").first.map(String.init)
+        else { throw bad("no dtype in the header") }
+        if field("fortran_order")?.hasPrefix("True") == true { throw bad("Fortran order is not supported; save with np.ascontiguousarray") }
+        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
+            throw bad("no shape in the header")
+        }
+        let shape = shapeField[shapeField.index(after: open)..<close].split(separator: ",").compactMap {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        let count = shape.reduce(1, *)
+        let body = data[(start + headerLength)...]
+        let kind = descr.dropFirst()  // '<f4' -> 'f4'
+        if descr.hasPrefix(">") { throw bad("big-endian arrays are not supported") }
+        guard let size = Int(kind.dropFirst()), body.count >= count * size else { throw bad("dtype \(descr) or data cut short") }
+        let values: [Float] = body.withUnsafeBytes { raw in
+            func load<T>(_: T.Type) -> [T] { (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self) } }
+            switch kind {
+            case "f4": return load(Float.self)
+            case "f8": return load(Double.self).map(Float.init)
+            case "i1": return load(Int8.self).map(Float.init)
+            case "i2": return load(Int16.self).map(Float.init)
+            case "i4": return load(Int32.self).map(Float.init)
+            case "i8": return load(Int64.self).map(Float.init)
+            case "u1", "b1": return load(UInt8.self).map(Float.init)
+            case "u2": return load(UInt16.self).map(Float.init)
+            case "u4": return load(UInt32.self).map(Float.init)
+            case "u8": return load(UInt64.self).map(Float.init)
+            default: return []
+            }
+        }
+        if values.count != count { throw bad("dtype \(descr) is not numeric") }
+        return NpyArray(shape: shape, values: values)
+    }
+}
+
+public enum NpyError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    case malformed(String, String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let name, let detail): return "\(name): \(detail)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}

@@ -4,23 +4,36 @@ import WeightLoader
 
 @main
 struct Extract: AsyncParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "extract",
         abstract: "Turn images into CNN features with published Keras weights, without Python.",
         discussion: """
-            Reads the Keras weight files you already have (the keras.applications ImageNet files \
-            in ~/.keras/models/, or models you saved yourself) and tells what is inside them.
+            The main job: a folder of images in, one row of features per image out, the \
+            features Keras would give (load_img + preprocess_input + predict with \
+            include_top=False), from the weight files you already have in ~/.keras/models/.
 
             Examples:
+              extract --model mobilenet --pooling avg imgs/ -o feats.npy
+                  imgs/cats/*.jpg, imgs/dogs/*.jpg -> feats.npy (N, 1024), feats.labels.npy,
+                  feats.classes.txt, feats.index.csv, feats.run.json
+              extract --model resnet50 --interpolation bilinear photos/ -o feats.h5
+              extract --weights my_finetuned.h5 --pooling max imgs/ -o feats.npz
+              extract models                       every model, its input size and width
+              extract fetch --model efficientnetb0  put the published weights in the cache
               extract inspect ~/.keras/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5
-              extract inspect my_model.h5 --model mobilenetv2 --alpha 0.35
-              extract models
-              extract fetch --model resnet50
 
-            Exit status: 0 success; 1 bad input (unreadable or foreign file, wrong model, hash \
-            mismatch); 64 bad command line.
+            Then, in Python: X = np.load("feats.npy"); y = np.load("feats.labels.npy"); \
+            LogisticRegression().fit(X, y).
+
+            `extract run --help` lists every option of the main job. Exit status: 0 success; \
+            1 bad input (unreadable or foreign file, wrong model, hash mismatch, no images, \
+            unwritable output); 64 bad command line; 130 interrupted.
             """,
-        subcommands: [Inspect.self, Models.self, Fetch.self]
+        version: version,
+        subcommands: [Run.self, Inspect.self, Models.self, Fetch.self, Verify.self],
+        defaultSubcommand: Run.self
     )
 }
 

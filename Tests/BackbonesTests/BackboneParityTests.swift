@@ -60,7 +60,7 @@ final class BackboneParityTests: XCTestCase {
             let s = compare(ours, keras, what)
             table.append(String(
                 format: "| %@ | %d | %@ %@ | %.3g | %.2e | 1-%.0e |", r.architecture, r.size,
-                r.layer ?? r.pooling.rawValue, "\(r.shape)", s.kerasMax, s.maxAbs / s.kerasMax, 1 - s.cosine))
+                r.layer ?? r.pooling.rawValue, "\(r.shape)", s.maxKeras, s.scaledError, 1 - s.cosine))
             // Random weights must still leave a live signal, or the comparison proves little.
             XCTAssertGreaterThan(keras.filter { $0 > 0 }.count, keras.count / 10, what)
 

@@ -1,3 +1,4 @@
+import Features
 import Foundation
 import TestSupport
 import XCTest
@@ -15,30 +16,18 @@ func floats(_ relative: String) throws -> [Float] {
     }
 }
 
-struct ParityStats {
-    var maxAbs = 0.0, maxRel = 0.0, kerasMax = 0.0, cosine = 0.0
-}
-
+/// Asserts the tolerance and prints the measures; `Agreement` is what
+/// `extract verify` reports too.
 @discardableResult
-func compare(_ ours: [Float], _ keras: [Float], _ what: String) -> ParityStats {
+func compare(_ ours: [Float], _ keras: [Float], _ what: String) -> Agreement {
     XCTAssertEqual(ours.count, keras.count, what)
-    guard ours.count == keras.count, !keras.isEmpty else { return ParityStats() }
-    var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, nOurs = 0.0, nKeras = 0.0, kerasMax = 0.0
-    for (a, b) in zip(ours.map(Double.init), keras.map(Double.init)) {
-        let d = abs(a - b)
-        maxAbs = max(maxAbs, d)
-        maxRel = max(maxRel, d / max(abs(b), 1e-3))
-        dot += a * b
-        nOurs += a * a
-        nKeras += b * b
-        kerasMax = max(kerasMax, abs(b))
-    }
-    let cosine = dot / (nOurs.squareRoot() * nKeras.squareRoot())
+    guard ours.count == keras.count, !keras.isEmpty else { return Agreement(ours: [], keras: []) }
+    let a = Agreement(ours: ours, keras: keras)
     print(
-        "\(what): max|keras| \(kerasMax), max abs error \(maxAbs) "
-            + "(\(maxAbs / kerasMax) of max|keras|), max rel error \(maxRel) "
-            + "(|keras| floored at 1e-3), cosine \(cosine)")
-    XCTAssertLessThanOrEqual(maxAbs, 1e-4 * kerasMax, what)
-    XCTAssertGreaterThanOrEqual(cosine, 0.99999, what)
-    return ParityStats(maxAbs: maxAbs, maxRel: maxRel, kerasMax: kerasMax, cosine: cosine)
+        "\(what): max|keras| \(a.maxKeras), max abs error \(a.maxAbsError) "
+            + "(\(a.scaledError) of max|keras|), max rel error \(a.maxRelativeError) "
+            + "(|keras| floored at 1e-3), cosine \(a.cosine)")
+    XCTAssertLessThanOrEqual(a.maxAbsError, 1e-4 * a.maxKeras, what)
+    XCTAssertGreaterThanOrEqual(a.cosine, 0.99999, what)
+    return a
 }

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Backbones
+import Features
+import Foundation
+import WeightLoader
+
+/// `extract verify`: does our port give what Keras gave, on the user's own weights and inputs?
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare the model's outputs with Keras' on inputs you saved (.npz).",
+        discussion: """
+            The .npz holds `inputs`, the model's input batch (N, H, W, 3) exactly as given to \
+            Keras' predict (already preprocessed), and one or more Keras outputs of the same \
+            weights: `none` (the feature map, pooling=None), `avg`, `max` (pooling="avg"/"max") \
+            and `layer_NAME` (Model(m.input, m.get_layer("NAME").output)). For each, prints the \
+            max absolute error, that error over max|keras|, the max element-wise relative error \
+            and the cosine similarity; exits 1 when one is beyond tolerance \
+            (max|ours - keras| <= tolerance * max|keras| and cosine >= 0.99999).
+
+            Making the file in Python:
+              x = preprocess_input(images.astype("float32"))
+              np.savez("ref.npz", inputs=x, avg=keras_model_with_pooling_avg.predict(x))
+
+            Example:
+              extract verify ref.npz --model resnet50 --weights my_resnet50.h5
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The .npz of inputs and Keras outputs.", valueName: "reference"))
+    var reference: String
+
+    @OptionGroup var selection: ModelOptions
+
+    @Option(help: ArgumentHelp("The weights the Keras outputs were computed with (default: the cached published file).", valueName: "path"))
+    var weights: String?
+
+    @Option(help: "Allowed max|ours - keras| as a fraction of max|keras|.")
+    var tolerance: Double = 1e-4
+
+    func validate() throws {
+        if selection.model == nil && weights == nil { throw ValidationError("say which model: --model NAME or --weights FILE") }
+        if selection.includeTop { throw ValidationError("verify compares include_top=False outputs") }
+    }
+
+    func run() async throws {
+        var failed = false
+        do {
+            let arrays = try Npz.read(reference)
+            guard let inputs = arrays["inputs"] else {
+                throw NpyError.malformed(reference, "no `inputs` array (has \(arrays.keys.sorted().joined(separator: ", ")))")
+            }
+            guard inputs.shape.count == 4, inputs.shape[3] == 3, inputs.shape[1] == inputs.shape[2] else {
+                throw NpyError.malformed(reference, "`inputs` must be (N, n, n, 3), is \(inputs.shape)")
+            }
+            let outputs = arrays.keys.filter { $0 != "inputs" }.sorted()
+            if outputs.isEmpty { throw NpyError.malformed(reference, "no Keras outputs (none, avg, max or layer_NAME) beside `inputs`") }
+            let entry = try selection.entry() ?? FeatureExtractor.entry(detectedIn: weights!)
+            var weightsPath = weights ?? ""
+            if weights == nil { weightsPath = try await WeightStore().locate(entry, download: false).url.path }
+            print("output".padding(toLength: 34, withPad: " ", startingAt: 0)
+                + "shape               max|keras|  max abs err  err/max|keras|  max rel err  cosine          ")
+            for key in outputs {
+                let expected = arrays[key]!
+                let (pooling, layer): (GlobalPooling, String?) =
+                    key.hasPrefix("layer_") ? (.none, String(key.dropFirst(6))) : (GlobalPooling(rawValue: key) ?? .none, nil)
+                if !key.hasPrefix("layer_") && GlobalPooling(rawValue: key) == nil {
+                    throw NpyError.malformed(reference, "unknown output `\(key)`: name outputs none, avg, max or layer_NAME")
+                }
+                let extractor = try FeatureExtractor(
+                    entry: entry, weightsPath: weightsPath, inputSize: inputs.shape[1], pooling: pooling,
+                    layer: layer, preprocess: PreprocessMode.none)
+                let ours = try extractor.features(inputs.values)
+                guard ours.count == expected.values.count else {
+                    throw NpyError.malformed(
+                        reference, "`\(key)` is \(expected.shape); the model gives (\(inputs.shape[0]), \(extractor.model.outputShape.dimensions.map(String.init).joined(separator: ", ")))")
+                }
+                let a = Agreement(ours: ours, keras: expected.values)
+                let ok = a.passes(tolerance: tolerance)
+                failed = failed || !ok
+                print(key.padding(toLength: 34, withPad: " ", startingAt: 0)
+                    + "\(expected.shape)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: "%-12.4g%-13.3e%-16.3e%-13.3e1-%-13.1e", a.maxKeras, a.maxAbsError, a.scaledError, a.maxRelativeError, 1 - a.cosine)
+                    + (ok ? "ok" : "BEYOND TOLERANCE"))
+            }
+        } catch {
+            throw fail(error)
+        }
+        if failed {
+            FileHandle.standardError.write(Data("error: outputs differ from Keras beyond tolerance \(tolerance) · max|keras| (or cosine < 0.99999)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
