@@ -31,6 +31,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 
 import io  # noqa: E402
 import json  # noqa: E402
+from unittest import mock  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 import zipfile  # noqa: E402
@@ -825,6 +826,29 @@ def _scale_conv_kernels(model, gain):
             layer.kernel.assign((k * np.float32(gain / np.sqrt(fan_in) / 0.1)).astype(np.float32))
 
 
+def _refresh_state(model):
+    """Normalization caches its mean/variance as tensors when built; Keras' weight loaders call
+    finalize_state() after assigning, randomize()/set_weights do not (EfficientNet would
+    otherwise run with mean 0, variance 1 while its file holds the random values)."""
+    for layer in model.layers:
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+
+
+def _as_imagenet(build):
+    """EfficientNet adds Rescaling(1/sqrt(std)) after its Normalization only when
+    weights="imagenet", and the Swift graph mirrors that model (it serves the published files).
+    Build it that way offline: while the model is constructed, get_file and load_weights are
+    stubbed; the caller fills in the weights."""
+    from keras.src.applications import efficientnet
+
+    def wrapped(p, s):
+        with mock.patch.object(efficientnet.file_utils, "get_file", return_value="unused.h5"), \
+                mock.patch.object(keras.Model, "load_weights", lambda self, *a, **k: None):
+            return build(p, s)
+    return wrapped
+
+
 A = keras.applications
 
 # Builders by catalog id: include_top=False, weights=None, the given pooling and square input
@@ -850,7 +874,30 @@ BACKBONE_BUILDERS = {
         utils=tf_keras.utils), 1.0),
     "VGG16": (lambda p, s: A.VGG16(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+    "MobileNetV3Small": (lambda p, s: A.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV3Small_0.75": (lambda p, s: A.MobileNetV3Small(
+        alpha=0.75, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV3Small_minimalistic": (lambda p, s: A.MobileNetV3Small(
+        minimalistic=True, include_top=False, weights=None, input_shape=(s, s, 3),
+        pooling=p), 1.0),
+    "MobileNetV3Large": (lambda p, s: A.MobileNetV3Large(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV3Large_minimalistic": (lambda p, s: A.MobileNetV3Large(
+        minimalistic=True, include_top=False, weights=None, input_shape=(s, s, 3),
+        pooling=p), 1.0),
+    "EfficientNetB0": (_as_imagenet(lambda p, s: A.EfficientNetB0(
+        include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
+    "EfficientNetB3": (_as_imagenet(lambda p, s: A.EfficientNetB3(
+        include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
 }
+
+# Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet: Rescaling
+# (1/255) + Normalization) take pixels: they get the same images mapped to [0, 255], or their
+# input would be nearly constant after the in-model scaling.
+PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_minimalistic",
+               "MobileNetV3Large", "MobileNetV3Large_minimalistic", "EfficientNetB0",
+               "EfficientNetB3"}
 
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
 # windows and paddings), the seed models also at their default size.
@@ -861,6 +908,10 @@ BACKBONE_REFERENCES = [
     ("MobileNet_0.5", 97), ("MobileNet_1.0", 224),
     ("MobileNetV2_1.0", 224),
     ("VGG16", 97), ("VGG16", 224),
+    ("MobileNetV3Small", 97), ("MobileNetV3Small_0.75", 97),
+    ("MobileNetV3Small_minimalistic", 97),
+    ("MobileNetV3Large", 97), ("MobileNetV3Large", 224), ("MobileNetV3Large_minimalistic", 97),
+    ("EfficientNetB0", 97), ("EfficientNetB0", 224), ("EfficientNetB3", 97),
 ]
 
 # (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the
@@ -888,6 +939,12 @@ def make_backbone_references(out):
             write_f32(out(input_rel), images)
             refs[input_rel] = {"shape": list(images.shape), "role": "input"}
         images = np.fromfile(out(input_rel), dtype="<f4").reshape(refs[input_rel]["shape"])
+        if arch in PIXEL_INPUT:
+            input_rel = f"reference/backbones_{size}_pixels_input.f32"
+            if input_rel not in refs:
+                write_f32(out(input_rel), (images + np.float32(1)) * np.float32(127.5))
+                refs[input_rel] = {"shape": list(images.shape), "role": "input"}
+            images = np.fromfile(out(input_rel), dtype="<f4").reshape(images.shape)
         build, gain = BACKBONE_BUILDERS[arch]
         keras.backend.clear_session()
         tf_keras.backend.clear_session()
@@ -907,6 +964,7 @@ def make_backbone_references(out):
             if pooling is not None:
                 m = build(pooling, size)
                 m.set_weights(model.get_weights())
+            _refresh_state(m)
             y = m.predict(images, batch_size=REF_BATCH, verbose=0)
             rel = f"{stem}_{suffix}.f32"
             write_f32(out(rel), y)

@@ -18,6 +18,12 @@ public enum Backbone {
         case "VGG19": return try VGG.graph(depth: 19, height: height, width: width, pooling: pooling)
         default: break
         }
+        if let v = MobileNetV3.Variant(id: architecture) {
+            return try MobileNetV3.graph(v, height: height, width: width, pooling: pooling)
+        }
+        if let v = EfficientNet.Variant(rawValue: architecture) {
+            return try EfficientNet.graph(v, height: height, width: width, pooling: pooling)
+        }
         if let alpha = alpha(architecture, family: "MobileNetV2") {
             return try MobileNetV2.graph(alpha: alpha, height: height, width: width, pooling: pooling)
         }
@@ -56,6 +62,8 @@ public enum Backbone {
         ResNet.Variant.allCases.map(\.rawValue) + ["ResNet50_v0.2", "VGG16", "VGG19"]
         + ["0.35", "0.5", "0.75", "1.0", "1.3", "1.4"].map { "MobileNetV2_\($0)" }
         + ["0.25", "0.5", "0.75", "1.0"].map { "MobileNet_\($0)" }
+        + MobileNetV3.Variant.all.map(\.id)
+        + EfficientNet.Variant.allCases.map(\.rawValue)
 
     /// "MobileNetV2_0.35" -> 0.35 for family "MobileNetV2".
     static func alpha(_ architecture: String, family: String) -> Double? {

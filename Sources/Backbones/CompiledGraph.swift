@@ -31,6 +31,10 @@ public final class CompiledGraph {
             case conv(Conv2DParams, kernel: [Float], bias: [Float]?)
             case depthwise(DepthwiseParams, kernel: [Float], bias: [Float]?)
             case scaleOffset(scale: [Float]?, offset: [Float]?, activation: Activation)
+            /// Keras `Normalization`: `(x - subtract) / divide` per channel.
+            case subtractDivide(subtract: [Float], divide: [Float])
+            /// `Reshape`, `Dropout`: the input's floats unchanged.
+            case copy
             case activation(Activation)
             case zeroPadding(Padding)
             case add(Activation)
@@ -129,6 +133,20 @@ public final class CompiledGraph {
                         scale: [Float](repeating: scale, count: c),
                         offset: [Float](repeating: offset, count: c), activation: .linear),
                     inputs: node.inputs, output: node.id, layers: [node.name])
+            case .channelRescaling(let scale, let offset):
+                step = Step(
+                    kind: .scaleOffset(scale: scale, offset: offset, activation: .linear),
+                    inputs: node.inputs, output: node.id, layers: [node.name])
+            case .normalization(let mean, let variance):
+                // Not folded into a scale and offset: Keras subtracts, then divides, in float32.
+                let c = ins[0].channels
+                let m = try mean ?? loader.array(node.name, ["mean"], shape: [c])
+                let v = try variance ?? loader.array(node.name, ["variance"], shape: [c])
+                step = Step(
+                    kind: .subtractDivide(subtract: m, divide: v.map { max($0.squareRoot(), 1e-7) }),
+                    inputs: node.inputs, output: node.id, layers: [node.name])
+            case .reshape, .dropout:
+                step = Step(kind: .copy, inputs: node.inputs, output: node.id, layers: [node.name])
             case .activation(let a):
                 step = Step(kind: .activation(a), inputs: node.inputs, output: node.id, layers: [node.name])
             case .zeroPadding(let p):
@@ -284,6 +302,16 @@ public final class CompiledGraph {
                             activation: activation, output: out)
                     }
                 }
+            case .subtractDivide(let subtract, let divide):
+                subtract.withUnsafeBufferPointer { m in
+                    divide.withUnsafeBufferPointer { d in
+                        Kernels.subtractDivide(
+                            x!, rows: rows, channels: inShape.channels, subtract: m.baseAddress!,
+                            divide: d.baseAddress!, output: out)
+                    }
+                }
+            case .copy:
+                out.update(from: x!, count: batch * inShape.count)
             case .activation(let a):
                 let count = batch * inShape.count
                 out.update(from: x!, count: count)

@@ -145,11 +145,22 @@ public enum GraphOp: Equatable, Sendable {
     case globalMaxPool(keepDims: Bool)
     /// `Rescaling(scale, offset)`: `x * scale + offset`.
     case rescaling(scale: Float, offset: Float)
+    /// `Rescaling` with per-channel lists: `x * scale[c] + offset[c]`.
+    case channelRescaling(scale: [Float], offset: [Float])
+    /// `Normalization(axis=-1)` at inference: `(x - mean) / max(sqrt(variance), 1e-7)`. With nil
+    /// mean and variance they are the layer's weights (`mean`, `variance`, `count`, as
+    /// EfficientNet's file stores them); else constants from the layer config (no weights).
+    case normalization(mean: [Float]? = nil, variance: [Float]? = nil)
+    /// `Reshape(target_shape)`: the same floats, another shape.
+    case reshape(FeatureShape)
+    /// `Dropout`: the identity at inference.
+    case dropout
 
     /// Whether the layer owns weights (and so appears in the legacy weighted-layer order).
     public var hasWeights: Bool {
         switch self {
         case .conv2d, .depthwiseConv2d, .batchNorm: return true
+        case .normalization(let mean, _): return mean == nil
         default: return false
         }
     }
@@ -286,8 +297,24 @@ public struct Graph: Sendable {
                     padding: p.padding)
             else { throw fail("kernel \(p.kernel) does not fit input \(s)") }
             return FeatureShape(height: h, width: w, channels: s.channels * p.depthMultiplier)
-        case .batchNorm, .activation, .rescaling:
+        case .batchNorm, .activation, .rescaling, .dropout:
             return try one()
+        case .channelRescaling(let scale, let offset):
+            let s = try one()
+            guard scale.count == s.channels, offset.count == s.channels else {
+                throw fail("\(scale.count) scales and \(offset.count) offsets for \(s.channels) channels")
+            }
+            return s
+        case .normalization(let mean, let variance):
+            let s = try one()
+            guard (mean == nil) == (variance == nil),
+                mean.map({ $0.count == s.channels && variance?.count == s.channels }) ?? true
+            else { throw fail("mean and variance must both have \(s.channels) values") }
+            return s
+        case .reshape(let target):
+            let s = try one()
+            guard target.count == s.count else { throw fail("cannot reshape \(s) to \(target)") }
+            return target
         case .zeroPadding(let p):
             let s = try one()
             guard !s.flat else { throw fail("cannot pad a flat tensor") }
