@@ -816,14 +816,22 @@ def make_references(out):
 def _scale_conv_kernels(model, gain):
     """Rescales every Conv2D/DepthwiseConv2D kernel from randomize()'s 0.1 std to
     std gain/sqrt(fan_in), so activations stay O(1) through deep stacks and the comparison
-    is not decided by saturated ReLU6s or exploding residual sums."""
+    is not decided by saturated ReLU6s or exploding residual sums. A SeparableConv2D gets
+    gain 1 on its depthwise half (fan_in KH*KW) and `gain` on its pointwise half (fan_in C*M)."""
+    def scale(variable, fan_in, g):
+        k = to_numpy(variable)
+        variable.assign((k * np.float32(g / np.sqrt(fan_in) / 0.1)).astype(np.float32))
+
     for layer in model.layers:
         # By class name: tf-keras layers (the keras-applications ResNet50 v0.2) count too.
-        if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D"):
-            k = to_numpy(layer.kernel)
-            depthwise = type(layer).__name__ == "DepthwiseConv2D"
-            fan_in = k.shape[0] * k.shape[1] * (1 if depthwise else k.shape[2])
-            layer.kernel.assign((k * np.float32(gain / np.sqrt(fan_in) / 0.1)).astype(np.float32))
+        kind = type(layer).__name__
+        if kind in ("Conv2D", "DepthwiseConv2D"):
+            k = layer.kernel.shape
+            scale(layer.kernel, k[0] * k[1] * (1 if kind == "DepthwiseConv2D" else k[2]), gain)
+        elif kind == "SeparableConv2D":
+            k = layer.depthwise_kernel.shape
+            scale(layer.depthwise_kernel, k[0] * k[1], 1.0)
+            scale(layer.pointwise_kernel, layer.pointwise_kernel.shape[2], gain)
 
 
 def _refresh_state(model):
@@ -855,7 +863,10 @@ A = keras.applications
 # side; and the kernel gain: He gain for plain ReLU stacks; 1 for residual nets, whose sums grow
 # block after block, and for the MobileNets, whose ReLU6 would otherwise saturate at 224
 # (measured: MobileNetV2 1.0 with gain sqrt 2 reaches |x| 32 before out_relu, 10% of it
-# clipped at 6; with gain 1 it stays below 2.5).
+# clipped at 6; with gain 1 it stays below 2.5). Measured at 97 (IRV2 139) with the gains below,
+# output max|x| / rms: InceptionV3 3.5 / 0.53; Xception 8 / 1.0 (its 8 identity-residual
+# middle blocks reach 2000 at gain sqrt 2); InceptionResNetV2 1.3 / 0.26 (48 / 8 at sqrt 2);
+# DenseNet121 16 / 2.4 (0.9 / 0.17 at gain 1, the signal fading block after block).
 BACKBONE_BUILDERS = {
     "ResNet50": (lambda p, s: A.ResNet50(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
@@ -890,6 +901,14 @@ BACKBONE_BUILDERS = {
         include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
     "EfficientNetB3": (_as_imagenet(lambda p, s: A.EfficientNetB3(
         include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
+    "InceptionV3": (lambda p, s: A.InceptionV3(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+    "Xception": (lambda p, s: A.Xception(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "InceptionResNetV2": (lambda p, s: A.InceptionResNetV2(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "DenseNet121": (lambda p, s: A.DenseNet121(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
 }
 
 # Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet: Rescaling
@@ -900,7 +919,9 @@ PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_mi
                "EfficientNetB3"}
 
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
-# windows and paddings), the seed models also at their default size.
+# windows and paddings), the seed models also at their default size. InceptionResNetV2 runs at
+# 139, odd at every stage, so its last stage is 3×3, not 1×1 as at 97, and block8's 1×3 and 3×1
+# "same" convolutions see padding.
 BACKBONE_REFERENCES = [
     ("ResNet50", 97), ("ResNet50", 224),
     ("ResNet50V2", 97),
@@ -912,6 +933,10 @@ BACKBONE_REFERENCES = [
     ("MobileNetV3Small_minimalistic", 97),
     ("MobileNetV3Large", 97), ("MobileNetV3Large", 224), ("MobileNetV3Large_minimalistic", 97),
     ("EfficientNetB0", 97), ("EfficientNetB0", 224), ("EfficientNetB3", 97),
+    ("InceptionV3", 97), ("InceptionV3", 299),
+    ("Xception", 97), ("Xception", 299),
+    ("InceptionResNetV2", 139),
+    ("DenseNet121", 97), ("DenseNet121", 224),
 ]
 
 # (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the

@@ -12,10 +12,17 @@ public enum Backbone {
         if let v = ResNet.Variant(rawValue: architecture) {
             return try ResNet.graph(v, height: height, width: width, pooling: pooling)
         }
+        if let v = DenseNet.Variant(rawValue: architecture) {
+            return try DenseNet.graph(v, height: height, width: width, pooling: pooling)
+        }
         switch architecture {
         case "ResNet50_v0.2": return try ResNet.graphV02(height: height, width: width, pooling: pooling)
         case "VGG16": return try VGG.graph(depth: 16, height: height, width: width, pooling: pooling)
         case "VGG19": return try VGG.graph(depth: 19, height: height, width: width, pooling: pooling)
+        case "InceptionV3": return try InceptionV3.graph(height: height, width: width, pooling: pooling)
+        case "Xception": return try Xception.graph(height: height, width: width, pooling: pooling)
+        case "InceptionResNetV2":
+            return try InceptionResNetV2.graph(height: height, width: width, pooling: pooling)
         default: break
         }
         if let v = MobileNetV3.Variant(id: architecture) {
@@ -64,6 +71,8 @@ public enum Backbone {
         + ["0.25", "0.5", "0.75", "1.0"].map { "MobileNet_\($0)" }
         + MobileNetV3.Variant.all.map(\.id)
         + EfficientNet.Variant.allCases.map(\.rawValue)
+        + ["InceptionV3", "Xception", "InceptionResNetV2"]
+        + DenseNet.Variant.allCases.map(\.rawValue)
 
     /// "MobileNetV2_0.35" -> 0.35 for family "MobileNetV2".
     static func alpha(_ architecture: String, family: String) -> Double? {

@@ -2,10 +2,12 @@ import Foundation
 import WeightLoader
 
 /// A `Graph` with its weights bound, planned once at load time:
-/// * a `BatchNormalization` whose input is a `Conv2D`/`DepthwiseConv2D` read by nothing else is
-///   folded into that convolution's kernel and bias (`Kernels.foldBatchNorm`);
+/// * a `BatchNormalization` whose input is a `Conv2D`/`DepthwiseConv2D`/`SeparableConv2D` read by
+///   nothing else is folded into that convolution's kernel and bias (`Kernels.foldBatchNorm`;
+///   a separable one's pointwise half);
 /// * an activation layer whose input is read by nothing else runs in the epilogue of the step
-///   that produces that input (conv, depthwise, batch norm, add, rescaling);
+///   that produces that input (conv, depthwise, separable, batch norm, add, scaled add,
+///   rescaling);
 /// * each activation lives in an arena slot that is reused as soon as its last reader has run,
 ///   so the peak memory is about the largest set of simultaneously live activations.
 /// `run` takes any batch size and runs its images one by one through slots sized per image.
@@ -30,6 +32,8 @@ public final class CompiledGraph {
             case copyInput
             case conv(Conv2DParams, kernel: [Float], bias: [Float]?)
             case depthwise(DepthwiseParams, kernel: [Float], bias: [Float]?)
+            /// `SeparableConv2D`, BN folded into the pointwise kernel and bias.
+            case separable(SeparableConv2DParams, depthwise: [Float], pointwise: [Float], bias: [Float]?)
             case scaleOffset(scale: [Float]?, offset: [Float]?, activation: Activation)
             /// Keras `Normalization`: `(x - subtract) / divide` per channel.
             case subtractDivide(subtract: [Float], divide: [Float])
@@ -38,6 +42,7 @@ public final class CompiledGraph {
             case activation(Activation)
             case zeroPadding(Padding)
             case add(Activation)
+            case scaledAdd(scale: Float, activation: Activation)
             case multiply
             case concat
             case maxPool(PoolParams)
@@ -118,6 +123,22 @@ public final class CompiledGraph {
                 let fused = try absorbFollowers(of: node, kernel: &kernel, bias: &bias, channels: channels, activation: &p.activation)
                 p.useBias = bias != nil
                 step = Step(kind: .depthwise(p, kernel: kernel, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
+            case .separableConv2d(var p):
+                // Lowered to depthwise + pointwise in one step; a following BN folds into the
+                // pointwise half, which is linear in the depthwise output.
+                let s = ins[0]
+                let middle = s.channels * p.depthMultiplier
+                let depthwise = try loader.array(
+                    node.name, ["depthwise_kernel"],
+                    shape: [p.kernel.0, p.kernel.1, s.channels, p.depthMultiplier])
+                var pointwise = try loader.array(
+                    node.name, ["pointwise_kernel"], shape: [1, 1, middle, p.filters])
+                var bias = p.useBias ? try loader.array(node.name, ["bias"], shape: [p.filters]) : nil
+                let fused = try absorbFollowers(of: node, kernel: &pointwise, bias: &bias, channels: p.filters, activation: &p.activation)
+                p.useBias = bias != nil
+                step = Step(
+                    kind: .separable(p, depthwise: depthwise, pointwise: pointwise, bias: bias),
+                    inputs: node.inputs, output: fused.last, layers: fused.layers)
             case .batchNorm(let eps, let scale, let center):
                 let stats = try loader.batchNorm(node.name, channels: ins[0].channels, scale: scale, center: center)
                 let affine = Kernels.batchNormAffine(
@@ -153,6 +174,8 @@ public final class CompiledGraph {
                 step = Step(kind: .zeroPadding(p), inputs: node.inputs, output: node.id, layers: [node.name])
             case .add:
                 step = Step(kind: .add(.linear), inputs: node.inputs, output: node.id, layers: [node.name])
+            case .scaledAdd(let scale):
+                step = Step(kind: .scaledAdd(scale: scale, activation: .linear), inputs: node.inputs, output: node.id, layers: [node.name])
             case .multiply:
                 step = Step(kind: .multiply, inputs: node.inputs, output: node.id, layers: [node.name])
             case .concat:
@@ -178,6 +201,13 @@ public final class CompiledGraph {
             case .add(.linear):
                 if let act = soleReader(step.output), case .activation(let a) = act.op {
                     step.kind = .add(a)
+                    absorbed.insert(act.id)
+                    step.layers.append(act.name)
+                    step.output = act.id
+                }
+            case .scaledAdd(let scale, .linear):
+                if let act = soleReader(step.output), case .activation(let a) = act.op {
+                    step.kind = .scaledAdd(scale: scale, activation: a)
                     absorbed.insert(act.id)
                     step.layers.append(act.name)
                     step.output = act.id
@@ -233,11 +263,20 @@ public final class CompiledGraph {
         let arena = slotSizes.map { UnsafeMutablePointer<Float>.allocate(capacity: max($0, 1)) }
         defer { arena.forEach { $0.deallocate() } }
         let scratchCount = steps.reduce(0) { acc, step in
-            guard case .conv(let p, _, _) = step.kind else { return acc }
-            let w = Graph.window(
-                graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
-                dilation: p.dilation, padding: p.padding)
-            return max(acc, Kernels.conv2dScratchCount(window: w, outChannels: p.filters, groups: p.groups))
+            switch step.kind {
+            case .conv(let p, _, _):
+                let w = Graph.window(
+                    graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
+                    dilation: p.dilation, padding: p.padding)
+                return max(acc, Kernels.conv2dScratchCount(window: w, outChannels: p.filters, groups: p.groups))
+            case .separable(let p, _, _, _):
+                let w = Graph.window(
+                    graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
+                    dilation: p.dilation, padding: p.padding)
+                return max(acc, Kernels.separableConv2dScratchCount(window: w, depthMultiplier: p.depthMultiplier))
+            default:
+                return acc
+            }
         }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
         defer { scratch.deallocate() }
@@ -294,6 +333,21 @@ public final class CompiledGraph {
                             activation: p.activation, output: out)
                     }
                 }
+            case .separable(let p, let depthwise, let pointwise, let bias):
+                let w = Graph.window(
+                    inShape, batch: batch, kernel: p.kernel, strides: p.strides,
+                    dilation: p.dilation, padding: p.padding)
+                depthwise.withUnsafeBufferPointer { d in
+                    pointwise.withUnsafeBufferPointer { k in
+                        withOptional(bias) { b in
+                            Kernels.separableConv2d(
+                                x!, window: w, depthwiseKernel: d.baseAddress!,
+                                depthMultiplier: p.depthMultiplier, pointwiseKernel: k.baseAddress!,
+                                outChannels: p.filters, bias: b, activation: p.activation,
+                                output: out, scratch: scratch)
+                        }
+                    }
+                }
             case .scaleOffset(let scale, let offset, let activation):
                 withOptional(scale) { s in
                     withOptional(offset) { o in
@@ -324,6 +378,10 @@ public final class CompiledGraph {
                 Kernels.add(
                     step.inputs.map { UnsafePointer(buffer($0)) }, count: batch * inShape.count,
                     activation: a, output: out)
+            case .scaledAdd(let scale, let a):
+                Kernels.scaledAdd(
+                    buffer(step.inputs[0]), buffer(step.inputs[1]), scale: scale,
+                    count: batch * inShape.count, activation: a, output: out)
             case .multiply:
                 let (a, b) = (graph.shape(step.inputs[0]), graph.shape(step.inputs[1]))
                 let (pa, pb) = (buffer(step.inputs[0]), buffer(step.inputs[1]))

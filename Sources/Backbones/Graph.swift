@@ -103,6 +103,48 @@ public struct DepthwiseParams: Equatable, Sendable {
     }
 }
 
+/// Keras `SeparableConv2D`: a depthwise convolution (strides, dilation, padding) then a 1×1
+/// pointwise convolution to `filters`, the bias and the activation.
+public struct SeparableConv2DParams: Equatable, Sendable {
+    public var filters: Int
+    public var kernel: (Int, Int)
+    public var strides: (Int, Int)
+    public var dilation: (Int, Int)
+    public var padding: PaddingMode
+    public var depthMultiplier: Int
+    public var useBias: Bool
+    public var activation: Activation
+
+    public init(
+        filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
+        dilation: (Int, Int) = (1, 1), padding: PaddingMode = .valid, depthMultiplier: Int = 1,
+        useBias: Bool = true, activation: Activation = .linear
+    ) {
+        self.filters = filters
+        self.kernel = kernel
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.depthMultiplier = depthMultiplier
+        self.useBias = useBias
+        self.activation = activation
+    }
+
+    /// The depthwise half, without bias or activation (both belong to the pointwise half).
+    public var depthwise: DepthwiseParams {
+        DepthwiseParams(
+            kernel: kernel, strides: strides, dilation: dilation, padding: padding,
+            depthMultiplier: depthMultiplier, useBias: false)
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.filters == b.filters && a.kernel == b.kernel && a.strides == b.strides
+            && a.dilation == b.dilation && a.padding == b.padding
+            && a.depthMultiplier == b.depthMultiplier && a.useBias == b.useBias
+            && a.activation == b.activation
+    }
+}
+
 public struct PoolParams: Equatable, Sendable {
     public var pool: (Int, Int)
     public var strides: (Int, Int)
@@ -127,6 +169,9 @@ public enum GraphOp: Equatable, Sendable {
     case conv2d(Conv2DParams)
     /// `DepthwiseConv2D`; weights `kernel` (KH,KW,C,M) and `bias` (C*M).
     case depthwiseConv2d(DepthwiseParams)
+    /// `SeparableConv2D`; weights `depthwise_kernel` (KH,KW,C,M), `pointwise_kernel`
+    /// (1,1,C*M,K) and `bias` (K).
+    case separableConv2d(SeparableConv2DParams)
     /// `BatchNormalization` at inference; weights gamma/beta (when scale/center), moving stats.
     case batchNorm(epsilon: Float, scale: Bool = true, center: Bool = true)
     /// `Activation`, `ReLU(6.)`, ...
@@ -135,6 +180,9 @@ public enum GraphOp: Equatable, Sendable {
     case zeroPadding(Padding)
     /// `Add` of all inputs, then an activation (linear in Keras; set by fusion).
     case add
+    /// InceptionResNetV2's `CustomScaleLayer`: `inputs[0] + inputs[1] * scale`, then an
+    /// activation (linear in Keras; set by fusion).
+    case scaledAdd(scale: Float)
     /// `Multiply` of two inputs: same shapes, or a (1,1,C) gate times an (H,W,C) map.
     case multiply
     /// `Concatenate(axis=-1)`.
@@ -159,7 +207,7 @@ public enum GraphOp: Equatable, Sendable {
     /// Whether the layer owns weights (and so appears in the legacy weighted-layer order).
     public var hasWeights: Bool {
         switch self {
-        case .conv2d, .depthwiseConv2d, .batchNorm: return true
+        case .conv2d, .depthwiseConv2d, .separableConv2d, .batchNorm: return true
         case .normalization(let mean, _): return mean == nil
         default: return false
         }
@@ -297,6 +345,14 @@ public struct Graph: Sendable {
                     padding: p.padding)
             else { throw fail("kernel \(p.kernel) does not fit input \(s)") }
             return FeatureShape(height: h, width: w, channels: s.channels * p.depthMultiplier)
+        case .separableConv2d(let p):
+            let s = try one()
+            guard p.depthMultiplier > 0, p.filters > 0,
+                let (h, w) = windowOut(
+                    s, kernel: p.kernel, strides: p.strides, dilation: p.dilation,
+                    padding: p.padding)
+            else { throw fail("kernel \(p.kernel) does not fit input \(s)") }
+            return FeatureShape(height: h, width: w, channels: p.filters)
         case .batchNorm, .activation, .rescaling, .dropout:
             return try one()
         case .channelRescaling(let scale, let offset):
@@ -324,6 +380,11 @@ public struct Graph: Sendable {
         case .add:
             guard ins.count >= 2, ins.allSatisfy({ $0 == ins[0] }) else {
                 throw fail("adds equal shapes, got \(ins)")
+            }
+            return ins[0]
+        case .scaledAdd:
+            guard ins.count == 2, ins[0] == ins[1] else {
+                throw fail("adds 2 equal shapes, got \(ins)")
             }
             return ins[0]
         case .multiply:
