@@ -82,23 +82,22 @@ def make_preprocess(out):
     return entries
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import BACKBONE_BUILDERS  # noqa: E402  (the reference weights' models)
+
 A = keras.applications
-# name -> (catalog id, constructor, preprocess_input, input side, weights under reference/,
-#          how the pixels are made: interpolation, keep_aspect_ratio, resize "pil" or "tf",
-#          pooling). "flow" marks the seed tutorials' exact code path (flow_from_directory).
+# name -> (catalog id, preprocess_input, input side, interpolation, keep_aspect_ratio, how the
+# pixels are made: "flow" (the seed tutorials' flow_from_directory code path), "pil" (load_img)
+# or "tf" (tf.image.resize as image_dataset_from_directory), pooling). The weights are
+# make_fixtures.py's reference/<id>_<size>.h5.
 E2E_CASES = {
-    "mobilenet_flow": ("MobileNet_1.0", lambda p: A.MobileNet(
-        alpha=1.0, input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
-        A.mobilenet.preprocess_input, 224, "mobilenet_1.0_224.h5", "nearest", False, "flow", "avg"),
-    "resnet50_bilinear_max": ("ResNet50", lambda p: A.ResNet50(
-        input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
-        A.resnet50.preprocess_input, 224, "resnet50_224.h5", "bilinear", False, "pil", "max"),
-    "vgg16_bicubic_aspect": ("VGG16", lambda p: A.VGG16(
-        input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
-        A.vgg16.preprocess_input, 224, "vgg16_224.h5", "bicubic", True, "pil", "avg"),
-    "mobilenet_tf_resize": ("MobileNet_1.0", lambda p: A.MobileNet(
-        alpha=1.0, input_shape=(224, 224, 3), include_top=False, weights=None, pooling=p),
-        A.mobilenet.preprocess_input, 224, "mobilenet_1.0_224.h5", "bilinear", False, "tf", "avg"),
+    "mobilenet_flow": ("MobileNet_1.0", A.mobilenet.preprocess_input, 224, "nearest", False, "flow", "avg"),
+    "resnet50_bilinear_max": ("ResNet50", A.resnet50.preprocess_input, 224, "bilinear", False, "pil", "max"),
+    "vgg16_bicubic_aspect": ("VGG16", A.vgg16.preprocess_input, 224, "bicubic", True, "pil", "avg"),
+    "mobilenet_tf_resize": ("MobileNet_1.0", A.mobilenet.preprocess_input, 224, "bilinear", False, "tf", "avg"),
+    # Preprocessing inside the model (Rescaling + Normalization from the weights file).
+    "efficientnetb0_flow": ("EfficientNetB0", A.efficientnet.preprocess_input, 224, "nearest", False, "flow", "avg"),
+    "densenet121_flow": ("DenseNet121", A.densenet.preprocess_input, 224, "nearest", False, "flow", "avg"),
 }
 
 
@@ -107,9 +106,10 @@ def make_e2e(fixtures, out):
     listing = ImageDataGenerator().flow_from_directory(photos, shuffle=False, class_mode=None)
     files = [os.path.join(photos, f) for f in listing.filenames]
     cases = {}
-    for name, (arch, build, pre, size, weights, interp, aspect, how, pooling) in E2E_CASES.items():
+    for name, (arch, pre, size, interp, aspect, how, pooling) in E2E_CASES.items():
         keras.backend.clear_session()
-        model = build(pooling)
+        model = BACKBONE_BUILDERS[arch][0](pooling, size)
+        weights = f"{arch.lower()}_{size}.h5"
         model.load_weights(os.path.join(fixtures, "reference", weights))
         if how == "flow":
             # The seed tutorials' code, verbatim in spirit.

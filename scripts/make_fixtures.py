@@ -876,6 +876,8 @@ BACKBONE_BUILDERS = {
         alpha=0.5, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "MobileNet_1.0": (lambda p, s: A.MobileNet(
         alpha=1.0, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV2_0.35": (lambda p, s: A.MobileNetV2(
+        alpha=0.35, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "MobileNetV2_1.0": (lambda p, s: A.MobileNetV2(
         alpha=1.0, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     # keras-applications 1.0.8 on tf-keras, as the catalog builds it.
@@ -924,10 +926,10 @@ PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_mi
 # "same" convolutions see padding.
 BACKBONE_REFERENCES = [
     ("ResNet50", 97), ("ResNet50", 224),
-    ("ResNet50V2", 97),
-    ("ResNet50_v0.2", 97),
+    ("ResNet50V2", 97), ("ResNet50V2", 224),
+    ("ResNet50_v0.2", 97), ("ResNet50_v0.2", 224),
     ("MobileNet_0.5", 97), ("MobileNet_1.0", 224),
-    ("MobileNetV2_1.0", 224),
+    ("MobileNetV2_0.35", 97), ("MobileNetV2_1.0", 224),
     ("VGG16", 97), ("VGG16", 224),
     ("MobileNetV3Small", 97), ("MobileNetV3Small_0.75", 97),
     ("MobileNetV3Small_minimalistic", 97),

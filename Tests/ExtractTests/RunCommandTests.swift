@@ -46,7 +46,9 @@ final class RunCommandTests: XCTestCase {
         return (dims, values)
     }
 
-    func compareRows(_ ours: [Float], _ keras: [Float], rows: Int, _ what: String) {
+    /// Row-by-row tolerance check; with `names`, prints each image's error (the per-variant
+    /// table of the closing note).
+    func compareRows(_ ours: [Float], _ keras: [Float], rows: Int, _ what: String, names: [String]? = nil) {
         XCTAssertEqual(ours.count, keras.count, what)
         guard ours.count == keras.count, rows > 0 else { return }
         let width = ours.count / rows
@@ -59,6 +61,10 @@ final class RunCommandTests: XCTestCase {
             let dot = zip(a, b).map(*).reduce(0, +)
             let cosine = dot / (a.map { $0 * $0 }.reduce(0, +).squareRoot() * b.map { $0 * $0 }.reduce(0, +).squareRoot())
             if err / max(maxK, 1e-12) > worst { (worst, worstRow) = (err / max(maxK, 1e-12), r) }
+            if let names {
+                print("  " + names[r].padding(toLength: 36, withPad: " ", startingAt: 0)
+                    + String(format: "max abs err / max|keras| %.2e  cosine 1-%.0e", err / max(maxK, 1e-12), 1 - cosine))
+            }
             XCTAssertLessThanOrEqual(err, 1e-4 * maxK, "\(what) row \(r)")
             XCTAssertGreaterThanOrEqual(cosine, 0.99999, "\(what) row \(r)")
         }
@@ -87,7 +93,10 @@ final class RunCommandTests: XCTestCase {
             let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + c.file))).withUnsafeBytes {
                 Array($0.bindMemory(to: Float.self))
             }
-            compareRows(ours, keras, rows: c.shape[0], "\(name) (\(c.architecture) \(c.resize) \(c.interpolation)\(c.keep_aspect_ratio ? " keep-aspect" : ""), pooling \(c.pooling))")
+            compareRows(
+                ours, keras, rows: c.shape[0],
+                "\(name) (\(c.architecture) \(c.resize) \(c.interpolation)\(c.keep_aspect_ratio ? " keep-aspect" : ""), pooling \(c.pooling))",
+                names: name == "mobilenet_flow" ? idx.e2e.filenames : nil)
         }
     }
 
