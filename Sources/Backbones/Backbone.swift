@@ -53,14 +53,8 @@ public enum Backbone {
             throw GraphError.unknownLayer(
                 model: g.name, layer: layer, examples: Array(near.isEmpty ? names.suffix(8) : near))
         }
-        g.output = node.id
-        if !node.shape.flat {
-            switch pooling {
-            case .none: break
-            case .avg: g.output = try g.add("\(layer)_global_average_pooling", .globalAveragePool(keepDims: false), node.id)
-            case .max: g.output = try g.add("\(layer)_global_max_pooling", .globalMaxPool(keepDims: false), node.id)
-            }
-        }
+        g.output = node.shape.flat ? node.id : try g.addPooling(
+            pooling, node.id, avg: "\(layer)_global_average_pooling", max: "\(layer)_global_max_pooling")
         return g
     }
 

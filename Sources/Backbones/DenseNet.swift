@@ -60,11 +60,7 @@ public enum DenseNet {
         }
         x = try g.add("bn", bn, x)
         x = try g.add("relu", .activation(.relu), x)
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("avg_pool", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("max_pool", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
         return try g.inKerasLayerOrder()
     }
 

@@ -111,11 +111,7 @@ public enum EfficientNet {
             .conv2d(.init(filters: roundFilters(1280), kernel: (1, 1), padding: .same, useBias: false)), x)
         x = try g.add("top_bn", bn, x)
         x = try g.add("top_activation", .activation(.swish), x)
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("avg_pool", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("max_pool", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
         return g
     }
 

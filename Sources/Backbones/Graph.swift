@@ -247,6 +247,20 @@ public struct Graph: Sendable {
     /// weighted-layer order (the architecture catalog's list).
     public var weightedLayerNames: [String] { nodes.filter(\.op.hasWeights).map(\.name) }
 
+    /// Keras' `pooling` argument after the last block: nothing, or GlobalAveragePooling2D /
+    /// GlobalMaxPooling2D under the family's layer names (the auto names by default).
+    @discardableResult
+    public mutating func addPooling(
+        _ pooling: GlobalPooling, _ x: NodeID, avg: String = "global_average_pooling2d",
+        max: String = "global_max_pooling2d"
+    ) throws -> NodeID {
+        switch pooling {
+        case .none: return x
+        case .avg: return try add(avg, .globalAveragePool(keepDims: false), x)
+        case .max: return try add(max, .globalMaxPool(keepDims: false), x)
+        }
+    }
+
     /// Appends a layer and infers its output shape from the static input shapes.
     @discardableResult
     public mutating func add(_ name: String, _ op: GraphOp, _ inputs: NodeID...) throws -> NodeID {

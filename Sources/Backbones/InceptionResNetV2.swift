@@ -69,11 +69,7 @@ public enum InceptionResNetV2 {
         x = try b.residualBlock(x, .block8, index: 10, scale: 1.0, activation: false)
 
         x = try b.conv2dBN(x, 1536, 1, name: "conv_7b")
-        switch pooling {
-        case .none: break
-        case .avg: try b.graph.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try b.graph.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try b.graph.addPooling(pooling, x)
         return try b.graph.inKerasLayerOrder()
     }
 

@@ -91,11 +91,7 @@ public enum InceptionV3 {
             x = try b.graph.add("mixed\(9 + i)", .concat, branch1x1, branch3x3, branch3x3dbl, branchPool)
         }
 
-        switch pooling {
-        case .none: break
-        case .avg: try b.graph.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try b.graph.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try b.graph.addPooling(pooling, x)
         return try b.graph.inKerasLayerOrder()
     }
 

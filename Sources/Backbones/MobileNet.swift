@@ -40,11 +40,7 @@ public enum MobileNet {
         for (i, (filters, stride)) in blocks.enumerated() {
             x = try depthwiseConvBlock(&g, x, filters: filters, alpha: alpha, stride: stride, blockID: i + 1)
         }
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x)
         return g
     }
 

@@ -73,11 +73,7 @@ public enum MobileNetV2 {
         x = try g.add("Conv_1", .conv2d(.init(filters: lastBlockFilters, kernel: (1, 1), useBias: false)), x)
         x = try g.add("Conv_1_bn", bnMobileNetV2, x)
         x = try g.add("out_relu", .activation(.relu6), x)
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x)
         return g
     }
 

@@ -169,11 +169,7 @@ public enum MobileNetV3 {
             "conv_1", .conv2d(.init(filters: lastConvChannels, kernel: (1, 1), padding: .same, useBias: false)), x)
         x = try g.add("conv_1_bn", bn, x)
         x = try activation.add(&g, x, &names)
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("avg_pool", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("max_pool", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
         return g
     }
 

@@ -89,11 +89,7 @@ public enum ResNet {
             x = try g.add("post_bn", bn, x)
             x = try g.add("post_relu", .activation(.relu), x)
         }
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("avg_pool", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("max_pool", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
         return g
     }
 
@@ -206,11 +202,7 @@ public enum ResNet {
                 x = try relu(x)
             }
         }
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x)
         return g
     }
 }

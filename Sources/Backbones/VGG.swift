@@ -30,11 +30,7 @@ public enum VGG {
             }
             x = try g.add("block\(b + 1)_pool", .maxPool(PoolParams(pool: (2, 2), strides: (2, 2))), x)
         }
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x)
         return g
     }
 }

@@ -70,11 +70,7 @@ public enum Xception {
             x = try g.add("block14_sepconv\(j)_bn", bn, x)
             x = try g.add("block14_sepconv\(j)_act", .activation(.relu), x)
         }
-        switch pooling {
-        case .none: break
-        case .avg: try g.add("global_average_pooling2d", .globalAveragePool(keepDims: false), x)
-        case .max: try g.add("global_max_pooling2d", .globalMaxPool(keepDims: false), x)
-        }
+        try g.addPooling(pooling, x)
         return try g.inKerasLayerOrder()
     }
 

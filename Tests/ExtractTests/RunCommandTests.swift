@@ -235,15 +235,9 @@ final class RunCommandErrorTests: XCTestCase {
         // A full disk, as the process sees it: writes fail past a 16 KB file-size limit.
         let out = tmp.appendingPathComponent("full.npy").path
         let quoted = ([extractBinary] + weights + ["--quiet", photos, "-o", out]).map { "'\($0)'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", "ulimit -f 16; exec \(quoted)"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 1, text)
+        let full = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", "ulimit -f 16; exec \(quoted)"])
+        let text = full.stderr
+        XCTAssertEqual(full.status, 1, text)
         XCTAssertEqual(text.split(separator: "\n").count, 1, text)
         XCTAssertTrue(text.contains("File too large"), text)
         let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0 != "empty" }

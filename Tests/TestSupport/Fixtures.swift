@@ -79,9 +79,13 @@ public let extractBinary: String = {
 }()
 
 public func runExtract(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-    let binary = URL(fileURLWithPath: extractBinary)
+    try runProcess(URL(fileURLWithPath: extractBinary), arguments, environment: environment)
+}
+
+/// Runs a program to completion and captures what a user would see.
+public func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
@@ -101,19 +105,7 @@ public func runExtract(_ arguments: [String], environment: [String: String] = [:
 /// Runs Python code in the project's reference venv (`.venv`, made by scripts/test.sh): the
 /// tests use it as a user's client would, e.g. numpy/h5py/scikit-learn reading our outputs.
 public func runPython(_ code: String, _ arguments: [String] = []) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = Fixtures.packageRoot.appendingPathComponent(".venv/bin/python")
-    process.arguments = ["-c", code] + arguments
-    var env = ProcessInfo.processInfo.environment
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
+    try runProcess(
+        Fixtures.packageRoot.appendingPathComponent(".venv/bin/python"), ["-c", code] + arguments,
+        environment: ["TF_CPP_MIN_LOG_LEVEL": "3"])
 }
