@@ -101,6 +101,14 @@ E2E_CASES = {
 }
 
 
+# An early layer per architecture: with random weights the last block's features hardly depend
+# on the image (their spread over the photos is 2e-4 of their size for MobileNet), so a wrong
+# resize or preprocessing could hide inside the tolerance there. An early block's pooled output
+# follows the pixels closely; each case is also checked there (`extract --layer`).
+EARLY_LAYER = {"MobileNet_1.0": "conv_pw_3_relu", "ResNet50": "conv2_block3_out",
+               "VGG16": "block2_pool", "EfficientNetB0": "block2b_add", "DenseNet121": "pool2_pool"}
+
+
 def make_e2e(fixtures, out):
     photos = os.path.join(fixtures, "images", "photos")
     listing = ImageDataGenerator().flow_from_directory(photos, shuffle=False, class_mode=None)
@@ -111,12 +119,15 @@ def make_e2e(fixtures, out):
         model = BACKBONE_BUILDERS[arch][0](pooling, size)
         weights = f"{arch.lower()}_{size}.h5"
         model.load_weights(os.path.join(fixtures, "reference", weights))
+        pool = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D}[pooling]
+        early = keras.Model(model.input, pool()(model.get_layer(EARLY_LAYER[arch]).output))
         if how == "flow":
             # The seed tutorials' code, verbatim in spirit.
-            gen = ImageDataGenerator(preprocessing_function=pre).flow_from_directory(
-                photos, target_size=(size, size), batch_size=8, class_mode=None, shuffle=False,
-                interpolation=interp)
-            y = model.predict(gen, verbose=0)
+            def flow():
+                return ImageDataGenerator(preprocessing_function=pre).flow_from_directory(
+                    photos, target_size=(size, size), batch_size=8, class_mode=None,
+                    shuffle=False, interpolation=interp)
+            y, y_early = model.predict(flow(), verbose=0), early.predict(flow(), verbose=0)
         else:
             xs = []
             for path in files:
@@ -127,13 +138,17 @@ def make_e2e(fixtures, out):
                 else:  # tf.image.resize on the PIL-decoded pixels, as image_dataset_from_directory
                     rgb = keras.utils.img_to_array(keras.utils.load_img(path))
                     xs.append(tf.image.resize(rgb, (size, size), method=interp).numpy())
-            y = model.predict(pre(np.stack(xs)), batch_size=8, verbose=0)
-        rel = f"e2e_{name}.f32"
-        np.ascontiguousarray(y, dtype="<f4").tofile(os.path.join(out, rel))
-        cases[name] = {"file": rel, "shape": list(y.shape), "architecture": arch, "size": size,
-                       "weights": f"reference/{weights}", "interpolation": interp,
-                       "keep_aspect_ratio": aspect, "resize": "tf" if how == "tf" else "pil",
-                       "pooling": pooling, "max_abs": float(np.abs(y).max())}
+            x = pre(np.stack(xs))
+            y, y_early = model.predict(x, batch_size=8, verbose=0), early.predict(x, batch_size=8, verbose=0)
+        for suffix, layer, values in (("", None, y), ("_early", EARLY_LAYER[arch], y_early)):
+            rel = f"e2e_{name}{suffix}.f32"
+            np.ascontiguousarray(values, dtype="<f4").tofile(os.path.join(out, rel))
+            cases[name + suffix] = {
+                "file": rel, "shape": list(values.shape), "architecture": arch, "size": size,
+                "weights": f"reference/{weights}", "interpolation": interp,
+                "keep_aspect_ratio": aspect, "resize": "tf" if how == "tf" else "pil",
+                "pooling": pooling, "layer": layer, "max_abs": float(np.abs(values).max()),
+                "spread": float(values.std(0).mean() / (np.abs(values).mean() + 1e-30))}
     return {"photos": "images/photos", "filenames": [f.replace(os.sep, "/") for f in listing.filenames],
             "labels": [int(c) for c in listing.classes],
             "classes": sorted(listing.class_indices, key=listing.class_indices.get), "cases": cases}

@@ -120,6 +120,6 @@ final class PoolingTests: KernelTestCase {
         let out = output(count: n * c)
         Kernels.globalAveragePool(
             buffer(x).const, batch: n, height: h, width: w, channels: c, output: out.pointer)
-        assertClose(out.array, expected, tolerance: 1e-6, "global average vs Double")
+        assertClose(out.array, expected, tolerance: 0, "global average vs Double")
     }
 }

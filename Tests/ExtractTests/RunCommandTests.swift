@@ -12,6 +12,8 @@ final class RunCommandTests: XCTestCase {
         struct Case: Decodable {
             let file: String; let shape: [Int]; let architecture: String; let size: Int; let weights: String
             let interpolation: String; let keep_aspect_ratio: Bool; let resize: String; let pooling: String
+            /// An early block whose pooled output follows the pixels (see EARLY_LAYER).
+            let layer: String?
         }
         struct E2E: Decodable { let photos: String; let filenames: [String]; let labels: [Int]; let classes: [String]; let cases: [String: Case] }
         let e2e: E2E
@@ -77,6 +79,7 @@ final class RunCommandTests: XCTestCase {
                     "--resize", c.resize, photos, "-o", output]
         if c.architecture.hasPrefix("MobileNet_") { args += ["--alpha", String(c.architecture.dropFirst("MobileNet_".count))] }
         if c.keep_aspect_ratio { args.append("--keep-aspect-ratio") }
+        if let layer = c.layer { args += ["--layer", layer] }
         return try runExtract(args + extra)
     }
 
@@ -96,13 +99,33 @@ final class RunCommandTests: XCTestCase {
             compareRows(
                 ours, keras, rows: c.shape[0],
                 "\(name) (\(c.architecture) \(c.resize) \(c.interpolation)\(c.keep_aspect_ratio ? " keep-aspect" : ""), pooling \(c.pooling))",
-                names: name == "mobilenet_flow" ? idx.e2e.filenames : nil)
+                names: name == "mobilenet_flow_early" ? idx.e2e.filenames : nil)
         }
+    }
+
+    /// The end-to-end comparison has teeth: the wrong resize filter is caught at the early layer.
+    func testAWrongResizeIsCaught() throws {
+        let idx = try index()
+        let c = try XCTUnwrap(idx.e2e.cases["mobilenet_flow_early"])
+        let out = tmp.appendingPathComponent("wrong.npy").path
+        let r = try run(c, photos: Fixtures.path(idx.e2e.photos), output: out, extra: ["--interpolation", "bilinear"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let (_, ours) = try readNpy(out)
+        let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + c.file))).withUnsafeBytes {
+            Array($0.bindMemory(to: Float.self))
+        }
+        let width = c.shape[1]
+        let caught = (0..<c.shape[0]).filter { row in
+            let a = Agreement(ours: Array(ours[row * width..<(row + 1) * width]), keras: Array(keras[row * width..<(row + 1) * width]))
+            return !a.passes()
+        }.count
+        print("bilinear instead of nearest: \(caught) of \(c.shape[0]) images beyond tolerance at \(c.layer ?? "")")
+        XCTAssertGreaterThanOrEqual(caught, c.shape[0] - 3, "a wrong resize must show (tiny images resize alike)")
     }
 
     func testSideFilesRunRecordAndALogisticRegressionClient() throws {
         let idx = try index()
-        let c = try XCTUnwrap(idx.e2e.cases["mobilenet_flow"])
+        let c = try XCTUnwrap(idx.e2e.cases["densenet121_flow"])
         let out = tmp.appendingPathComponent("feats.npy").path
         let r = try run(c, photos: Fixtures.path(idx.e2e.photos), output: out)
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -137,22 +137,24 @@ extension Kernels {
         )
     }
 
-    /// Keras `GlobalAveragePooling2D`: the mean over H and W (Float sum, then one division).
+    /// Keras `GlobalAveragePooling2D`: the mean over H and W, summed in Double and rounded once.
+    /// TensorFlow sums in float32 by a tree; a running float32 sum over a 56×56 map drifts by
+    /// up to 5e-5 of the mean on near-uniform images, the Double sum stays within TF's rounding.
     /// in (N,H,W,C) -> out (N,C)
     public static func globalAveragePool(
         _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
         output: UnsafeMutablePointer<Float>
     ) {
         let pixels = height * width
+        var sum = [Double](repeating: 0, count: channels)
         for n in 0..<batch {
-            let out = output + n * channels
-            out.update(repeating: 0, count: channels)
+            for c in 0..<channels { sum[c] = 0 }
             for p in 0..<pixels {
                 let x = input + (n * pixels + p) * channels
-                for c in 0..<channels { out[c] += x[c] }
+                for c in 0..<channels { sum[c] += Double(x[c]) }
             }
-            let count = Float(pixels)
-            for c in 0..<channels { out[c] /= count }
+            let out = output + n * channels
+            for c in 0..<channels { out[c] = Float(sum[c] / Double(pixels)) }
         }
     }
 
