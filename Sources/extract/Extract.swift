@@ -16,13 +16,13 @@ struct Extract: AsyncParsableCommand {
 
             Examples:
               extract --model mobilenet --pooling avg imgs/ -o feats.npy
-                  imgs/cats/*.jpg, imgs/dogs/*.jpg -> feats.npy (N, 1024), feats.labels.npy,
-                  feats.classes.txt, feats.index.csv, feats.run.json
+                imgs/cats/*.jpg, imgs/dogs/*.jpg -> feats.npy (N, 1024) and beside it
+                feats.labels.npy, .classes.txt, .index.csv, .run.json
               extract --model resnet50 --interpolation bilinear photos/ -o feats.h5
               extract --weights my_finetuned.h5 --pooling max imgs/ -o feats.npz
-              extract models                       every model, its input size and width
-              extract fetch --model efficientnetb0  put the published weights in the cache
-              extract inspect ~/.keras/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5
+              extract models                 every model, its input size and width
+              extract fetch --model efficientnetb0   weights into ~/.keras/models
+              extract inspect my_model.h5     what a weight file holds, which model
 
             Then, in Python: X = np.load("feats.npy"); y = np.load("feats.labels.npy"); \
             LogisticRegression().fit(X, y).
