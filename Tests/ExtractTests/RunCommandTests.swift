@@ -235,6 +235,21 @@ final class RunCommandErrorTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("s.npy").path))
     }
 
+    func testHelpTeachesTheMainJob() throws {
+        let top = try runExtract(["--help"])
+        XCTAssertEqual(top.status, 0)
+        XCTAssertTrue(top.stdout.contains("extract --model mobilenet --pooling avg imgs/ -o feats.npy"), top.stdout)
+        XCTAssertFalse(top.stdout.split(separator: "\n").contains { $0.count > 80 }, "help lines fit 80 columns")
+        let run = try runExtract(["run", "--help"])
+        XCTAssertEqual(run.status, 0)
+        for option in ["--pooling", "--layer", "--interpolation", "--keep-aspect-ratio", "--strict", "Exit status"] {
+            XCTAssertTrue(run.stdout.contains(option), option)
+        }
+        let noModel = try runExtract(["imgs/", "-o", "f.npy"])
+        XCTAssertEqual(noModel.status, 64)
+        XCTAssertTrue(noModel.stderr.contains("--model"), noModel.stderr)
+    }
+
     func testMissingEmptyUnwritableAndFullDisk() throws {
         let photos = Fixtures.path("images/photos")
         let missing = try runExtract(weights + [tmp.path + "/nope", "-o", tmp.path + "/a.npy"])
