@@ -35,10 +35,7 @@ public enum DenseNet {
     public static func graph(
         _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none
     ) throws -> Graph {
-        guard height >= 32, width >= 32 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 32×32")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 32)
         var g = Graph(
             name: variant.modelName, input: FeatureShape(height: height, width: width, channels: 3))
         var names = KerasAutoNames()

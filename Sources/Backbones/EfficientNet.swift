@@ -63,10 +63,7 @@ public enum EfficientNet {
     ) throws -> Graph {
         var g = Graph(
             name: variant.modelName, input: FeatureShape(height: height, width: width, channels: 3))
-        guard height >= 32, width >= 32 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 32×32")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 32)
         let (widthCoefficient, depthCoefficient, _) = variant.scaling
         func roundFilters(_ filters: Int) -> Int {
             MobileNetV2.makeDivisible(Double(filters) * widthCoefficient, 8)

@@ -247,6 +247,14 @@ public struct Graph: Sendable {
     /// weighted-layer order (the architecture catalog's list).
     public var weightedLayerNames: [String] { nodes.filter(\.op.hasWeights).map(\.name) }
 
+    /// Keras' `min_size` of an application: smaller inputs are refused before any layer is built.
+    public static func requireInput(height: Int, width: Int, atLeast side: Int) throws {
+        guard height >= side, width >= side else {
+            throw GraphError.badGraph(
+                layer: "input_layer", detail: "input \(height)×\(width) is smaller than \(side)×\(side)")
+        }
+    }
+
     /// Keras' `pooling` argument after the last block: nothing, or GlobalAveragePooling2D /
     /// GlobalMaxPooling2D under the family's layer names (the auto names by default).
     @discardableResult

@@ -10,10 +10,7 @@ public enum InceptionResNetV2 {
     /// in (N, height, width, 3) -> out (N, H', W', 1536), or (N, 1536) with pooling; H' is 8 at
     /// 299. Any input of at least 75×75 (Keras' `min_size`).
     public static func graph(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
-        guard height >= 75, width >= 75 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 75×75")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 75)
         var b = Builder(graph: Graph(
             name: "inception_resnet_v2", input: FeatureShape(height: height, width: width, channels: 3)))
         // Stem: 35×35×192 at 299.

@@ -8,10 +8,7 @@ public enum InceptionV3 {
     /// in (N, height, width, 3) -> out (N, H', W', 2048), or (N, 2048) with pooling; H' is 8 at
     /// 299. Any input of at least 75×75 (Keras' `min_size`).
     public static func graph(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
-        guard height >= 75, width >= 75 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 75×75")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 75)
         let input = FeatureShape(height: height, width: width, channels: 3)
         var b = Builder(graph: Graph(name: "inception_v3", input: input))
         var x = try b.conv2dBN(b.graph.input, 32, 3, 3, strides: 2, padding: .valid)

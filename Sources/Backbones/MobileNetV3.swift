@@ -137,10 +137,7 @@ public enum MobileNetV3 {
         var g = Graph(
             name: "MobileNetV3\(variant.size.rawValue)",
             input: FeatureShape(height: height, width: width, channels: 3))
-        guard height >= 32, width >= 32 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 32×32")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 32)
         var names = AutoNames()
         let (kernel, activation, seRatio): (Int, BlockActivation, Double?) =
             variant.minimalistic ? (3, .relu, nil) : (5, .hardSwish, 0.25)

@@ -54,10 +54,7 @@ public enum ResNet {
     ) throws -> Graph {
         var g = Graph(
             name: variant.modelName, input: FeatureShape(height: height, width: width, channels: 3))
-        guard height >= 32, width >= 32 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 32×32")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 32)
         // Stem: conv1 7×7/2 (bias in both versions) after (3,3) zero padding; BN + ReLU only in v1;
         // then 3×3/2 max pool after (1,1) zero padding.
         var x = try g.add("conv1_pad", .zeroPadding(Padding(top: 3, bottom: 3, left: 3, right: 3)), g.input)
@@ -161,10 +158,7 @@ public enum ResNet {
     /// conv after the main path in `model.layers` order.
     public static func graphV02(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
         var g = Graph(name: "resnet50", input: FeatureShape(height: height, width: width, channels: 3))
-        guard height >= 32, width >= 32 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 32×32")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 32)
         let bn: GraphOp = .batchNorm(epsilon: 1e-3)
         var x = try g.add("conv1_pad", .zeroPadding(Padding(top: 3, bottom: 3, left: 3, right: 3)), g.input)
         x = try g.add("conv1", .conv2d(.init(filters: 64, kernel: (7, 7), strides: (2, 2))), x)

@@ -11,10 +11,7 @@ public enum Xception {
     /// in (N, height, width, 3) -> out (N, H', W', 2048), or (N, 2048) with pooling; H' is 10 at
     /// 299. Any input of at least 71×71 (Keras' `min_size`).
     public static func graph(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
-        guard height >= 71, width >= 71 else {
-            throw GraphError.badGraph(
-                layer: "input_layer", detail: "input \(height)×\(width) is smaller than 71×71")
-        }
+        try Graph.requireInput(height: height, width: width, atLeast: 71)
         var g = Graph(name: "xception", input: FeatureShape(height: height, width: width, channels: 3))
         var names = KerasAutoNames()
 
