@@ -129,18 +129,8 @@ public enum EfficientNet {
             x = try g.add("\(name)expand_bn", bn, x)
             x = try g.add("\(name)expand_activation", .activation(.swish), x)
         }
-        if strides == 2 {
-            let s = g.shape(x)
-            x = try g.add(
-                "\(name)dwconv_pad",
-                .zeroPadding(MobileNetV2.correctPad(height: s.height, width: s.width, kernel: kernel)), x)
-        }
-        x = try g.add(
-            "\(name)dwconv",
-            .depthwiseConv2d(.init(
-                kernel: (kernel, kernel), strides: (strides, strides),
-                padding: strides == 2 ? .valid : .same, useBias: false)),
-            x)
+        x = try MobileNetV2.correctPaddedDepthwise(
+            &g, pad: "\(name)dwconv_pad", "\(name)dwconv", kernel: kernel, stride: strides, x)
         x = try g.add("\(name)bn", bn, x)
         x = try g.add("\(name)activation", .activation(.swish), x)
 

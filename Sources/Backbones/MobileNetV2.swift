@@ -31,6 +31,24 @@ public enum MobileNetV2 {
             left: correct - (1 - width % 2), right: correct)
     }
 
+    /// A DepthwiseConv2D (no bias) as MobileNetV2/V3 and EfficientNet write it: with stride 2,
+    /// `ZeroPadding2D(correct_pad)` named `pad` and a "valid" window; with stride 1, "same".
+    static func correctPaddedDepthwise(
+        _ g: inout Graph, pad: String, _ name: String, kernel: Int, stride: Int, _ input: NodeID
+    ) throws -> NodeID {
+        var x = input
+        if stride == 2 {
+            let s = g.shape(x)
+            x = try g.add(pad, .zeroPadding(correctPad(height: s.height, width: s.width, kernel: kernel)), x)
+        }
+        return try g.add(
+            name,
+            .depthwiseConv2d(.init(
+                kernel: (kernel, kernel), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
+                useBias: false)),
+            x)
+    }
+
     /// The Keras model name, `f"mobilenetv2_{alpha:0.2f}_{rows}"`.
     public static func modelName(alpha: Double, size: Int) -> String {
         // printf's %.2f rounds the double as Python's format spec does.
@@ -101,17 +119,7 @@ public enum MobileNetV2 {
         } else {
             prefix = "expanded_conv_"
         }
-        if stride == 2 {
-            let s = g.shape(x)
-            x = try g.add(
-                "\(prefix)pad", .zeroPadding(correctPad(height: s.height, width: s.width, kernel: 3)), x)
-        }
-        x = try g.add(
-            "\(prefix)depthwise",
-            .depthwiseConv2d(.init(
-                kernel: (3, 3), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
-                useBias: false)),
-            x)
+        x = try correctPaddedDepthwise(&g, pad: "\(prefix)pad", "\(prefix)depthwise", kernel: 3, stride: stride, x)
         x = try g.add("\(prefix)depthwise_BN", bnMobileNetV2, x)
         x = try g.add("\(prefix)depthwise_relu", .activation(.relu6), x)
         x = try g.add(

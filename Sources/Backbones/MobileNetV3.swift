@@ -190,18 +190,8 @@ public enum MobileNetV3 {
             x = try g.add("\(prefix)expand_bn", bn, x)
             x = try activation.add(&g, x, &names)
         }
-        if stride == 2 {
-            let s = g.shape(x)
-            x = try g.add(
-                "\(prefix)depthwise_pad",
-                .zeroPadding(MobileNetV2.correctPad(height: s.height, width: s.width, kernel: kernel)), x)
-        }
-        x = try g.add(
-            "\(prefix)depthwise",
-            .depthwiseConv2d(.init(
-                kernel: (kernel, kernel), strides: (stride, stride),
-                padding: stride == 1 ? .same : .valid, useBias: false)),
-            x)
+        x = try MobileNetV2.correctPaddedDepthwise(
+            &g, pad: "\(prefix)depthwise_pad", "\(prefix)depthwise", kernel: kernel, stride: stride, x)
         x = try g.add("\(prefix)depthwise_bn", bn, x)
         x = try activation.add(&g, x, &names)
         if let seRatio {
