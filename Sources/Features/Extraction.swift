@@ -27,8 +27,10 @@ public enum Extraction {
         let start = ContinuousClock.now
         var summary = ExtractionSummary()
         var bar = progress
-        let batches = stride(from: 0, to: items.count, by: max(1, batchSize)).map {
-            $0..<min($0 + max(1, batchSize), items.count)
+        // At least one image per thread is decoded ahead, so every core has an image to run.
+        let perBatch = max(1, batchSize, threads)
+        let batches = stride(from: 0, to: items.count, by: perBatch).map {
+            $0..<min($0 + perBatch, items.count)
         }
         let paths = items.map(\.path)
         var next = batches.first.map { Prefetch(paths: paths, range: $0, threads: threads, load: load) }
@@ -38,21 +40,33 @@ public enum Extraction {
             let inputs = current.wait()
             next = k + 1 < batches.count
                 ? Prefetch(paths: paths, range: batches[k + 1], threads: threads, load: load) : nil
-            for (offset, input) in inputs.enumerated() {
-                let item = items[range.lowerBound + offset]
-                switch input {
-                case .success(let pixels):
-                    try output.append(extractor.features(pixels))
-                    summary.names.append(item.name)
-                    if let label = item.label { summary.labels.append(label) }
-                case .failure(let error):
-                    let reason = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-                    if strict { throw ExtractionError.failedImage("\(reason) (--strict stops at the first unreadable image)") }
-                    summary.skipped.append((item.name, reason))
-                    warn("skipped \(reason)")
+            // Images run `threads` at a time (one per core, each on its own workspace), in
+            // chunks small enough for the progress bar to move and large enough to keep the
+            // threads busy; rows are appended in input order.
+            let chunk = max(1, threads) * 4
+            for start in stride(from: 0, to: inputs.count, by: chunk) {
+                let part = start..<min(start + chunk, inputs.count)
+                let good = part.compactMap { try? inputs[$0].get() }
+                let rows = good.isEmpty
+                    ? [] : try extractor.features(good.flatMap { $0 }, threads: threads)
+                var row = 0
+                for offset in part {
+                    let item = items[range.lowerBound + offset]
+                    switch inputs[offset] {
+                    case .success:
+                        try output.append(Array(rows[row * extractor.width..<(row + 1) * extractor.width]))
+                        row += 1
+                        summary.names.append(item.name)
+                        if let label = item.label { summary.labels.append(label) }
+                    case .failure(let error):
+                        let reason = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+                        if strict { throw ExtractionError.failedImage("\(reason) (--strict stops at the first unreadable image)") }
+                        summary.skipped.append((item.name, reason))
+                        warn("skipped \(reason)")
+                    }
+                    done += 1
+                    bar?.update(Int64(done), total: Int64(items.count))
                 }
-                done += 1
-                bar?.update(Int64(done), total: Int64(items.count))
             }
         }
         bar?.finish()

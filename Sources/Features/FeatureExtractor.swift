@@ -78,8 +78,11 @@ public final class FeatureExtractor: @unchecked Sendable {
         return entry
     }
 
-    /// One preprocessed (inputSize, inputSize, 3) image -> its `width` features.
-    public func features(_ input: [Float]) throws -> [Float] { try model.run(input) }
+    /// Preprocessed (inputSize, inputSize, 3) images -> `width` features each, the images shared
+    /// among `threads` threads (each row the same bits whatever the thread count).
+    public func features(_ input: [Float], threads: Int = 1) throws -> [Float] {
+        try model.run(input, threads: threads)
+    }
 }
 
 public enum ExtractionError: Error, Equatable, CustomStringConvertible, LocalizedError {

@@ -64,10 +64,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Apply the EXIF orientation tag (Keras ignores it).")
     var exifTranspose = false
 
-    @Option(help: "Images decoded ahead of the model per batch.")
+    @Option(help: "Images decoded ahead of the model per batch (1: one image at a time, each on all cores).")
     var batchSize: Int = 32
 
-    @Option(help: "Threads decoding images (default: the CPU count).")
+    @Option(help: "Threads decoding images, and images run through the model at once (default: the CPU count).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(help: "Stop at the first unreadable image instead of skipping it.")

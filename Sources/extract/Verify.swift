@@ -37,9 +37,13 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "Allowed max|ours - keras| as a fraction of max|keras|.")
     var tolerance: Double = 1e-4
 
+    @Option(help: "Images run through the model at once (default: the CPU count); the results do not depend on it.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
     func validate() throws {
         if selection.model == nil && weights == nil { throw ValidationError("say which model: --model NAME or --weights FILE") }
         if selection.includeTop { throw ValidationError("verify compares include_top=False outputs") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() async throws {
@@ -58,7 +62,7 @@ struct Verify: AsyncParsableCommand {
             var weightsPath = weights ?? ""
             if weights == nil { weightsPath = try await WeightStore().locate(entry, download: false).url.path }
             print("output".padding(toLength: 34, withPad: " ", startingAt: 0)
-                + "shape               max|keras|  max abs err  err/max|keras|  max rel err  cosine          ")
+                + "shape               max|keras|  max abs err  err/max|keras|  max rel err  cosine         images/s  ")
             for key in outputs {
                 let expected = arrays[key]!
                 let (pooling, layer): (GlobalPooling, String?) =
@@ -69,7 +73,11 @@ struct Verify: AsyncParsableCommand {
                 let extractor = try FeatureExtractor(
                     entry: entry, weightsPath: weightsPath, inputSize: inputs.shape[1], pooling: pooling,
                     layer: layer, preprocess: PreprocessMode.none)
-                let ours = try extractor.features(inputs.values)
+                // The model alone, inputs already in memory: what `scripts/bench.py` compares with
+                // TensorFlow's and ONNX Runtime's predict.
+                let start = ContinuousClock.now
+                let ours = try extractor.features(inputs.values, threads: threads)
+                let seconds = (ContinuousClock.now - start) / .seconds(1)
                 guard ours.count == expected.values.count else {
                     throw NpyError.malformed(
                         reference, "`\(key)` is \(expected.shape); the model gives (\(inputs.shape[0]), \(extractor.model.outputShape.dimensions.map(String.init).joined(separator: ", ")))")
@@ -79,7 +87,7 @@ struct Verify: AsyncParsableCommand {
                 failed = failed || !ok
                 print(key.padding(toLength: 34, withPad: " ", startingAt: 0)
                     + "\(expected.shape)".padding(toLength: 20, withPad: " ", startingAt: 0)
-                    + String(format: "%-12.4g%-13.3e%-16.3e%-13.3e1-%-13.1e", a.maxKeras, a.maxAbsError, a.scaledError, a.maxRelativeError, 1 - a.cosine)
+                    + String(format: "%-12.4g%-13.3e%-16.3e%-13.3e1-%-13.1e%-10.1f", a.maxKeras, a.maxAbsError, a.scaledError, a.maxRelativeError, 1 - a.cosine, Double(inputs.shape[0]) / seconds)
                     + (ok ? "ok" : "BEYOND TOLERANCE"))
             }
         } catch {

@@ -64,8 +64,10 @@ final class BackboneParityTests: XCTestCase {
             // Random weights must still leave a live signal, or the comparison proves little.
             XCTAssertGreaterThan(keras.filter { $0 > 0 }.count, keras.count / 10, what)
 
-            // One image at a time gives the same rows as the batch.
+            // One image at a time, or the batch on two threads, gives the same rows.
             guard r.pooling == .none else { continue }
+            let parallel = try model.run(input, threads: 2)
+            XCTAssertEqual(zip(parallel, ours).filter { $0 != $1 }.count, 0, "\(what): 2 threads vs 1")
             let per = input.count / r.shape[0]
             let rowCount = ours.count / r.shape[0]
             for i in 0..<r.shape[0] {

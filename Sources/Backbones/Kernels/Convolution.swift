@@ -62,8 +62,9 @@ extension Kernels {
     /// Trick: NHWC rows are GEMM rows. A 1×1 stride-1 unpadded conv is one sgemm per group
     /// straight on the input buffer (M = N*H*W, K = C/groups, N = K/groups, no copy). Otherwise
     /// a tile of output pixels is unfolded into `scratch` (im2col: one row of KH*KW*C/groups
-    /// patch values per pixel, laid out like the HWIO kernel's rows), multiplied by the kernel
-    /// in place in `output`, and the bias and activation run on the tile while it is in cache.
+    /// patch values per pixel, laid out like the HWIO kernel's rows) and multiplied by the kernel
+    /// into the output tile, which starts as the bias (the GEMM adds to it); the activation runs
+    /// on the tile while it is in cache.
     /// `groups == C` (ConvNeXt's 7×7) goes to the depthwise kernel: a (KH,KW,1,C*M) grouped
     /// kernel has the same memory layout as a (KH,KW,C,M) depthwise one.
     /// `scratch` holds `conv2dScratchCount(...)` floats; nil allocates it for this call only.
@@ -88,12 +89,15 @@ extension Kernels {
         }
 
         if w.isPointwise {
+            // The bias is written first and the GEMM adds to it (beta 1): OpenBLAS would
+            // otherwise spend a pass zeroing C (beta 0) and we another adding the bias.
+            fillRows(output, rows: pixels, channels: K, with: bias)
             for g in 0..<groups {
                 matmul(
                     m: pixels, n: kg, k: cg, a: input + g * cg, lda: C,
-                    b: kernel + g * kg, ldb: K, c: output + g * kg, ldc: K)
+                    b: kernel + g * kg, ldb: K, c: output + g * kg, ldc: K, accumulate: bias != nil)
             }
-            biasActivation(output, rows: pixels, channels: K, bias: bias, activation: activation)
+            activation.apply(output, count: pixels * K)
             return
         }
 
@@ -108,15 +112,16 @@ extension Kernels {
         while start < pixels {
             let rows = min(tileRows, pixels - start)
             let tileOut = output + start * K
+            fillRows(tileOut, rows: rows, channels: K, with: bias)
             for g in 0..<groups {
                 im2col(
                     input, window: w, group: g, groups: groups, firstPixel: start, rows: rows,
                     columns: columns)
                 matmul(
                     m: rows, n: kg, k: patch, a: columns, lda: patch,
-                    b: kernel + g * kg, ldb: K, c: tileOut + g * kg, ldc: K)
+                    b: kernel + g * kg, ldb: K, c: tileOut + g * kg, ldc: K, accumulate: bias != nil)
             }
-            biasActivation(tileOut, rows: rows, channels: K, bias: bias, activation: activation)
+            activation.apply(tileOut, count: rows * K)
             start += rows
         }
     }
@@ -165,6 +170,16 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// Each of the `rows` rows of `x` (rows, C) := bias (C); nothing without a bias (the GEMM
+    /// then overwrites with beta 0).
+    @inline(__always)
+    static func fillRows(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, channels: Int, with bias: UnsafePointer<Float>?
+    ) {
+        guard let bias else { return }
+        for r in 0..<rows { (x + r * channels).update(from: bias, count: channels) }
     }
 
     private static func routesToDepthwise(_ w: Window2D, groups: Int) -> Bool {

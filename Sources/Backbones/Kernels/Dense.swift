@@ -1,16 +1,31 @@
 import COpenBLAS
+import Foundation
 
 extension Kernels {
-    /// Row-major `C = A · B` (beta 0) through OpenBLAS; the one place the kernels call BLAS.
+    nonisolated(unsafe) private static var blasThreads = 0
+    private static let blasThreadsLock = NSLock()
+
+    /// Sets how many threads each BLAS call may use (OpenBLAS' setting is process-wide).
+    public static func useBLASThreads(_ n: Int) {
+        blasThreadsLock.withLock {
+            guard n != blasThreads else { return }
+            openblas_set_num_threads(Int32(n))
+            blasThreads = n
+        }
+    }
+
+    /// Row-major `C = A · B`, or `C += A · B` with `accumulate`, through OpenBLAS; the one place
+    /// the kernels call BLAS.
     /// A (m, k) with row stride lda, B (k, n) with row stride ldb -> C (m, n) with row stride ldc.
     @inline(__always)
     static func matmul(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
     ) {
         guard m > 0 && n > 0 else { return }
         guard k > 0 else {
+            if accumulate { return }
             for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
             return
         }
@@ -18,7 +33,7 @@ extension Kernels {
             max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "matrix too large for 32-bit BLAS")
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-            1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+            1, a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
     }
 
     /// Fully connected layer, Keras `Dense`: `y = x @ W + b`, then the activation.
