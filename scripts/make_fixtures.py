@@ -911,6 +911,22 @@ BACKBONE_BUILDERS = {
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "DenseNet121": (lambda p, s: A.DenseNet121(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+    # Variants whose code paths differ from the seed models only in depth, width or rounding
+    # (VGG19's fourth convs, alpha 0.25 and 1.4's _make_divisible and 1792-wide last layer,
+    # MobileNetV3Large at alpha 0.75, EfficientNetB2's round_filters/round_repeats, DenseNet169's
+    # block counts).
+    "VGG19": (lambda p, s: A.VGG19(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+    "MobileNet_0.25": (lambda p, s: A.MobileNet(
+        alpha=0.25, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV2_1.4": (lambda p, s: A.MobileNetV2(
+        alpha=1.4, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "MobileNetV3Large_0.75": (lambda p, s: A.MobileNetV3Large(
+        alpha=0.75, include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "EfficientNetB2": (_as_imagenet(lambda p, s: A.EfficientNetB2(
+        include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
+    "DenseNet169": (lambda p, s: A.DenseNet169(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
 }
 
 # Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet: Rescaling
@@ -918,7 +934,7 @@ BACKBONE_BUILDERS = {
 # input would be nearly constant after the in-model scaling.
 PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_minimalistic",
                "MobileNetV3Large", "MobileNetV3Large_minimalistic", "EfficientNetB0",
-               "EfficientNetB3"}
+               "EfficientNetB3", "MobileNetV3Large_0.75", "EfficientNetB2"}
 
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
 # windows and paddings), the seed models also at their default size. InceptionResNetV2 runs at
@@ -939,6 +955,8 @@ BACKBONE_REFERENCES = [
     ("Xception", 97), ("Xception", 299),
     ("InceptionResNetV2", 139),
     ("DenseNet121", 97), ("DenseNet121", 224),
+    ("VGG19", 97), ("MobileNet_0.25", 97), ("MobileNetV2_1.4", 97),
+    ("MobileNetV3Large_0.75", 97), ("EfficientNetB2", 97), ("DenseNet169", 97),
 ]
 
 # (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the
