@@ -903,6 +903,18 @@ BACKBONE_BUILDERS = {
         include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
     "EfficientNetB3": (_as_imagenet(lambda p, s: A.EfficientNetB3(
         include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
+    # EfficientNetV2's graph does not depend on `weights` (its Normalization has constant
+    # ImageNet statistics, no weights), so weights=None builds the published model.
+    "EfficientNetV2B0": (lambda p, s: A.EfficientNetV2B0(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "EfficientNetV2B1": (lambda p, s: A.EfficientNetV2B1(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "EfficientNetV2B2": (lambda p, s: A.EfficientNetV2B2(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "EfficientNetV2B3": (lambda p, s: A.EfficientNetV2B3(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "EfficientNetV2S": (lambda p, s: A.EfficientNetV2S(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "InceptionV3": (lambda p, s: A.InceptionV3(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
     "Xception": (lambda p, s: A.Xception(
@@ -929,12 +941,15 @@ BACKBONE_BUILDERS = {
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
 }
 
-# Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet: Rescaling
-# (1/255) + Normalization) take pixels: they get the same images mapped to [0, 255], or their
+# Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet and
+# EfficientNetV2B*: Rescaling(1/255) + Normalization; EfficientNetV2S: Rescaling(1/128, -1))
+# take pixels: they get the same images mapped to [0, 255], or their
 # input would be nearly constant after the in-model scaling.
 PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_minimalistic",
                "MobileNetV3Large", "MobileNetV3Large_minimalistic", "EfficientNetB0",
-               "EfficientNetB3", "MobileNetV3Large_0.75", "EfficientNetB2"}
+               "EfficientNetB3", "MobileNetV3Large_0.75", "EfficientNetB2",
+               "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
+               "EfficientNetV2S"}
 
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
 # windows and paddings), the seed models also at their default size. InceptionResNetV2 runs at
@@ -951,6 +966,11 @@ BACKBONE_REFERENCES = [
     ("MobileNetV3Small_minimalistic", 97),
     ("MobileNetV3Large", 97), ("MobileNetV3Large", 224), ("MobileNetV3Large_minimalistic", 97),
     ("EfficientNetB0", 97), ("EfficientNetB0", 224), ("EfficientNetB3", 97),
+    # EfficientNetV2: B0 (MBConv, Fused with expansion, the B preprocessing) and S (Fused
+    # without expansion, residual around it, Rescaling(1/128, -1)). B1-B3 add only widths and
+    # depths, checked at 97 once (worst 9.5e-7) but left out: ~40 s each to generate. M and L:
+    # structure only (BackboneRegistryTests, EfficientNetV2Tests).
+    ("EfficientNetV2B0", 97), ("EfficientNetV2B0", 224), ("EfficientNetV2S", 97),
     ("InceptionV3", 97), ("InceptionV3", 299),
     ("Xception", 97), ("Xception", 299),
     ("InceptionResNetV2", 139),

@@ -31,6 +31,9 @@ public enum Backbone {
         if let v = EfficientNet.Variant(rawValue: architecture) {
             return try EfficientNet.graph(v, height: height, width: width, pooling: pooling)
         }
+        if let v = EfficientNetV2.Variant(rawValue: architecture) {
+            return try EfficientNetV2.graph(v, height: height, width: width, pooling: pooling)
+        }
         if let alpha = alpha(architecture, family: "MobileNetV2") {
             return try MobileNetV2.graph(alpha: alpha, height: height, width: width, pooling: pooling)
         }
@@ -65,6 +68,7 @@ public enum Backbone {
         + ["0.25", "0.5", "0.75", "1.0"].map { "MobileNet_\($0)" }
         + MobileNetV3.Variant.all.map(\.id)
         + EfficientNet.Variant.allCases.map(\.rawValue)
+        + EfficientNetV2.Variant.allCases.map(\.rawValue)
         + ["InceptionV3", "Xception", "InceptionResNetV2"]
         + DenseNet.Variant.allCases.map(\.rawValue)
 
