@@ -813,19 +813,32 @@ def make_references(out):
     return refs
 
 
+def _all_layers(model):
+    """model.layers and, depth first, the layers of nested models (ConvNeXt's Sequential stem
+    and downsampling blocks)."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
 def _scale_conv_kernels(model, gain):
-    """Rescales every Conv2D/DepthwiseConv2D kernel from randomize()'s 0.1 std to
+    """Rescales every Conv2D/DepthwiseConv2D/Dense kernel from randomize()'s 0.1 std to
     std gain/sqrt(fan_in), so activations stay O(1) through deep stacks and the comparison
     is not decided by saturated ReLU6s or exploding residual sums. A SeparableConv2D gets
-    gain 1 on its depthwise half (fan_in KH*KW) and `gain` on its pointwise half (fan_in C*M)."""
+    gain 1 on its depthwise half (fan_in KH*KW) and `gain` on its pointwise half (fan_in C*M).
+    A grouped Conv2D's fan_in is KH*KW*C/groups (its kernel's first three axes); a Dense's is
+    its input width (ConvNeXt's per-pixel pointwise layers)."""
     def scale(variable, fan_in, g):
         k = to_numpy(variable)
         variable.assign((k * np.float32(g / np.sqrt(fan_in) / 0.1)).astype(np.float32))
 
-    for layer in model.layers:
+    for layer in _all_layers(model):
         # By class name: tf-keras layers (the keras-applications ResNet50 v0.2) count too.
         kind = type(layer).__name__
-        if kind in ("Conv2D", "DepthwiseConv2D"):
+        if kind == "Dense":
+            scale(layer.kernel, layer.kernel.shape[0], gain)
+        elif kind in ("Conv2D", "DepthwiseConv2D"):
             k = layer.kernel.shape
             scale(layer.kernel, k[0] * k[1] * (1 if kind == "DepthwiseConv2D" else k[2]), gain)
         elif kind == "SeparableConv2D":
@@ -939,17 +952,23 @@ BACKBONE_BUILDERS = {
         include_top=False, weights="imagenet", input_shape=(s, s, 3), pooling=p)), 1.0),
     "DenseNet169": (lambda p, s: A.DenseNet169(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+    # include_preprocessing=True (the default): the constant ImageNet Normalization is inside.
+    "ConvNeXtTiny": (lambda p, s: A.ConvNeXtTiny(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "ConvNeXtSmall": (lambda p, s: A.ConvNeXtSmall(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
 }
 
 # Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet and
-# EfficientNetV2B*: Rescaling(1/255) + Normalization; EfficientNetV2S: Rescaling(1/128, -1))
-# take pixels: they get the same images mapped to [0, 255], or their
-# input would be nearly constant after the in-model scaling.
+# EfficientNetV2B*: Rescaling(1/255) + Normalization; EfficientNetV2S: Rescaling(1/128, -1);
+# ConvNeXt: Normalization with the ImageNet mean and variance in pixel units) take pixels: they
+# get the same images mapped to [0, 255], or their input would be nearly constant after the
+# in-model scaling.
 PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_minimalistic",
                "MobileNetV3Large", "MobileNetV3Large_minimalistic", "EfficientNetB0",
                "EfficientNetB3", "MobileNetV3Large_0.75", "EfficientNetB2",
                "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
-               "EfficientNetV2S"}
+               "EfficientNetV2S", "ConvNeXtTiny", "ConvNeXtSmall"}
 
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
 # windows and paddings), the seed models also at their default size. InceptionResNetV2 runs at
@@ -977,6 +996,7 @@ BACKBONE_REFERENCES = [
     ("DenseNet121", 97), ("DenseNet121", 224),
     ("VGG19", 97), ("MobileNet_0.25", 97), ("MobileNetV2_1.4", 97),
     ("MobileNetV3Large_0.75", 97), ("EfficientNetB2", 97), ("DenseNet169", 97),
+    ("ConvNeXtTiny", 97), ("ConvNeXtTiny", 224), ("ConvNeXtSmall", 97),
 ]
 
 # (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the

@@ -34,6 +34,9 @@ public enum Backbone {
         if let v = EfficientNetV2.Variant(rawValue: architecture) {
             return try EfficientNetV2.graph(v, height: height, width: width, pooling: pooling)
         }
+        if let v = ConvNeXt.Variant(rawValue: architecture) {
+            return try ConvNeXt.graph(v, height: height, width: width, pooling: pooling)
+        }
         if let alpha = alpha(architecture, family: "MobileNetV2") {
             return try MobileNetV2.graph(alpha: alpha, height: height, width: width, pooling: pooling)
         }
@@ -45,12 +48,16 @@ public enum Backbone {
 
     /// The graph ending at the layer named `layer` (Keras' `model.get_layer(layer).output`,
     /// the features "from this block"), then `pooling` over its spatial dimensions when the
-    /// layer's output is a map. Unknown names list a few of the known ones.
+    /// layer's output is a map. A nested model's name (ConvNeXt's `convnext_tiny_stem`) ends at
+    /// its last layer, as its Keras output does. Unknown names list a few of the known ones.
     public static func graph(
         _ architecture: String, height: Int, width: Int, layer: String, pooling: GlobalPooling = .none
     ) throws -> Graph {
         var g = try graph(architecture, height: height, width: width, pooling: .none)
-        guard let node = g.nodes.first(where: { $0.name == layer }) else {
+        guard
+            let node = g.nodes.first(where: { $0.name == layer })
+                ?? g.nodes.last(where: { $0.scope == layer })
+        else {
             let names = g.nodes.map(\.name)
             let near = names.filter { $0.hasPrefix(String(layer.prefix(4))) }.prefix(8)
             throw GraphError.unknownLayer(
@@ -71,6 +78,7 @@ public enum Backbone {
         + EfficientNetV2.Variant.allCases.map(\.rawValue)
         + ["InceptionV3", "Xception", "InceptionResNetV2"]
         + DenseNet.Variant.allCases.map(\.rawValue)
+        + ConvNeXt.Variant.allCases.map(\.rawValue)
 
     /// "MobileNetV2_0.35" -> 0.35 for family "MobileNetV2".
     static func alpha(_ architecture: String, family: String) -> Double? {

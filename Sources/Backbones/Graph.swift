@@ -172,8 +172,14 @@ public enum GraphOp: Equatable, Sendable {
     /// `SeparableConv2D`; weights `depthwise_kernel` (KH,KW,C,M), `pointwise_kernel`
     /// (1,1,C*M,K) and `bias` (K).
     case separableConv2d(SeparableConv2DParams)
+    /// `Dense` over the last axis of a flat (C) tensor or of every pixel of an (H,W,C) map
+    /// (one GEMM with M = H*W rows); weights `kernel` (C,units) and `bias` (units).
+    case dense(units: Int, useBias: Bool = true, activation: Activation = .linear)
     /// `BatchNormalization` at inference; weights gamma/beta (when scale/center), moving stats.
     case batchNorm(epsilon: Float, scale: Bool = true, center: Bool = true)
+    /// `LayerNormalization(axis=-1)` over each pixel's channels (or a flat tensor's); weights
+    /// gamma/beta (C).
+    case layerNormalization(epsilon: Float)
     /// `Activation`, `ReLU(6.)`, ...
     case activation(Activation)
     /// `ZeroPadding2D`.
@@ -183,6 +189,9 @@ public enum GraphOp: Equatable, Sendable {
     /// InceptionResNetV2's `CustomScaleLayer`: `inputs[0] + inputs[1] * scale`, then an
     /// activation (linear in Keras; set by fusion).
     case scaledAdd(scale: Float)
+    /// ConvNeXt's `LayerScale`: `x * gamma` per channel; one weight (C), which Keras 3 names
+    /// `variable`, `variable_1`, ... by creation order.
+    case layerScale
     /// `Multiply` of two inputs: same shapes, or a (1,1,C) gate times an (H,W,C) map.
     case multiply
     /// `Concatenate(axis=-1)`.
@@ -208,6 +217,8 @@ public enum GraphOp: Equatable, Sendable {
     public var hasWeights: Bool {
         switch self {
         case .conv2d, .depthwiseConv2d, .separableConv2d, .batchNorm: return true
+        case .dense: return true
+        case .layerNormalization, .layerScale: return true
         case .normalization(let mean, _): return mean == nil
         default: return false
         }
@@ -223,6 +234,14 @@ public struct GraphNode: Sendable {
     public let op: GraphOp
     public let inputs: [NodeID]
     public let shape: FeatureShape
+    /// The nested model (a Keras `Sequential` used as one layer, as ConvNeXt's stem and
+    /// downsampling blocks are) this layer belongs to, or nil for a top-level layer. The weight
+    /// file stores such a layer's arrays under the nested model's group, as
+    /// `<scope>/<name>/<variable>`, and `model.layers` lists only the nested model.
+    public let scope: String?
+
+    /// The layer of the weight file (and of the catalog) holding this node's weights.
+    public var weightsLayer: String { scope ?? name }
 }
 
 /// A model whose layers are added in Keras' `model.layers` order (a topological order).
@@ -235,7 +254,8 @@ public struct Graph: Sendable {
     /// Starts a graph with its input node (`input_layer`) of the given static per-image shape.
     public init(name: String, input: FeatureShape, inputName: String = "input_layer") {
         self.name = name
-        nodes.append(GraphNode(id: 0, name: inputName, op: .input, inputs: [], shape: input))
+        nodes.append(
+            GraphNode(id: 0, name: inputName, op: .input, inputs: [], shape: input, scope: nil))
     }
 
     public var input: NodeID { 0 }
@@ -244,8 +264,15 @@ public struct Graph: Sendable {
     public func shape(_ id: NodeID) -> FeatureShape { nodes[id].shape }
 
     /// Names of the layers with weights, in node order: for a faithful graph, Keras' legacy
-    /// weighted-layer order (the architecture catalog's list).
-    public var weightedLayerNames: [String] { nodes.filter(\.op.hasWeights).map(\.name) }
+    /// weighted-layer order (the architecture catalog's list). The layers of a nested model
+    /// count once, under its name.
+    public var weightedLayerNames: [String] {
+        var names: [String] = []
+        for node in nodes where node.op.hasWeights {
+            if node.scope == nil || names.last != node.scope { names.append(node.weightsLayer) }
+        }
+        return names
+    }
 
     /// Keras' `min_size` of an application: smaller inputs are refused before any layer is built.
     public static func requireInput(height: Int, width: Int, atLeast side: Int) throws {
@@ -269,14 +296,19 @@ public struct Graph: Sendable {
         }
     }
 
-    /// Appends a layer and infers its output shape from the static input shapes.
+    /// Appends a layer and infers its output shape from the static input shapes. `scope` names
+    /// the nested model the layer belongs to (`GraphNode.scope`).
     @discardableResult
-    public mutating func add(_ name: String, _ op: GraphOp, _ inputs: NodeID...) throws -> NodeID {
-        try add(name, op, inputs: inputs)
+    public mutating func add(
+        _ name: String, _ op: GraphOp, _ inputs: NodeID..., in scope: String? = nil
+    ) throws -> NodeID {
+        try add(name, op, inputs: inputs, in: scope)
     }
 
     @discardableResult
-    public mutating func add(_ name: String, _ op: GraphOp, inputs: [NodeID]) throws -> NodeID {
+    public mutating func add(
+        _ name: String, _ op: GraphOp, inputs: [NodeID], in scope: String? = nil
+    ) throws -> NodeID {
         for i in inputs where i < 0 || i >= nodes.count {
             throw GraphError.badGraph(layer: name, detail: "input node \(i) does not exist")
         }
@@ -285,7 +317,8 @@ public struct Graph: Sendable {
         }
         let shape = try Graph.inferShape(name, op, inputs.map { nodes[$0].shape })
         let id = nodes.count
-        nodes.append(GraphNode(id: id, name: name, op: op, inputs: inputs, shape: shape))
+        nodes.append(
+            GraphNode(id: id, name: name, op: op, inputs: inputs, shape: shape, scope: scope))
         return id
     }
 
@@ -375,7 +408,13 @@ public struct Graph: Sendable {
                     padding: p.padding)
             else { throw fail("kernel \(p.kernel) does not fit input \(s)") }
             return FeatureShape(height: h, width: w, channels: p.filters)
+        case .dense(let units, _, _):
+            let s = try one()
+            guard units > 0 else { throw fail("units must be positive, got \(units)") }
+            return FeatureShape(height: s.height, width: s.width, channels: units, flat: s.flat)
         case .batchNorm, .activation, .rescaling, .dropout:
+            return try one()
+        case .layerNormalization, .layerScale:
             return try one()
         case .channelRescaling(let scale, let offset):
             let s = try one()

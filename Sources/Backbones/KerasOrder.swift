@@ -63,7 +63,8 @@ extension Graph {
         newID[input] = sorted.input
         for id in order.dropFirst() {
             let node = nodes[id]
-            newID[id] = try sorted.add(node.name, node.op, inputs: node.inputs.map { newID[$0]! })
+            newID[id] = try sorted.add(
+                node.name, node.op, inputs: node.inputs.map { newID[$0]! }, in: node.scope)
         }
         sorted.output = newID[out]
         return sorted

@@ -16,7 +16,9 @@ public enum Activation: Equatable, Sendable {
     case hardSigmoid
     /// `x * relu6(x + 3) / 6` (Keras "hard_swish" / "hard_silu").
     case hardSwish
-    /// Exact GELU, `0.5 * x * (1 + erf(x / sqrt(2)))` (Keras `Activation("gelu")`).
+    /// Exact GELU, `0.5 * x * (1 + erf(x / sqrt(2)))` (Keras `Activation("gelu")`), written
+    /// as TensorFlow's `tf.nn.gelu(approximate=False)` does: `0.5 * x * erfc(-x * 0.70710677)`,
+    /// which keeps its relative precision for large negative x where `1 + erf` cancels.
     case gelu
     case tanh
 
@@ -31,7 +33,7 @@ public enum Activation: Equatable, Sendable {
         case .swish: return x * (1 / (1 + Foundation.exp(-x)))
         case .hardSigmoid: return min(max(x + 3, 0), 6) / 6
         case .hardSwish: return x * (min(max(x + 3, 0), 6) / 6)
-        case .gelu: return 0.5 * x * (1 + Foundation.erf(x * Float(0.5.squareRoot())))
+        case .gelu: return 0.5 * x * Foundation.erfc(-x * Float(0.7071067811865476))
         case .tanh: return Foundation.tanh(x)
         }
     }
@@ -55,8 +57,8 @@ public enum Activation: Equatable, Sendable {
         case .hardSwish:
             for i in 0..<count { x[i] = x[i] * (min(max(x[i] + 3, 0), 6) / 6) }
         case .gelu:
-            let invSqrt2 = Float(0.5.squareRoot())
-            for i in 0..<count { x[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * invSqrt2)) }
+            let invSqrt2 = Float(0.7071067811865476)
+            for i in 0..<count { x[i] = 0.5 * x[i] * Foundation.erfc(-x[i] * invSqrt2) }
         case .tanh:
             for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
         }

@@ -81,4 +81,22 @@ extension Kernels {
             for c in 0..<channels { dst[c] = (src[c] - subtract[c]) / divide[c] }
         }
     }
+
+    /// A weight matrix times a per-column factor, in place: LayerScale folded into the layer
+    /// before it. Column `o` is the flat index modulo `scale.count`, which fits Dense (IN, OUT)
+    /// and Conv2D (KH, KW, C, K) kernels and a bias.
+    /// matrix (rows, K) * scale (K) -> matrix (rows, K)
+    static func scaleColumns(_ matrix: inout [Float], by scale: [Float]) {
+        let k = scale.count
+        precondition(k > 0 && matrix.count % k == 0, "\(matrix.count) floats, \(k) columns")
+        matrix.withUnsafeMutableBufferPointer { m in
+            scale.withUnsafeBufferPointer { s in
+                let (p, g) = (m.baseAddress!, s.baseAddress!)
+                for row in 0..<(m.count / k) {
+                    let r = p + row * k
+                    for c in 0..<k { r[c] *= g[c] }
+                }
+            }
+        }
+    }
 }

@@ -100,10 +100,14 @@ extension Kernels {
         }
     }
 
-    /// Same result as `layerNormNaive`.
+    /// Same result as `layerNormNaive`, in the order Keras computes it in float32
+    /// (`keras/src/ops/nn.py _layer_normalization`): `inv = rsqrt(var + eps) * gamma`,
+    /// `y = x * inv + (-mean * inv + beta)`, so the rounding follows Keras' rather than the
+    /// textbook `(x - mean) * inv`.
     /// x (rows, C), gamma/beta (C) -> out (rows, C); `output` may equal `x`.
-    /// Trick: the two row reductions (mean, then squared deviations) accumulate in Double, which
-    /// is cheap and keeps the statistics exact to float32; the per-element pass is Float.
+    /// Trick: the two row reductions (`tf.nn.moments`: the mean, then the mean squared deviation
+    /// from the float32 mean) accumulate in Double, which is cheap and leaves only the final
+    /// rounding of each statistic; the per-element pass is Float.
     public static func layerNorm(
         _ x: UnsafePointer<Float>, rows: Int, channels: Int,
         gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, epsilon: Float,
@@ -113,22 +117,24 @@ extension Kernels {
             let (src, dst) = (x + r * channels, output + r * channels)
             var sum = 0.0
             for c in 0..<channels { sum += Double(src[c]) }
-            let mean = sum / Double(channels)
+            let mean = Float(sum / Double(channels))
             var squares = 0.0
             for c in 0..<channels {
-                let d = Double(src[c]) - mean
+                let d = Double(src[c]) - Double(mean)
                 squares += d * d
             }
-            let inverseStd = 1 / (squares / Double(channels) + Double(epsilon)).squareRoot()
-            let (meanF, inverseStdF) = (Float(mean), Float(inverseStd))
+            let variance = Float(squares / Double(channels))
+            let inverseStd = 1 / (variance + epsilon).squareRoot()
             switch (gamma, beta) {
             case (let g?, let b?):
-                for c in 0..<channels { dst[c] = (src[c] - meanF) * inverseStdF * g[c] + b[c] }
+                for c in 0..<channels {
+                    let scale = inverseStd * g[c]
+                    dst[c] = src[c] * scale + (-mean * scale + b[c])
+                }
             default:
                 for c in 0..<channels {
-                    let g: Float = gamma?[c] ?? 1
-                    let b: Float = beta?[c] ?? 0
-                    dst[c] = (src[c] - meanF) * inverseStdF * g + b
+                    let scale = inverseStd * (gamma?[c] ?? 1)
+                    dst[c] = src[c] * scale + (-mean * scale + (beta?[c] ?? 0))
                 }
             }
         }
