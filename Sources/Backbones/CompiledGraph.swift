@@ -87,7 +87,11 @@ public final class CompiledGraph: @unchecked Sendable {
         ) throws -> (last: NodeID, layers: [String]) {
             var layers = [node.name]
             var last = node.id
-            if let bn = soleReader(last), case .batchNorm(let eps, let scale, let center) = bn.op {
+            // Only a linear convolution folds: BN after Conv2D(activation="relu") (possible in
+            // a user's model, not in keras.applications) normalizes the activated values.
+            if activation == .linear, let bn = soleReader(last),
+                case .batchNorm(let eps, let scale, let center) = bn.op
+            {
                 let stats = try loader.batchNorm(bn.name, channels: channels, scale: scale, center: center)
                 (kernel, bias) = Kernels.foldBatchNorm(
                     kernel: kernel, outputChannels: channels, bias: bias, mean: stats.mean,

@@ -23,6 +23,24 @@ final class GraphExecutorTests: XCTestCase {
         return BoundWeights(architecture: try! ArchitectureCatalog.architecture("MobileNetV2_0.35"), method: .positional, layers: bound)
     }
 
+    /// BatchNormalization after a convolution with its own ReLU normalizes the activated values:
+    /// it must not be folded into the convolution.
+    func testBatchNormAfterActivatedConvIsNotFolded() throws {
+        var g = Graph(name: "tiny", input: FeatureShape(height: 1, width: 1, channels: 1))
+        let c = try g.add("c", .conv2d(.init(filters: 1, kernel: (1, 1), activation: .relu)), g.input)
+        try g.add("b", .batchNorm(epsilon: 0), c)
+        let bn = ["gamma", "beta", "moving_mean", "moving_variance"].map { ($0, [1]) }
+        let w = weights([("c", "Conv2D", [("kernel", [1, 1, 1, 1]), ("bias", [1])]), ("b", "BatchNormalization", bn)])
+        let model = try CompiledGraph(g, weights: w)
+        XCTAssertEqual(model.steps.map(\.layers), [["input_layer"], ["c"], ["b"]])
+        // relu(k*x + bias), then (y - mean) / sqrt(var) * gamma + beta, by hand.
+        func arr(_ l: String, _ v: String) -> Float { w.layer(l)!.arrays.first { $0.name == "\(l)/\(v)" }!.values[0] }
+        let x: Float = -3
+        let y = max(arr("c", "kernel") * x + arr("c", "bias"), 0)
+        let expected = (y - arr("b", "moving_mean")) / arr("b", "moving_variance").squareRoot() * arr("b", "gamma") + arr("b", "beta")
+        XCTAssertEqual(try model.run([x])[0], expected, accuracy: 1e-5)
+    }
+
     func testUnfoldedBatchNormAddConcatPoolsMatchNaiveKernels() throws {
         var g = Graph(name: "tiny", input: FeatureShape(height: 5, width: 5, channels: 2))
         let c = try g.add("c", .conv2d(.init(filters: 3, kernel: (3, 3), strides: (2, 2), padding: .same)), g.input)
