@@ -18,11 +18,13 @@ public struct ExtractionSummary: Sendable {
 
 public enum Extraction {
     /// Runs `items` through `extractor`, appending rows to `output` (not finished here).
-    /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip.
+    /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip;
+    /// `row` sees each written row with its image name.
     public static func run(
         _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureOutput,
         load: @escaping @Sendable (String) throws -> [Float], batchSize: Int = 32, threads: Int = 1,
-        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in }
+        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in },
+        row: (String, [Float]) -> Void = { _, _ in }
     ) throws -> ExtractionSummary {
         let start = ContinuousClock.now
         var summary = ExtractionSummary()
@@ -42,7 +44,9 @@ public enum Extraction {
                 let item = items[range.lowerBound + offset]
                 switch input {
                 case .success(let pixels):
-                    try output.append(extractor.features(pixels))
+                    let features = try extractor.features(pixels)
+                    try output.append(features)
+                    row(item.name, features)
                     summary.names.append(item.name)
                     if let label = item.label { summary.labels.append(label) }
                 case .failure(let error):
