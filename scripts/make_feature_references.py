@@ -15,6 +15,10 @@ photographs it reads). Writes FIXTURES_DIR/features/:
 * e2e_*.f32: Keras features of every photograph in images/photos/ (make_images.py), in
   flow_from_directory's shuffle=False order, with the reference weights of make_fixtures.py,
   computed the ways users compute them (E2E_CASES);
+* e2e_top_*.f32 + imagenet_class_index.json: the include_top=True probabilities of the photos
+  and decode_predictions(top=5) of them (TOP_E2E), Keras reading the project's class index
+  (Sources/Features/Generated/ImageNetClassIndex.swift) instead of downloading its file, after
+  checking that the two are the same table;
 * index.json describing everything, for the Swift tests.
 """
 import os
@@ -25,10 +29,12 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 
 import json  # noqa: E402
 import shutil  # noqa: E402
+from unittest import mock  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
+from keras.src.applications import imagenet_utils  # noqa: E402
 from keras.src.legacy.preprocessing.image import ImageDataGenerator  # noqa: E402
 
 TREE = [
@@ -84,6 +90,7 @@ def make_preprocess(out):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import BACKBONE_BUILDERS  # noqa: E402  (the reference weights' models)
+import gen_imagenet_classes  # noqa: E402  (the committed class index and its sources)
 
 A = keras.applications
 # name -> (catalog id, preprocess_input, input side, interpolation, keep_aspect_ratio, how the
@@ -154,6 +161,69 @@ def make_e2e(fixtures, out):
             "classes": sorted(listing.class_indices, key=listing.class_indices.get), "cases": cases}
 
 
+# The classifier end to end, as the Keras tutorials do it: load_img (nearest) at the model's
+# size, preprocess_input, predict, decode_predictions(top=5). The weights are make_fixtures.py's
+# reference/mobilenetv2_1.0_top_224.h5 (random, logits scaled to std 2).
+TOP_E2E = {
+    "mobilenetv2_top": ("MobileNetV2_1.0_top", A.mobilenet_v2.preprocess_input, 224, "nearest"),
+}
+
+
+def class_index(out):
+    """Writes out/imagenet_class_index.json from the committed Swift table after checking that
+    the table is keras-hub's (wnid and name of all 1000 classes, in order) and serializes to the
+    file Keras downloads (its pinned md5). Returns the file's path."""
+    ours = gen_imagenet_classes.read_swift_table()
+    package = gen_imagenet_classes.keras_hub_table()
+    differing = [i for i, (a, b) in enumerate(zip(ours, package)) if a != b]
+    if len(ours) != 1000 or len(package) != 1000 or differing:
+        sys.exit(f"class index differs from {gen_imagenet_classes.KERAS_HUB} at {differing[:5]}")
+    md5 = gen_imagenet_classes.check(ours)
+    path = os.path.join(out, "imagenet_class_index.json")
+    with open(path, "w") as f:
+        f.write(gen_imagenet_classes.class_index_json(ours))
+    print(f"class index: 1000 classes equal to {gen_imagenet_classes.KERAS_HUB}'s, "
+          f"md5 {md5} as Keras' file")
+    return path
+
+
+def make_top_e2e(fixtures, out, files):
+    """Keras' probabilities and decode_predictions of the photos for each TOP_E2E case, with
+    Keras' downloader answering from the project's class index."""
+    index_path = class_index(out)
+
+    def get_file(fname, *args, **kwargs):
+        assert fname == "imagenet_class_index.json", fname
+        return index_path
+
+    cases = {}
+    for name, (arch, pre, size, interp) in TOP_E2E.items():
+        keras.backend.clear_session()
+        model = BACKBONE_BUILDERS[arch][0](None, size)
+        weights = f"reference/{arch.lower()}_{size}.h5"
+        model.load_weights(os.path.join(fixtures, weights))
+        x = pre(np.stack([keras.utils.img_to_array(keras.utils.load_img(
+            p, target_size=(size, size), interpolation=interp)) for p in files]))
+        probs = model.predict(x, batch_size=8, verbose=0)
+        imagenet_utils.CLASS_INDEX = None
+        with mock.patch.object(imagenet_utils.file_utils, "get_file", get_file):
+            decoded = imagenet_utils.decode_predictions(probs, top=5)
+        # The top-5 order must not hinge on float32 noise: the gaps between neighbours stay
+        # above 1e-5 of the row's largest, ten times the worst backbone error (1.7e-6).
+        top6 = -np.sort(-probs, axis=1)[:, :6]
+        gap = float((-np.diff(top6, axis=1) / top6[:, :1]).min())
+        print(f"{name}: max probability {probs.max():.4f}, "
+              f"smallest top-6 gap {gap:.2e} of the row's max")
+        assert gap > 1e-5, "a top-5 order this close would test float32 noise"
+        rel = f"e2e_{name}.f32"
+        np.ascontiguousarray(probs, dtype="<f4").tofile(os.path.join(out, rel))
+        cases[name] = {
+            "file": rel, "shape": list(probs.shape), "architecture": arch, "size": size,
+            "weights": weights, "interpolation": interp,
+            "decoded": [[[wnid, label, float(p)] for wnid, label, p in row] for row in decoded]}
+    return {"class_index": "imagenet_class_index.json", "cases": cases}
+
+
 def make_verify(fixtures, out):
     """verify_resnet50_97.npz: the backbone references of make_fixtures.py as a user would save
     them for `extract verify` (inputs + Keras outputs by pooling and layer), and a copy with
@@ -185,6 +255,8 @@ def main(fixtures):
         "verify": make_verify(fixtures, out),
         "e2e": make_e2e(fixtures, out),
     }
+    photos = os.path.join(fixtures, index["e2e"]["photos"])
+    index["top"] = make_top_e2e(fixtures, out, [os.path.join(photos, f) for f in index["e2e"]["filenames"]])
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1, ensure_ascii=False)
     print(f"features/: {len(index['tree']['filenames'])} listed files, "

@@ -31,6 +31,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 
 import io  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 from unittest import mock  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
@@ -999,6 +1000,78 @@ BACKBONE_REFERENCES = [
     ("ConvNeXtTiny", 97), ("ConvNeXtTiny", 224), ("ConvNeXtSmall", 97),
 ]
 
+# include_top=True models by catalog `_top` id (the published top files' layout), built with
+# weights=None at a small size where Keras allows it (VGG's fc1 then has (H/32)·(W/32)·512 rows,
+# not the catalog's 25088: the reference records that shape), and the conv kernel gain as above.
+# EfficientNet needs weights="imagenet" for its third preprocessing layer, and Keras then builds
+# the top only at the default 224.
+TOP_BUILDERS = {
+    "ResNet50_top": (lambda p, s: A.ResNet50(
+        include_top=True, weights=None, input_shape=(s, s, 3)), 1.0),
+    "VGG16_top": (lambda p, s: A.VGG16(
+        include_top=True, weights=None, input_shape=(s, s, 3)), np.sqrt(2.0)),
+    "MobileNet_1.0_top": (lambda p, s: A.MobileNet(
+        alpha=1.0, include_top=True, weights=None, input_shape=(s, s, 3)), 1.0),
+    "MobileNetV2_1.0_top": (lambda p, s: A.MobileNetV2(
+        alpha=1.0, include_top=True, weights=None, input_shape=(s, s, 3)), 1.0),
+    "EfficientNetB0_top": (_as_imagenet(lambda p, s: A.EfficientNetB0(
+        include_top=True, weights="imagenet", input_shape=(s, s, 3))), 1.0),
+    "DenseNet121_top": (lambda p, s: A.DenseNet121(
+        include_top=True, weights=None, input_shape=(s, s, 3)), np.sqrt(2.0)),
+}
+BACKBONE_BUILDERS.update(TOP_BUILDERS)
+PIXEL_INPUT.add("EfficientNetB0_top")
+
+# (catalog id, input side) of the classifiers: probabilities, pooling None. MobileNetV2 also at
+# 224, the weights of the end-to-end `--include-top` case (make_feature_references.py). The
+# InceptionV3 and Xception heads are ResNet's (avg_pool + predictions) on backbones checked above.
+TOP_REFERENCES = [
+    ("ResNet50_top", 97), ("VGG16_top", 97), ("MobileNet_1.0_top", 97),
+    ("MobileNetV2_1.0_top", 97), ("MobileNetV2_1.0_top", 224), ("EfficientNetB0_top", 224),
+    ("DenseNet121_top", 97),
+]
+BACKBONE_REFERENCES += TOP_REFERENCES
+
+# The spread of the random classifiers' logits (std over classes and images). Left as they come,
+# they can be so narrow that every probability is ~1/1000 (an error hides under 1e-4 of the
+# largest) or so wide that one class takes everything. At std 2 the largest probabilities are
+# 0.05-0.34 and the rest spread over six decades (measured); dropping the classifier's bias
+# (std 0.1) moves them by 5-25% of the largest, which BackboneParityTests checks is caught.
+TOP_LOGIT_STD = 2.0
+
+
+def _scale_classifier(model, images):
+    """For include_top models: He-scales VGG's hidden Dense layers (fc1, fc2: ReLU) like the
+    convolutions, then scales the classifier's kernel (Dense `predictions`, or the 1×1
+    `conv_preds` of MobileNet) so that its logits on `images` have std TOP_LOGIT_STD."""
+    weighted = [l for l in model.layers if legacy_weights(l)]
+    classifier = weighted[-1]
+    for layer in weighted[:-1]:
+        if type(layer).__name__ == "Dense":
+            k = layer.kernel
+            gain = np.float32(np.sqrt(2.0) / np.sqrt(k.shape[0]) / 0.1)
+            k.assign((to_numpy(k) * gain).astype(np.float32))
+    _refresh_state(model)
+    features = keras.Model(model.input, classifier.input).predict(
+        images, batch_size=REF_BATCH, verbose=0)
+    kernel = to_numpy(classifier.kernel)
+    logits = features.reshape(len(images), -1) @ kernel.reshape(-1, kernel.shape[-1])
+    gain = TOP_LOGIT_STD / float(logits.std())
+    classifier.kernel.assign((kernel * np.float32(gain)).astype(np.float32))
+
+
+def catalog_shapes():
+    """{arch id: {array path: shape}} of the catalog (ArchitectureData.swift)."""
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "Sources/WeightLoader/Generated/ArchitectureData.swift")
+    shapes = {}
+    for m in re.finditer(r'^\s*"([^"]+)": #"(.*)"#,?$', open(data).read(), re.M):
+        arch = json.loads(m.group(2))
+        shapes[m.group(1)] = {path: shape for _, _, arrays in arch["layers"]
+                              for path, shape, _ in arrays}
+    return shapes
+
+
 # (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the
 # same weights, the features "from this block" (`extract --layer`).
 BACKBONE_LAYER_REFERENCES = [
@@ -1014,8 +1087,10 @@ def make_backbone_references(out):
     pooling="avg" and "max" outputs for REF_BATCH seeded images in [-1, 1] of that size
     (reference/backbones_<size>_input.f32, shared by every model of the size), raw float32
     like make_references. Returns the entries to add to "references" in expectations.json;
-    Tests/BackbonesTests/BackboneParityTests.swift checks every one of them."""
+    Tests/BackbonesTests/BackboneParityTests.swift checks every one of them. The TOP_REFERENCES
+    (`_top` ids) give only the include_top=True probabilities, with their size-dependent shapes."""
     refs = {}
+    catalog = catalog_shapes()
     for arch, size in BACKBONE_REFERENCES:
         input_rel = f"reference/backbones_{size}_input.f32"
         if input_rel not in refs:
@@ -1037,6 +1112,9 @@ def make_backbone_references(out):
         model = build(None, size)
         randomize(legacy_order(model), seed_of(f"{arch} reference"))
         _scale_conv_kernels(model, gain)
+        top = arch in TOP_BUILDERS
+        if top:
+            _scale_classifier(model, images)
         stem = f"reference/{arch.lower()}_{size}"
         weights_rel = f"{stem}.h5"
         if isinstance(model, tf_keras.Model):
@@ -1044,7 +1122,12 @@ def make_backbone_references(out):
         else:
             with h5py.File(out(weights_rel), "w") as f:
                 legacy_h5_format.save_weights_to_hdf5_group(f, model)
-        for pooling, suffix in ((None, "output"), ("avg", "avg"), ("max", "max")):
+        # The arrays whose shape depends on the input size and so differs from the catalog's
+        # (VGG16_top's fc1 below 224): the Swift test binds with these.
+        shapes = {w.path: list(w.shape) for _, ws in legacy_order(model) for w in ws
+                  if list(w.shape) != catalog[arch][w.path]} if top else {}
+        poolings = ((None, "output"), ("avg", "avg"), ("max", "max"))
+        for pooling, suffix in poolings[:1] if top else poolings:
             m = model
             if pooling is not None:
                 m = build(pooling, size)
@@ -1056,6 +1139,11 @@ def make_backbone_references(out):
             refs[rel] = {"shape": list(y.shape), "role": "output", "architecture": arch,
                          "size": size, "weights": weights_rel, "input": input_rel,
                          "pooling": pooling, "max_abs": float(np.abs(y).max())}
+            if top:
+                refs[rel]["shapes"] = shapes
+                top6 = np.sort(y, 1)[:, ::-1][:, :6]
+                print(f"{arch} {size}: probabilities max {y.max():.4f} min {y.min():.2e}, "
+                      f"smallest top-6 gap {(-np.diff(top6, axis=1)).min():.2e}", flush=True)
         for layer in [l for a, s, l in BACKBONE_LAYER_REFERENCES if (a, s) == (arch, size)]:
             sub = keras.Model(model.input, model.get_layer(layer).output)
             y = sub.predict(images, batch_size=REF_BATCH, verbose=0)

@@ -7,8 +7,9 @@ scripts/setup.sh --python
 
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
 generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
-    scripts/make_feature_references.py)
+    scripts/make_feature_references.py scripts/gen_imagenet_classes.py)
 key=$(cat "${generators[@]}" scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
+    Sources/Features/Generated/ImageNetClassIndex.swift \
     | sha256sum | cut -c1-16)
 if [ ! -f ".fixtures/$key/expectations.json" ]; then
     echo "test: generating fixtures into .fixtures/$key (a few minutes, once)" >&2

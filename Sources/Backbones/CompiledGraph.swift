@@ -8,7 +8,7 @@ import WeightLoader
 ///   a separable one's pointwise half); so is a `LayerScale` (its per-channel gamma);
 /// * an activation layer whose input is read by nothing else runs in the epilogue of the step
 ///   that produces that input (conv, depthwise, separable, dense, batch norm, layer scale, add,
-///   scaled add, rescaling);
+///   scaled add, rescaling); softmax, which normalizes a row, only in a dense step's;
 /// * each activation lives in an arena slot that is reused as soon as its last reader has run,
 ///   so the peak memory is about the largest set of simultaneously live activations.
 /// `run` takes any batch size and runs its images one by one through slots sized per image.
@@ -35,14 +35,15 @@ public final class CompiledGraph: @unchecked Sendable {
             case depthwise(DepthwiseParams, kernel: [Float], bias: [Float]?)
             /// `SeparableConv2D`, BN folded into the pointwise kernel and bias.
             case separable(SeparableConv2DParams, depthwise: [Float], pointwise: [Float], bias: [Float]?)
-            /// `Dense` on every row (pixel) of the input: kernel (C, units), BN folded in.
+            /// `Dense` over the last axis (every pixel of a map is a row): kernel (C, units), BN or
+            /// LayerScale folded in, the activation in its epilogue.
             case dense(units: Int, kernel: [Float], bias: [Float]?, activation: Activation)
             case scaleOffset(scale: [Float]?, offset: [Float]?, activation: Activation)
             /// `LayerNormalization` over each row's channels.
             case layerNorm(epsilon: Float, gamma: [Float], beta: [Float])
             /// Keras `Normalization`: `(x - subtract) / divide` per channel.
             case subtractDivide(subtract: [Float], divide: [Float])
-            /// `Reshape`, `Dropout`: the input's floats unchanged.
+            /// `Reshape`, `Dropout`, `Flatten`: the input's floats unchanged.
             case copy
             case activation(Activation)
             case zeroPadding(Padding)
@@ -80,10 +81,12 @@ public final class CompiledGraph: @unchecked Sendable {
         var steps: [Step] = []
         var absorbed = Set<NodeID>()
         // A convolution or Dense absorbs the BatchNormalization it alone feeds (folded into its
-        // kernel and bias), a LayerScale (likewise) and then an activation it alone feeds (run
-        // in its epilogue).
+        // kernel and bias: the kernel's flat index modulo `channels` is the output channel), a
+        // LayerScale (likewise) and then an activation it alone feeds (run in its epilogue;
+        // softmax only with `rows`).
         func absorbFollowers(
-            of node: GraphNode, kernel: inout [Float], bias: inout [Float]?, channels: Int, activation: inout Activation
+            of node: GraphNode, kernel: inout [Float], bias: inout [Float]?, channels: Int, activation: inout Activation,
+            rows: Bool = false
         ) throws -> (last: NodeID, layers: [String]) {
             var layers = [node.name]
             var last = node.id
@@ -111,7 +114,9 @@ public final class CompiledGraph: @unchecked Sendable {
                 layers.append(scale.name)
                 last = scale.id
             }
-            if activation == .linear, let act = soleReader(last), case .activation(let a) = act.op {
+            if activation == .linear, let act = soleReader(last), case .activation(let a) = act.op,
+                a.isElementwise || rows
+            {
                 activation = a
                 absorbed.insert(act.id)
                 layers.append(act.name)
@@ -161,9 +166,11 @@ public final class CompiledGraph: @unchecked Sendable {
                     kind: .separable(p, depthwise: depthwise, pointwise: pointwise, bias: bias),
                     inputs: node.inputs, output: fused.last, layers: fused.layers)
             case .dense(let units, let useBias, var activation):
-                var kernel = try loader.array(node.name, ["kernel"], shape: [ins[0].channels, units])
+                let inChannels = ins[0].channels
+                var kernel = try loader.array(node.name, ["kernel"], shape: [inChannels, units])
                 var bias = useBias ? try loader.array(node.name, ["bias"], shape: [units]) : nil
-                let fused = try absorbFollowers(of: node, kernel: &kernel, bias: &bias, channels: units, activation: &activation)
+                let fused = try absorbFollowers(
+                    of: node, kernel: &kernel, bias: &bias, channels: units, activation: &activation, rows: true)
                 step = Step(
                     kind: .dense(units: units, kernel: kernel, bias: bias, activation: activation),
                     inputs: node.inputs, output: fused.last, layers: fused.layers)
@@ -206,7 +213,7 @@ public final class CompiledGraph: @unchecked Sendable {
                 step = Step(
                     kind: .subtractDivide(subtract: m, divide: v.map { max($0.squareRoot(), 1e-7) }),
                     inputs: node.inputs, output: node.id, layers: [node.name])
-            case .reshape, .dropout:
+            case .reshape, .dropout, .flatten:
                 step = Step(kind: .copy, inputs: node.inputs, output: node.id, layers: [node.name])
             case .activation(let a):
                 step = Step(kind: .activation(a), inputs: node.inputs, output: node.id, layers: [node.name])
@@ -232,21 +239,21 @@ public final class CompiledGraph: @unchecked Sendable {
             // Epilogue fusion for the steps without a convolution.
             switch step.kind {
             case .scaleOffset(let s, let o, .linear):
-                if let act = soleReader(step.output), case .activation(let a) = act.op {
+                if let act = soleReader(step.output), case .activation(let a) = act.op, a.isElementwise {
                     step.kind = .scaleOffset(scale: s, offset: o, activation: a)
                     absorbed.insert(act.id)
                     step.layers.append(act.name)
                     step.output = act.id
                 }
             case .add(.linear):
-                if let act = soleReader(step.output), case .activation(let a) = act.op {
+                if let act = soleReader(step.output), case .activation(let a) = act.op, a.isElementwise {
                     step.kind = .add(a)
                     absorbed.insert(act.id)
                     step.layers.append(act.name)
                     step.output = act.id
                 }
             case .scaledAdd(let scale, .linear):
-                if let act = soleReader(step.output), case .activation(let a) = act.op {
+                if let act = soleReader(step.output), case .activation(let a) = act.op, a.isElementwise {
                     step.kind = .scaledAdd(scale: scale, activation: a)
                     absorbed.insert(act.id)
                     step.layers.append(act.name)
@@ -441,6 +448,7 @@ public final class CompiledGraph: @unchecked Sendable {
                     }
                 }
             case .dense(let units, let kernel, let bias, let activation):
+                // Each pixel of a map is one row (a flat tensor is one row).
                 kernel.withUnsafeBufferPointer { k in
                     withOptional(bias) { b in
                         Kernels.dense(
@@ -475,9 +483,8 @@ public final class CompiledGraph: @unchecked Sendable {
             case .copy:
                 out.update(from: x!, count: batch * inShape.count)
             case .activation(let a):
-                let count = batch * inShape.count
-                out.update(from: x!, count: count)
-                a.apply(out, count: count)
+                out.update(from: x!, count: batch * inShape.count)
+                a.apply(out, rows: rows, channels: inShape.channels)
             case .zeroPadding(let p):
                 Kernels.zeroPad2d(
                     x!, batch: batch, height: inShape.height, width: inShape.width,

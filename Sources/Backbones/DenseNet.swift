@@ -30,10 +30,12 @@ public enum DenseNet {
     /// `growth_rate` of every conv block.
     static let growthRate = 32
 
-    /// in (N, height, width, 3) -> out (N, H', W', C), or (N, C) with pooling; H' is 7 at 224 and
-    /// C = 1024, 1664, 1920. Any input of at least 32×32 (Keras' `min_size`).
+    /// in (N, height, width, 3) -> out (N, H', W', C), or (N, C) with pooling, or with
+    /// `includeTop` (N, 1000) class probabilities; H' is 7 at 224 and C = 1024, 1664, 1920.
+    /// Any input of at least 32×32 (Keras' `min_size`).
     public static func graph(
-        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none
+        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none,
+        includeTop: Bool = false
     ) throws -> Graph {
         try Graph.requireInput(height: height, width: width, atLeast: 32)
         var g = Graph(
@@ -57,7 +59,11 @@ public enum DenseNet {
         }
         x = try g.add("bn", bn, x)
         x = try g.add("relu", .activation(.relu), x)
-        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        if includeTop {
+            try g.addAveragePoolClassifier(x)
+        } else {
+            try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        }
         return try g.inKerasLayerOrder()
     }
 

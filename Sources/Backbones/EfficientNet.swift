@@ -57,9 +57,11 @@ public enum EfficientNet {
     static let bn = GraphOp.batchNorm(epsilon: 1e-3)
 
     /// in (N, height, width, 3) pixels in [0, 255] -> out (N, H', W', C) or (N, C) with pooling,
-    /// C = round_filters(1280): 1280 (B0, B1) ... 2560 (B7). Any input of at least 32×32.
+    /// C = round_filters(1280): 1280 (B0, B1) ... 2560 (B7); with `includeTop` (N, 1000) class
+    /// probabilities. Any input of at least 32×32.
     public static func graph(
-        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none
+        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none,
+        includeTop: Bool = false
     ) throws -> Graph {
         var g = Graph(
             name: variant.modelName, input: FeatureShape(height: height, width: width, channels: 3))
@@ -108,7 +110,12 @@ public enum EfficientNet {
             .conv2d(.init(filters: roundFilters(1280), kernel: (1, 1), padding: .same, useBias: false)), x)
         x = try g.add("top_bn", bn, x)
         x = try g.add("top_activation", .activation(.swish), x)
-        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        if includeTop {
+            // dropout_rate is 0.2 (B0) ... 0.5 (B7), never 0, so `top_dropout` always exists.
+            try g.addAveragePoolClassifier(x, dropout: "top_dropout")
+        } else {
+            try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        }
         return g
     }
 

@@ -212,12 +212,24 @@ public enum GraphOp: Equatable, Sendable {
     case reshape(FeatureShape)
     /// `Dropout`: the identity at inference.
     case dropout
+    /// `Flatten`: an (H,W,C) map as one flat (H·W·C) vector in NHWC order, the order of the
+    /// floats in memory.
+    case flatten
+
+    /// The activation argument of a convolution layer (run value by value in its epilogue).
+    var convolutionActivation: Activation? {
+        switch self {
+        case .conv2d(let p): return p.activation
+        case .depthwiseConv2d(let p): return p.activation
+        case .separableConv2d(let p): return p.activation
+        default: return nil
+        }
+    }
 
     /// Whether the layer owns weights (and so appears in the legacy weighted-layer order).
     public var hasWeights: Bool {
         switch self {
-        case .conv2d, .depthwiseConv2d, .separableConv2d, .batchNorm: return true
-        case .dense: return true
+        case .conv2d, .depthwiseConv2d, .separableConv2d, .dense, .batchNorm: return true
         case .layerNormalization, .layerScale: return true
         case .normalization(let mean, _): return mean == nil
         default: return false
@@ -378,6 +390,11 @@ public struct Graph: Sendable {
             guard ins.count == 1 else { throw fail("expects 1 input, got \(ins.count)") }
             return ins[0]
         }
+        // Softmax normalizes over the channels of a row; the convolution and elementwise
+        // kernels apply their activation value by value, so only Dense and Activation take it.
+        if let activation = op.convolutionActivation, !activation.isElementwise {
+            throw fail("\(activation) is only supported on Dense and Activation layers")
+        }
         switch op {
         case .input:
             throw fail("only the graph's first node is an input")
@@ -410,8 +427,11 @@ public struct Graph: Sendable {
             return FeatureShape(height: h, width: w, channels: p.filters)
         case .dense(let units, _, _):
             let s = try one()
-            guard units > 0 else { throw fail("units must be positive, got \(units)") }
+            guard units > 0 else { throw fail("Dense needs at least 1 unit, got \(units)") }
             return FeatureShape(height: s.height, width: s.width, channels: units, flat: s.flat)
+        case .flatten:
+            let s = try one()
+            return FeatureShape(height: 1, width: 1, channels: s.count, flat: true)
         case .batchNorm, .activation, .rescaling, .dropout:
             return try one()
         case .layerNormalization, .layerScale:

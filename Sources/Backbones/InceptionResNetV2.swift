@@ -7,9 +7,12 @@
 // Keras' `model.layers` order.
 
 public enum InceptionResNetV2 {
-    /// in (N, height, width, 3) -> out (N, H', W', 1536), or (N, 1536) with pooling; H' is 8 at
-    /// 299. Any input of at least 75×75 (Keras' `min_size`).
-    public static func graph(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
+    /// in (N, height, width, 3) -> out (N, H', W', 1536), or (N, 1536) with pooling, or with
+    /// `includeTop` (N, 1000) class probabilities; H' is 8 at 299. Any input of at least 75×75
+    /// (Keras' `min_size`).
+    public static func graph(
+        height: Int, width: Int, pooling: GlobalPooling = .none, includeTop: Bool = false
+    ) throws -> Graph {
         try Graph.requireInput(height: height, width: width, atLeast: 75)
         var b = Builder(graph: Graph(
             name: "inception_resnet_v2", input: FeatureShape(height: height, width: width, channels: 3)))
@@ -66,7 +69,11 @@ public enum InceptionResNetV2 {
         x = try b.residualBlock(x, .block8, index: 10, scale: 1.0, activation: false)
 
         x = try b.conv2dBN(x, 1536, 1, name: "conv_7b")
-        try b.graph.addPooling(pooling, x)
+        if includeTop {
+            try b.graph.addAveragePoolClassifier(x)
+        } else {
+            try b.graph.addPooling(pooling, x)
+        }
         return try b.graph.inKerasLayerOrder()
     }
 

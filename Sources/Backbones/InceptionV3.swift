@@ -5,9 +5,12 @@
 // layers in the file's code order and then sorts them into Keras' `model.layers` order.
 
 public enum InceptionV3 {
-    /// in (N, height, width, 3) -> out (N, H', W', 2048), or (N, 2048) with pooling; H' is 8 at
-    /// 299. Any input of at least 75×75 (Keras' `min_size`).
-    public static func graph(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
+    /// in (N, height, width, 3) -> out (N, H', W', 2048), or (N, 2048) with pooling, or with
+    /// `includeTop` (N, 1000) class probabilities; H' is 8 at 299. Any input of at least 75×75
+    /// (Keras' `min_size`).
+    public static func graph(
+        height: Int, width: Int, pooling: GlobalPooling = .none, includeTop: Bool = false
+    ) throws -> Graph {
         try Graph.requireInput(height: height, width: width, atLeast: 75)
         let input = FeatureShape(height: height, width: width, channels: 3)
         var b = Builder(graph: Graph(name: "inception_v3", input: input))
@@ -88,7 +91,11 @@ public enum InceptionV3 {
             x = try b.graph.add("mixed\(9 + i)", .concat, branch1x1, branch3x3, branch3x3dbl, branchPool)
         }
 
-        try b.graph.addPooling(pooling, x)
+        if includeTop {
+            try b.graph.addAveragePoolClassifier(x)
+        } else {
+            try b.graph.addPooling(pooling, x)
+        }
         return try b.graph.inKerasLayerOrder()
     }
 

@@ -12,11 +12,13 @@ public enum MobileNet {
         String(format: "mobilenet_%.2f_%d", alpha, size)
     }
 
-    /// in (N, height, width, 3) -> out (N, H', W', int(1024 * alpha)) or (N, C) with pooling.
+    /// in (N, height, width, 3) -> out (N, H', W', int(1024 * alpha)) or (N, C) with pooling,
+    /// or with `includeTop` (N, 1000) class probabilities.
     /// Every stride-2 depthwise convolution follows `ZeroPadding2D(((0, 1), (0, 1)))` and is
     /// "valid" (for odd sizes this is not TF "same"); conv1 is a 3×3/2 "same" convolution.
     public static func graph(
-        alpha: Double, height: Int, width: Int, pooling: GlobalPooling = .none
+        alpha: Double, height: Int, width: Int, pooling: GlobalPooling = .none,
+        includeTop: Bool = false
     ) throws -> Graph {
         var g = Graph(
             name: modelName(alpha: alpha, size: height),
@@ -40,7 +42,20 @@ public enum MobileNet {
         for (i, (filters, stride)) in blocks.enumerated() {
             x = try depthwiseConvBlock(&g, x, filters: filters, alpha: alpha, stride: stride, blockID: i + 1)
         }
-        try g.addPooling(pooling, x)
+        if includeTop {
+            // The classifier is a 1×1 convolution on the pooled (1, 1, C) map.
+            x = try g.add("global_average_pooling2d", .globalAveragePool(keepDims: true), x)
+            x = try g.add("dropout", .dropout, x)
+            x = try g.add(
+                "conv_preds",
+                .conv2d(.init(filters: Graph.imagenetClasses, kernel: (1, 1), padding: .same)), x)
+            x = try g.add(
+                "reshape_2",
+                .reshape(FeatureShape(height: 1, width: 1, channels: Graph.imagenetClasses, flat: true)), x)
+            try g.add("predictions", .activation(.softmax), x)
+        } else {
+            try g.addPooling(pooling, x)
+        }
         return g
     }
 

@@ -56,9 +56,11 @@ public enum MobileNetV2 {
     }
 
     /// in (N, height, width, 3) -> out (N, H/32, W/32, C) or (N, C) with pooling,
-    /// C = 1280 for alpha <= 1, else `_make_divisible(1280 * alpha, 8)`.
+    /// C = 1280 for alpha <= 1, else `_make_divisible(1280 * alpha, 8)`; with `includeTop`
+    /// (N, 1000) class probabilities.
     public static func graph(
-        alpha: Double, height: Int, width: Int, pooling: GlobalPooling = .none
+        alpha: Double, height: Int, width: Int, pooling: GlobalPooling = .none,
+        includeTop: Bool = false
     ) throws -> Graph {
         var g = Graph(
             name: modelName(alpha: alpha, size: height),
@@ -91,7 +93,11 @@ public enum MobileNetV2 {
         x = try g.add("Conv_1", .conv2d(.init(filters: lastBlockFilters, kernel: (1, 1), useBias: false)), x)
         x = try g.add("Conv_1_bn", bnMobileNetV2, x)
         x = try g.add("out_relu", .activation(.relu6), x)
-        try g.addPooling(pooling, x)
+        if includeTop {
+            try g.addAveragePoolClassifier(x, pool: "global_average_pooling2d")
+        } else {
+            try g.addPooling(pooling, x)
+        }
         return g
     }
 

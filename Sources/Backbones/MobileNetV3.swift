@@ -9,6 +9,9 @@ public enum MobileNetV3 {
     public enum Size: String, Sendable, CaseIterable {
         case small = "Small"
         case large = "Large"
+
+        /// `last_point_ch`: the width of the classifier's `conv_2` (alpha <= 1).
+        var lastPointChannels: Int { self == .small ? 1024 : 1280 }
     }
 
     /// The six published configurations (alpha 0.75 and 1.0, minimalistic only at 1.0).
@@ -130,9 +133,11 @@ public enum MobileNetV3 {
     }
 
     /// in (N, height, width, 3) pixels in [0, 255] -> out (N, H', W', C) or (N, C) with pooling;
-    /// C = 576 (Small) / 960 (Large) at alpha 1, 432 / 720 at 0.75. Any input of at least 32×32.
+    /// C = 576 (Small) / 960 (Large) at alpha 1, 432 / 720 at 0.75; with `includeTop` (N, 1000)
+    /// class probabilities. Any input of at least 32×32.
     public static func graph(
-        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none
+        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none,
+        includeTop: Bool = false
     ) throws -> Graph {
         var g = Graph(
             name: "MobileNetV3\(variant.size.rawValue)",
@@ -166,7 +171,23 @@ public enum MobileNetV3 {
             "conv_1", .conv2d(.init(filters: lastConvChannels, kernel: (1, 1), padding: .same, useBias: false)), x)
         x = try g.add("conv_1_bn", bn, x)
         x = try activation.add(&g, x, &names)
-        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        if includeTop {
+            // A convolutional head on the pooled (1, 1, C) map: conv_2 (with bias) + the stack's
+            // activation, Dropout(0.2), the `logits` 1×1 convolution, Flatten, softmax.
+            let lastPoint = variant.alpha > 1.0
+                ? MobileNetV2.makeDivisible(Double(variant.size.lastPointChannels) * variant.alpha, 8)
+                : variant.size.lastPointChannels
+            x = try g.add(names.next("global_average_pooling2d"), .globalAveragePool(keepDims: true), x)
+            x = try g.add("conv_2", .conv2d(.init(filters: lastPoint, kernel: (1, 1), padding: .same)), x)
+            x = try activation.add(&g, x, &names)
+            x = try g.add(names.next("dropout"), .dropout, x)
+            x = try g.add(
+                "logits", .conv2d(.init(filters: Graph.imagenetClasses, kernel: (1, 1), padding: .same)), x)
+            x = try g.add(names.next("flatten"), .flatten, x)
+            try g.add("predictions", .activation(.softmax), x)
+        } else {
+            try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        }
         return g
     }
 

@@ -47,10 +47,12 @@ public enum ResNet {
     /// `BatchNormalization(epsilon=1.001e-5)`, every ResNet BN.
     static let bn = GraphOp.batchNorm(epsilon: 1.001e-5)
 
-    /// in (N, height, width, 3) -> out (N, ceil-ish H/32, W/32, 2048), or (N, 2048) with pooling.
+    /// in (N, height, width, 3) -> out (N, ceil-ish H/32, W/32, 2048), or (N, 2048) with pooling,
+    /// or with `includeTop` (N, 1000) class probabilities (`avg_pool` + `predictions`).
     /// Any input of at least 32×32 (Keras' `min_size`).
     public static func graph(
-        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none
+        _ variant: Variant, height: Int, width: Int, pooling: GlobalPooling = .none,
+        includeTop: Bool = false
     ) throws -> Graph {
         var g = Graph(
             name: variant.modelName, input: FeatureShape(height: height, width: width, channels: 3))
@@ -86,7 +88,11 @@ public enum ResNet {
             x = try g.add("post_bn", bn, x)
             x = try g.add("post_relu", .activation(.relu), x)
         }
-        try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        if includeTop {
+            try g.addAveragePoolClassifier(x)
+        } else {
+            try g.addPooling(pooling, x, avg: "avg_pool", max: "max_pool")
+        }
         return g
     }
 

@@ -8,9 +8,12 @@ public enum Xception {
     /// `BatchNormalization(axis=-1)`: Keras' default epsilon 1e-3, with gamma.
     static let bn = GraphOp.batchNorm(epsilon: 1e-3)
 
-    /// in (N, height, width, 3) -> out (N, H', W', 2048), or (N, 2048) with pooling; H' is 10 at
-    /// 299. Any input of at least 71×71 (Keras' `min_size`).
-    public static func graph(height: Int, width: Int, pooling: GlobalPooling = .none) throws -> Graph {
+    /// in (N, height, width, 3) -> out (N, H', W', 2048), or (N, 2048) with pooling, or with
+    /// `includeTop` (N, 1000) class probabilities; H' is 10 at 299. Any input of at least 71×71
+    /// (Keras' `min_size`).
+    public static func graph(
+        height: Int, width: Int, pooling: GlobalPooling = .none, includeTop: Bool = false
+    ) throws -> Graph {
         try Graph.requireInput(height: height, width: width, atLeast: 71)
         var g = Graph(name: "xception", input: FeatureShape(height: height, width: width, channels: 3))
         var names = KerasAutoNames()
@@ -67,7 +70,11 @@ public enum Xception {
             x = try g.add("block14_sepconv\(j)_bn", bn, x)
             x = try g.add("block14_sepconv\(j)_act", .activation(.relu), x)
         }
-        try g.addPooling(pooling, x)
+        if includeTop {
+            try g.addAveragePoolClassifier(x)
+        } else {
+            try g.addPooling(pooling, x)
+        }
         return try g.inKerasLayerOrder()
     }
 

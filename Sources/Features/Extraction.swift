@@ -18,11 +18,13 @@ public struct ExtractionSummary: Sendable {
 
 public enum Extraction {
     /// Runs `items` through `extractor`, appending rows to `output` (not finished here).
-    /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip.
+    /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip;
+    /// `written` sees each written row with its image name.
     public static func run(
         _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureOutput,
         load: @escaping @Sendable (String) throws -> [Float], batchSize: Int = 32, threads: Int = 1,
-        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in }
+        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in },
+        written: (String, [Float]) -> Void = { _, _ in }
     ) throws -> ExtractionSummary {
         let start = ContinuousClock.now
         var summary = ExtractionSummary()
@@ -54,7 +56,9 @@ public enum Extraction {
                     let item = items[range.lowerBound + offset]
                     switch inputs[offset] {
                     case .success:
-                        try output.append(Array(rows[row * extractor.width..<(row + 1) * extractor.width]))
+                        let features = Array(rows[row * extractor.width..<(row + 1) * extractor.width])
+                        try output.append(features)
+                        written(item.name, features)
                         row += 1
                         summary.names.append(item.name)
                         if let label = item.label { summary.labels.append(label) }

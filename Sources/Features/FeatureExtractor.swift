@@ -12,6 +12,9 @@ public final class FeatureExtractor: @unchecked Sendable {
     public let pooling: GlobalPooling
     /// The layer whose output is taken (`--layer`), nil for the last one.
     public let layer: String?
+    /// Whether the model ends in the ImageNet classifier (a top entry): rows are (1000)
+    /// probabilities, decoded with `Predictions.top`.
+    public var includeTop: Bool { entry.includeTop }
     public let preprocess: PreprocessMode
     public let model: CompiledGraph
 
@@ -37,7 +40,8 @@ public final class FeatureExtractor: @unchecked Sendable {
         let file = try KerasWeightFile.open(weightsPath)
         // Two releases of one model can share shapes and differ in arithmetic (the fchollet v0.2
         // ResNet50: BatchNorm epsilon 1e-3). The file's names say which release it is.
-        if let best = Binder.detect(file).first, best.architecture.id != arch.id,
+        // (Not for a classifier entry: a features file there is a mistake to report, not a variant.)
+        if !entry.includeTop, let best = Binder.detect(file).first, best.architecture.id != arch.id,
            let other = WeightsManifest.shared.entries.first(where: { $0.architecture == best.architecture.id && !$0.includeTop }),
            other.model == entry.model
         {
@@ -50,12 +54,17 @@ public final class FeatureExtractor: @unchecked Sendable {
         } catch {
             // Say which model the file is when it is another known one.
             if let other = Binder.detect(file).first?.architecture.id, other != arch.id {
+                if other + Backbone.topSuffix == arch.id { throw ExtractionError.noClassifier(weightsPath) }
+                if other == arch.id + Backbone.topSuffix { throw ExtractionError.classifierWeights(weightsPath) }
                 throw WeightLoaderError.wrongArchitecture(path: weightsPath, requested: arch.id, detected: other)
             }
             throw error
         }
         let graph = try layer.map { try Backbone.graph(arch.id, height: size, width: size, layer: $0, pooling: pooling) }
             ?? Backbone.graph(arch.id, height: size, width: size, pooling: pooling)
+        if entry.includeTop, size != entry.defaultInput, Backbone.classifierFixesInputSize(graph) {
+            throw ExtractionError.classifierInputSize(model: entry.model, size: size, required: entry.defaultInput)
+        }
         self.entry = entry
         self.weightsPath = weightsPath
         self.inputSize = size
@@ -90,6 +99,11 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
     case unknownPreprocessing(String)
     case unknownWeights(String)
     case failedImage(String)
+    case classifierInputSize(model: String, size: Int, required: Int)
+    /// include_top=True weights where features (include_top=False) were asked for.
+    case classifierWeights(String)
+    /// include_top=False weights where the classifier was asked for.
+    case noClassifier(String)
 
     public var description: String {
         switch self {
@@ -101,6 +115,12 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
             return "\(path) does not bind to any known architecture; name it with --model (see `extract models`)"
         case .failedImage(let text):
             return text
+        case .classifierInputSize(let model, let size, let required):
+            return "\(model)'s classifier flattens the last feature map into its first Dense layer, so its weights fit \(required)×\(required) inputs only; --input-size \(size) cannot be used with --include-top"
+        case .classifierWeights(let file):
+            return "\(file) holds the ImageNet classifier (include_top=True); add --include-top for class probabilities, or use the model's notop weights for features"
+        case .noClassifier(let file):
+            return "\(file) has no ImageNet classifier (include_top=False weights); --include-top needs the model's published *_tf_dim_ordering_tf_kernels.h5 file"
         }
     }
 

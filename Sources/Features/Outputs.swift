@@ -1,6 +1,8 @@
 // What a run leaves behind, chosen by the -o extension:
 //   feats.npy  float32 (N, D); beside it feats.labels.npy (int64, with class folders),
 //              feats.index.csv (row, path[, label, class]), feats.classes.txt
+//   (any)      with the ImageNet classifier, feats.predictions.csv (row, path, rank, wnid, name,
+//              probability): the top-k classes as decode_predictions gives them
 //   feats.npz  one archive: features, labels, paths, class_names (numpy arrays, no pickles)
 //   feats.h5   datasets features, labels, paths, class_names (through libhdf5)
 // and always feats.run.json, the run record. Features stream to a temporary .npy as they are
@@ -52,8 +54,11 @@ public final class FeatureOutput {
     public func append(_ features: [Float]) throws { try rows.append(features) }
 
     /// Writes the side files and the packed formats, then renames everything into place.
-    /// `names` and `labels` are per written row; `classNames` empty when unlabeled.
-    public func finish(names: [String], labels: [Int]?, classNames: [String], record: Data) throws {
+    /// `names` and `labels` are per written row; `classNames` empty when unlabeled;
+    /// `predictions` the decoded top-k CSV of a classifier run.
+    public func finish(
+        names: [String], labels: [Int]?, classNames: [String], record: Data, predictions: String? = nil
+    ) throws {
         var pending: [AtomicFile] = []
         defer { pending.forEach { $0.discard() } }
         func side(_ suffix: String, _ data: Data) throws {
@@ -62,6 +67,7 @@ public final class FeatureOutput {
             try f.write(data)
         }
         try side(".run.json", record)
+        if let predictions { try side(".predictions.csv", Data(predictions.utf8)) }
         switch format {
         case .npy:
             if let labels, !classNames.isEmpty {

@@ -20,6 +20,10 @@ struct Extract: AsyncParsableCommand {
                 feats.labels.npy, .classes.txt, .index.csv, .run.json
               extract --model resnet50 --interpolation bilinear photos/ -o feats.h5
               extract --weights my_finetuned.h5 --pooling max imgs/ -o feats.npz
+              extract --model resnet50 --include-top photos/ -o probs.npy
+                ImageNet class probabilities (N, 1000); each photo's top 5
+                classes printed, as decode_predictions, and in
+                probs.predictions.csv
               extract models                 every model, its input size and width
               extract fetch --model efficientnetb0   weights into ~/.keras/models
               extract inspect my_model.h5     what a weight file holds, which model

@@ -161,7 +161,7 @@ struct Models: AsyncParsableCommand {
     func run() async throws {
         let store = WeightStore()
         print("model".padding(toLength: 44, withPad: " ", startingAt: 0) + "input  features  preprocess  runs     weights")
-        let runs = Set(Backbone.supported)
+        let runs = Set(Backbone.supported + Backbone.supportedTop)
         for entry in WeightsManifest.shared.entries {
             // Existence only: hashing every cached file would make listing slow.
             let present = FileManager.default.fileExists(atPath: store.modelsDirectory.appendingPathComponent(entry.file).path)
@@ -171,7 +171,7 @@ struct Models: AsyncParsableCommand {
                 + "\(entry.defaultInput)".padding(toLength: 7, withPad: " ", startingAt: 0)
                 + "\(entry.outputWidth.map(String.init) ?? "?")".padding(toLength: 10, withPad: " ", startingAt: 0)
                 + entry.preprocess.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + (entry.includeTop ? "no" : runs.contains(entry.architecture) ? "yes" : "not yet").padding(toLength: 9, withPad: " ", startingAt: 0)
+                + (runs.contains(entry.architecture) ? "yes" : "not yet").padding(toLength: 9, withPad: " ", startingAt: 0)
                 + state)
         }
     }

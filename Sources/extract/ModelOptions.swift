@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "The minimalistic MobileNetV3 variant.")
     var minimalistic = false
 
-    @Flag(help: "The model with its ImageNet classifier (include_top=True).")
+    @Flag(help: "The model with its ImageNet classifier (include_top=True, the published top weights): class probabilities instead of features.")
     var includeTop = false
 
     /// The manifest entry meant, or nil when no --model was given.

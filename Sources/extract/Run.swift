@@ -26,6 +26,13 @@ struct Run: AsyncParsableCommand {
             class_names inside); always NAME.run.json, the run record. Files appear only when \
             complete.
 
+            With --include-top the model keeps its ImageNet classifier (include_top=True, the \
+            published *_tf_dim_ordering_tf_kernels.h5 files): each row is the 1000 class \
+            probabilities, and the top-k classes of every image (--top, default 5) are \
+            printed as decode_predictions gives them and written to NAME.predictions.csv \
+            (row, path, rank, wnid, name, probability). --pooling and --layer do not apply \
+            there, nor --input-size for VGG, whose classifier is sized for 224×224.
+
             Unreadable images are skipped with a warning and listed in the run record \
             (--strict stops instead).
 
@@ -40,8 +47,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A weights file to use instead of the Keras cache (a published file or your own saved model).", valueName: "path"))
     var weights: String?
 
-    @Option(help: ArgumentHelp("Global pooling after the last block: avg, max, or none (the feature map, flattened per image).", valueName: "mode"))
-    var pooling: String = "avg"
+    @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, flattened per image).", valueName: "mode"))
+    var pooling: String?
 
     @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
     var layer: String?
@@ -64,7 +71,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Apply the EXIF orientation tag (Keras ignores it).")
     var exifTranspose = false
 
-    @Option(help: "Images decoded ahead of the model per batch (1: one image at a time, each on all cores).")
+    @Option(help: ArgumentHelp("With --include-top: how many classes to print and write per image, most probable first (default 5).", valueName: "k"))
+    var top: Int?
+
+    @Option(help: "Images decoded ahead of the model per batch (at least one per thread).")
     var batchSize: Int = 32
 
     @Option(help: "Threads decoding images, and images run through the model at once (default: the CPU count).")
@@ -90,7 +100,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("say which model: --model NAME (see `extract models`) or --weights FILE")
         }
         if inputs.isEmpty { throw ValidationError("give a folder of images, a list file or image files") }
-        if GlobalPooling(rawValue: pooling) == nil { throw ValidationError("--pooling must be avg, max or none") }
+        if let pooling, GlobalPooling(rawValue: pooling) == nil { throw ValidationError("--pooling must be avg, max or none") }
         if let interpolation, Interpolation(rawValue: interpolation) == nil {
             throw ValidationError("--interpolation must be one of \(Interpolation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -98,9 +108,33 @@ struct Run: AsyncParsableCommand {
         if let preprocess, PreprocessMode(rawValue: preprocess) == nil {
             throw ValidationError("--preprocess must be caffe, tf, torch or none")
         }
-        if selection.includeTop { throw ValidationError("--include-top is not supported by the features run yet; features come from include_top=False") }
+        try validateTop()
         if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
         do { _ = try OutputFormat(path: output) } catch { throw ValidationError(String(describing: error)) }
+    }
+
+    /// --include-top ends in the classifier's own pooling and Dense layers, on its own input.
+    func validateTop() throws {
+        guard selection.includeTop else {
+            if top != nil { throw ValidationError("--top applies to the classifier's probabilities: add --include-top") }
+            return
+        }
+        if pooling != nil {
+            throw ValidationError("--pooling applies to features without the classifier; --include-top ends in the classifier's own pooling and Dense layers")
+        }
+        if layer != nil {
+            throw ValidationError("--layer takes features from inside the backbone; --include-top gives the classifier's probabilities: use one or the other")
+        }
+        if let top, !(1...ImageNetClasses.all.count).contains(top) {
+            throw ValidationError("--top must be between 1 and \(ImageNetClasses.all.count)")
+        }
+        // VGG's fc1 is sized for the default input; the check needs the entry (--model).
+        if let size = inputSize, let entry = try? selection.entry(), size != entry.defaultInput,
+            let graph = try? Backbone.graph(entry.architecture, height: entry.defaultInput, width: entry.defaultInput),
+            Backbone.classifierFixesInputSize(graph)
+        {
+            throw ValidationError(String(describing: ExtractionError.classifierInputSize(model: entry.model, size: size, required: entry.defaultInput)))
+        }
     }
 
     func run() async throws {
@@ -116,6 +150,11 @@ struct Run: AsyncParsableCommand {
             } else {
                 entry = try FeatureExtractor.entry(detectedIn: weights!)
             }
+            if entry.includeTop != selection.includeTop {
+                throw entry.includeTop
+                    ? ExtractionError.classifierWeights(weights ?? entry.file)
+                    : ExtractionError.noClassifier(weights ?? entry.file)
+            }
             let weightsPath: String
             var digest: String?
             if let weights {
@@ -129,7 +168,8 @@ struct Run: AsyncParsableCommand {
             let dataset = try Dataset.scan(inputs)
             let extractor = try FeatureExtractor(
                 entry: entry, weightsPath: weightsPath, inputSize: inputSize,
-                pooling: GlobalPooling(rawValue: pooling)!, layer: layer, preprocess: preprocess.flatMap(PreprocessMode.init))
+                pooling: entry.includeTop ? .none : GlobalPooling(rawValue: pooling ?? "avg")!, layer: layer,
+                preprocess: preprocess.flatMap(PreprocessMode.init))
             let method = ResizeMethod(rawValue: resize)!
             let filter = interpolation.flatMap(Interpolation.init) ?? (method == .tf ? .bilinear : .nearest)
             let pipeline = ImagePipeline(
@@ -138,7 +178,10 @@ struct Run: AsyncParsableCommand {
                 exifTranspose: exifTranspose, preprocess: extractor.preprocess)
 
             if !quiet {
-                note("\(ModelSelection.describe(entry)) at \(extractor.inputSize)×\(extractor.inputSize)\(layer.map { ", layer \($0)" } ?? ""), pooling \(pooling), \(extractor.width) features per image; \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
+                let what = extractor.includeTop
+                    ? "\(extractor.width) class probabilities per image"
+                    : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
+                note("\(ModelSelection.describe(entry)) at \(extractor.inputSize)×\(extractor.inputSize), \(what); \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
                 if !dataset.ignored.isEmpty {
                     note("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
                 }
@@ -146,22 +189,33 @@ struct Run: AsyncParsableCommand {
             let output = try FeatureOutput(path: output, width: extractor.width, expectedRows: dataset.items.count)
             out = output
             interrupt.protect(output)
+            // decode_predictions of each written row, printed once the progress bar is done.
+            var tops: [(name: String, top: [Prediction])] = []
+            let topK = top ?? 5
             let summary = try Extraction.run(
                 dataset.items, extractor: extractor, output: output, load: { try pipeline.load($0) },
                 batchSize: batchSize, threads: threads, strict: strict,
                 progress: quiet ? nil : ProgressBar(title: "extract", format: ProgressBar.items("images")),
-                warn: { if !quiet { note($0) } })
+                warn: { if !quiet { note($0) } },
+                written: { name, probabilities in
+                    if extractor.includeTop { tops.append((name, Predictions.top(probabilities, k: topK))) }
+                })
             if summary.names.isEmpty {
                 throw ExtractionError.failedImage("none of the \(dataset.items.count) images could be read; nothing was written")
             }
             let record = try RunRecord(
                 entry: entry, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
-                pipeline: pipeline, dataset: dataset, summary: summary, output: output.path
+                pipeline: pipeline, dataset: dataset, summary: summary, output: output.path,
+                top: extractor.includeTop ? topK : nil
             ).json()
             try output.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
-                classNames: dataset.classNames, record: record)
+                classNames: dataset.classNames, record: record,
+                predictions: extractor.includeTop ? Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top)) : nil)
             interrupt.release()
+            if extractor.includeTop {
+                print(tops.map { Predictions.line(path: $0.name, $0.top) }.joined(separator: "\n"))
+            }
             if !quiet {
                 note(String(format: "wrote %@: %d × %d float32 (%d skipped), %.1f images/s",
                             output.path, summary.names.count, extractor.width, summary.skipped.count, summary.imagesPerSecond))

@@ -31,6 +31,9 @@ struct RunRecord: Encodable {
     let input: Input
     let layer: String?
     let pooling: String
+    /// include_top=True: rows are class probabilities; `top` classes per image were decoded.
+    let includeTop: Bool
+    let top: Int?
     let features: Int
     let output: String
     let counts: Counts
@@ -42,7 +45,8 @@ struct RunRecord: Encodable {
 
     init(
         entry: WeightsEntry, weightsPath: String, weightsDigest: String?, extractor: FeatureExtractor,
-        pipeline: ImagePipeline, dataset: Dataset, summary: ExtractionSummary, output: String
+        pipeline: ImagePipeline, dataset: Dataset, summary: ExtractionSummary, output: String,
+        top: Int? = nil
     ) throws {
         // The cache verified the hash already; a --weights file is hashed here so the record
         // names exactly which file made these features.
@@ -59,6 +63,8 @@ struct RunRecord: Encodable {
             exifTranspose: pipeline.exifTranspose, preprocessing: extractor.preprocess.rawValue)
         layer = extractor.layer
         pooling = extractor.pooling.rawValue
+        includeTop = extractor.includeTop
+        self.top = top
         features = extractor.width
         self.output = output
         counts = Counts(

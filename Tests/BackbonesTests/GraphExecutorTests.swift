@@ -92,5 +92,54 @@ final class GraphExecutorTests: XCTestCase {
         }
         XCTAssertThrowsError(try g.add("big", .conv2d(.init(filters: 3, kernel: (7, 7))), a))
         XCTAssertThrowsError(try g.add("a", .activation(.relu), a))  // duplicate name
+        // Softmax normalizes a row: a convolution's value-by-value epilogue cannot run it.
+        XCTAssertThrowsError(try g.add("soft", .conv2d(.init(filters: 3, kernel: (1, 1), activation: .softmax)), a))
+        XCTAssertThrowsError(try g.add("no_units", .dense(units: 0), a))
+    }
+
+    /// A VGG-style head: Flatten of a (2, 2, 3) map, Dense + ReLU, Dense whose following
+    /// softmax Activation runs in its epilogue, and a per-pixel Dense on a map; against the naive
+    /// kernels. The head's shapes: flat (12), (5), (4); the per-pixel Dense keeps (2, 2, 6).
+    func testFlattenDenseSoftmaxHead() throws {
+        var g = Graph(name: "head", input: FeatureShape(height: 2, width: 2, channels: 3))
+        let pixel = try g.add("pixel", .dense(units: 6), g.input)
+        XCTAssertEqual(g.shape(pixel), FeatureShape(height: 2, width: 2, channels: 6))
+        var x = try g.add("flatten", .flatten, g.input)
+        XCTAssertEqual(g.shape(x), FeatureShape(height: 1, width: 1, channels: 12, flat: true))
+        x = try g.add("fc1", .dense(units: 5, activation: .relu), x)
+        x = try g.add("predictions", .dense(units: 4), x)
+        try g.add("act_softmax", .activation(.softmax), x)
+        XCTAssertEqual(g.weightedLayerNames, ["pixel", "fc1", "predictions"])
+        let w = weights([
+            ("pixel", "Dense", [("kernel", [3, 6]), ("bias", [6])]),
+            ("fc1", "Dense", [("kernel", [12, 5]), ("bias", [5])]),
+            ("predictions", "Dense", [("kernel", [5, 4]), ("bias", [4])]),
+        ])
+        let model = try CompiledGraph(g, weights: w)
+        XCTAssertEqual(model.steps.map(\.layers), [["input_layer"], ["flatten"], ["fc1"], ["predictions", "act_softmax"]])
+        XCTAssertEqual(model.outputShape.dimensions, [4])
+
+        func arr(_ l: String, _ v: String) -> [Float] { w.layer(l)!.arrays.first { $0.name == "\(l)/\(v)" }!.values }
+        let input = (0..<12).map { Float($0 % 5) - 2 }
+        var hidden = [Float](repeating: 0, count: 5)
+        Kernels.denseNaive(
+            input, rows: 1, inFeatures: 12, weights: arr("fc1", "kernel"), outFeatures: 5,
+            bias: arr("fc1", "bias"), activation: .relu, output: &hidden)
+        var expected = [Float](repeating: 0, count: 4)
+        Kernels.denseNaive(
+            hidden, rows: 1, inFeatures: 5, weights: arr("predictions", "kernel"), outFeatures: 4,
+            bias: arr("predictions", "bias"), activation: .softmax, output: &expected)
+        let ours = try model.run(input)
+        for (a, e) in zip(ours, expected) { XCTAssertEqual(a, e, accuracy: 1e-6) }
+        XCTAssertEqual(ours.reduce(0, +), 1, accuracy: 1e-6)
+
+        // The per-pixel Dense: each of the 4 pixels is one row of the GEMM.
+        g.output = pixel
+        let perPixel = try CompiledGraph(g, weights: w)
+        var rows = [Float](repeating: 0, count: 24)
+        Kernels.denseNaive(
+            input, rows: 4, inFeatures: 3, weights: arr("pixel", "kernel"), outFeatures: 6,
+            bias: arr("pixel", "bias"), output: &rows)
+        for (a, e) in zip(try perPixel.run(input), rows) { XCTAssertEqual(a, e, accuracy: 1e-5) }
     }
 }

@@ -1,4 +1,5 @@
 import Backbones
+import Foundation
 import XCTest
 
 final class NormalizationTests: KernelTestCase {
@@ -220,7 +221,7 @@ final class DenseTests: KernelTestCase {
         var random = Random(seed: 10)
         for (rows, inFeatures, outFeatures, hasBias, activation) in [
             (5, 37, 11, true, Activation.linear), (1, 1280, 7, false, .relu),
-            (3, 8, 1, true, .sigmoid),
+            (3, 8, 1, true, .sigmoid), (2, 2048, 1000, true, .softmax), (4, 64, 9, false, .softmax),
         ] {
             let x = buffer(random.floats(rows * inFeatures))
             let w = buffer(random.floats(inFeatures * outFeatures))
@@ -236,7 +237,24 @@ final class DenseTests: KernelTestCase {
                 outFeatures: outFeatures, bias: b?.const, activation: activation,
                 output: observed.pointer)
             assertClose(
-                observed.array, expected.array, "dense \(rows)x\(inFeatures)->\(outFeatures)")
+                observed.array, expected.array,
+                "dense \(rows)x\(inFeatures)->\(outFeatures) \(activation)")
+        }
+    }
+
+    /// A classifier row: logits [4.5, 0] and [0.5, 0] (testDenseByHand) through softmax give
+    /// 1/(1 + e^-4.5) and 1/(1 + e^-0.5) for the first class of each row.
+    func testDenseSoftmaxByHand() {
+        let x = buffer([1, 2, 3, -1, 0, 1])
+        let weights = buffer([1, 0, 0, 1, 1, -1])
+        let bias = buffer([0.5, 1])
+        let (p, q) = (Float(1 / (1 + exp(-4.5))), Float(1 / (1 + exp(-0.5))))
+        for fast in [false, true] {
+            let out = output(count: 4)
+            let dense = fast ? Kernels.dense : Kernels.denseNaive
+            dense(
+                x.const, 2, 3, weights.const, 2, bias.const, .softmax, out.pointer)
+            assertClose(out.array, [p, 1 - p, q, 1 - q], tolerance: 1e-7, "dense softmax, fast \(fast)")
         }
     }
 }

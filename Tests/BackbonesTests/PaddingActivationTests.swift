@@ -105,10 +105,34 @@ final class ActivationTests: KernelTestCase {
 
     func testSoftmaxByHand() {
         let x = buffer([1, 2, 3, 1000, 1000, 1000])
-        let out = output(count: 6)
-        Kernels.softmax(x.const, rows: 2, channels: 3, output: out.pointer)
-        assertClose(
-            out.array, [0.09003057, 0.24472847, 0.66524096, 1.0 / 3, 1.0 / 3, 1.0 / 3],
-            tolerance: 1e-7, "softmax rows")
+        for fast in [false, true] {
+            let out = output(count: 6)
+            (fast ? Kernels.softmax : Kernels.softmaxNaive)(x.const, 2, 3, out.pointer)
+            assertClose(
+                out.array, [0.09003057, 0.24472847, 0.66524096, 1.0 / 3, 1.0 / 3, 1.0 / 3],
+                tolerance: 1e-7, "softmax rows, fast \(fast)")
+        }
+    }
+
+    /// The Float kernel against the Double specification on classifier-sized rows, peaked and
+    /// flat, in place through `Activation.apply(_:rows:channels:)`.
+    func testSoftmaxMatchesNaive() {
+        var random = Random(seed: 12)
+        for (rows, channels, spread) in [(3, 1000, Float(20)), (2, 1000, 0.01), (5, 7, 3)] {
+            let x = random.floats(rows * channels, in: -1...1).map { $0 * spread }
+            let expected = output(count: rows * channels)
+            Kernels.softmaxNaive(buffer(x).const, rows: rows, channels: channels, output: expected.pointer)
+            let observed = buffer(x)
+            Activation.softmax.apply(observed.pointer, rows: rows, channels: channels)
+            assertClose(
+                observed.array, expected.array, tolerance: 1e-6,
+                "softmax \(rows)x\(channels) spread \(spread)")
+            for r in 0..<rows {
+                let sum = observed.array[r * channels..<(r + 1) * channels].reduce(0, +)
+                XCTAssertEqual(sum, 1, accuracy: 1e-5, "row \(r) sums to 1")
+            }
+        }
+        XCTAssertFalse(Activation.softmax.isElementwise)
+        XCTAssertTrue(Activation.relu.isElementwise)
     }
 }

@@ -21,6 +21,14 @@ public enum Activation: Equatable, Sendable {
     /// which keeps its relative precision for large negative x where `1 + erf` cancels.
     case gelu
     case tanh
+    /// `exp(x - max) / sum(exp(x - max))` over the last axis (the classifier's
+    /// `Dense(classes, activation="softmax")` and `Activation("softmax")`). Not elementwise:
+    /// only `apply(_:rows:channels:)` computes it, and only Dense steps and standalone
+    /// activation steps run it (`Graph.add` refuses it elsewhere).
+    case softmax
+
+    /// Whether the activation maps each value on its own (all but softmax).
+    public var isElementwise: Bool { self != .softmax }
 
     /// The activation of one value; the specification `apply` follows.
     @inline(__always)
@@ -35,6 +43,7 @@ public enum Activation: Equatable, Sendable {
         case .hardSwish: return x * (min(max(x + 3, 0), 6) / 6)
         case .gelu: return 0.5 * x * Foundation.erfc(-x * Float(0.7071067811865476))
         case .tanh: return Foundation.tanh(x)
+        case .softmax: preconditionFailure("softmax normalizes a row; use apply(_:rows:channels:)")
         }
     }
 
@@ -61,6 +70,18 @@ public enum Activation: Equatable, Sendable {
             for i in 0..<count { x[i] = 0.5 * x[i] * Foundation.erfc(-x[i] * invSqrt2) }
         case .tanh:
             for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
+        case .softmax:
+            preconditionFailure("softmax normalizes a row; use apply(_:rows:channels:)")
+        }
+    }
+
+    /// Applies the activation in place to `rows` rows of `channels` floats; softmax normalizes
+    /// each row, the others are elementwise.
+    public func apply(_ x: UnsafeMutablePointer<Float>, rows: Int, channels: Int) {
+        if self == .softmax {
+            Kernels.softmax(x, rows: rows, channels: channels, output: x)
+        } else {
+            apply(x, count: rows * channels)
         }
     }
 }
@@ -78,10 +99,27 @@ extension Kernels {
                 for c in 0..<channels { row[c] += bias[c] }
             }
         }
-        activation.apply(x, count: rows * channels)
+        activation.apply(x, rows: rows, channels: channels)
     }
 
-    /// Softmax over the last axis (the classifier top).
+    /// Softmax over the last axis, the specification (computed in Double):
+    /// `exp(x - max) / sum(exp(x - max))` per row.
+    /// in (rows, C) -> out (rows, C); `output` may equal `input`.
+    public static func softmaxNaive(
+        _ input: UnsafePointer<Float>, rows: Int, channels: Int,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let x = input + r * channels
+            let maximum = Double((0..<channels).map { x[$0] }.max() ?? 0)
+            let e = (0..<channels).map { Foundation.exp(Double(x[$0]) - maximum) }
+            let sum = e.reduce(0, +)
+            for c in 0..<channels { output[r * channels + c] = Float(e[c] / sum) }
+        }
+    }
+
+    /// Same as `softmaxNaive`, in Float and in TensorFlow's order (max-subtracted exp, row sum,
+    /// divide), so the probabilities round as Keras' do.
     /// in (rows, C) -> out (rows, C); `output` may equal `input`.
     public static func softmax(
         _ input: UnsafePointer<Float>, rows: Int, channels: Int,

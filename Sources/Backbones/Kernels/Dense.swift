@@ -36,7 +36,8 @@ extension Kernels {
             1, a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
     }
 
-    /// Fully connected layer, Keras `Dense`: `y = x @ W + b`, then the activation.
+    /// Fully connected layer, Keras `Dense`: `y = x @ W + b`, then the activation (softmax over
+    /// each row of OUT).
     /// in (N, IN) * weights (IN, OUT) + bias (OUT) -> out (N, OUT)
     public static func denseNaive(
         _ input: UnsafePointer<Float>, rows: Int, inFeatures: Int,
@@ -44,13 +45,15 @@ extension Kernels {
         activation: Activation = .linear, output: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows {
+            let y = output + r * outFeatures
             for o in 0..<outFeatures {
                 var sum = Double(bias?[o] ?? 0)
                 for i in 0..<inFeatures {
                     sum += Double(input[r * inFeatures + i]) * Double(weights[i * outFeatures + o])
                 }
-                output[r * outFeatures + o] = activation(Float(sum))
+                y[o] = activation.isElementwise ? activation(Float(sum)) : Float(sum)
             }
+            if activation == .softmax { softmaxNaive(y, rows: 1, channels: outFeatures, output: y) }
         }
     }
 
