@@ -972,7 +972,7 @@ PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_mi
                "EfficientNetV2S", "ConvNeXtTiny", "ConvNeXtSmall"}
 
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
-# windows and paddings), the seed models also at their default size. InceptionResNetV2 runs at
+# windows and paddings), every family also at its default size. InceptionResNetV2's odd size is
 # 139, odd at every stage, so its last stage is 3×3, not 1×1 as at 97, and block8's 1×3 and 3×1
 # "same" convolutions see padding.
 BACKBONE_REFERENCES = [
@@ -993,7 +993,7 @@ BACKBONE_REFERENCES = [
     ("EfficientNetV2B0", 97), ("EfficientNetV2B0", 224), ("EfficientNetV2S", 97),
     ("InceptionV3", 97), ("InceptionV3", 299),
     ("Xception", 97), ("Xception", 299),
-    ("InceptionResNetV2", 139),
+    ("InceptionResNetV2", 139), ("InceptionResNetV2", 299),
     ("DenseNet121", 97), ("DenseNet121", 224),
     ("VGG19", 97), ("MobileNet_0.25", 97), ("MobileNetV2_1.4", 97),
     ("MobileNetV3Large_0.75", 97), ("EfficientNetB2", 97), ("DenseNet169", 97),
