@@ -866,7 +866,8 @@ A = keras.applications
 # clipped at 6; with gain 1 it stays below 2.5). Measured at 97 (IRV2 139) with the gains below,
 # output max|x| / rms: InceptionV3 3.5 / 0.53; Xception 8 / 1.0 (its 8 identity-residual
 # middle blocks reach 2000 at gain sqrt 2); InceptionResNetV2 1.3 / 0.26 (48 / 8 at sqrt 2);
-# DenseNet121 16 / 2.4 (0.9 / 0.17 at gain 1, the signal fading block after block).
+# DenseNet121 16 / 2.4 (0.9 / 0.17 at gain 1, the signal fading block after block);
+# NASNetMobile 6 / 0.67 (940 / 117 at sqrt 2: the cells' concatenations and adds compound).
 BACKBONE_BUILDERS = {
     "ResNet50": (lambda p, s: A.ResNet50(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
@@ -911,6 +912,8 @@ BACKBONE_BUILDERS = {
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "DenseNet121": (lambda p, s: A.DenseNet121(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), np.sqrt(2.0)),
+    "NASNetMobile": (lambda p, s: A.NASNetMobile(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
 }
 
 # Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet: Rescaling
@@ -923,7 +926,8 @@ PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_mi
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
 # windows and paddings), the seed models also at their default size. InceptionResNetV2 runs at
 # 139, odd at every stage, so its last stage is 3×3, not 1×1 as at 97, and block8's 1×3 and 3×1
-# "same" convolutions see padding.
+# "same" convolutions see padding. NASNetLarge is checked for structure only (skeleton): one
+# reference costs a minute of model building for little the NASNetMobile ones do not cover.
 BACKBONE_REFERENCES = [
     ("ResNet50", 97), ("ResNet50", 224),
     ("ResNet50V2", 97), ("ResNet50V2", 224),
@@ -939,6 +943,7 @@ BACKBONE_REFERENCES = [
     ("Xception", 97), ("Xception", 299),
     ("InceptionResNetV2", 139),
     ("DenseNet121", 97), ("DenseNet121", 224),
+    ("NASNetMobile", 97), ("NASNetMobile", 224),
 ]
 
 # (catalog id, input side, layer): `Model(model.input, model.get_layer(layer).output)` of the

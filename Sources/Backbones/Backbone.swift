@@ -15,6 +15,9 @@ public enum Backbone {
         if let v = DenseNet.Variant(rawValue: architecture) {
             return try DenseNet.graph(v, height: height, width: width, pooling: pooling)
         }
+        if let v = NASNet.Variant(rawValue: architecture) {
+            return try NASNet.graph(v, height: height, width: width, pooling: pooling)
+        }
         switch architecture {
         case "ResNet50_v0.2": return try ResNet.graphV02(height: height, width: width, pooling: pooling)
         case "VGG16": return try VGG.graph(depth: 16, height: height, width: width, pooling: pooling)
@@ -67,6 +70,7 @@ public enum Backbone {
         + EfficientNet.Variant.allCases.map(\.rawValue)
         + ["InceptionV3", "Xception", "InceptionResNetV2"]
         + DenseNet.Variant.allCases.map(\.rawValue)
+        + NASNet.Variant.allCases.map(\.rawValue)
 
     /// "MobileNetV2_0.35" -> 0.35 for family "MobileNetV2".
     static func alpha(_ architecture: String, family: String) -> Double? {

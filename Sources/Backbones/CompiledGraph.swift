@@ -41,6 +41,7 @@ public final class CompiledGraph {
             case copy
             case activation(Activation)
             case zeroPadding(Padding)
+            case cropping2d(Padding)
             case add(Activation)
             case scaledAdd(scale: Float, activation: Activation)
             case multiply
@@ -172,6 +173,8 @@ public final class CompiledGraph {
                 step = Step(kind: .activation(a), inputs: node.inputs, output: node.id, layers: [node.name])
             case .zeroPadding(let p):
                 step = Step(kind: .zeroPadding(p), inputs: node.inputs, output: node.id, layers: [node.name])
+            case .cropping2d(let c):
+                step = Step(kind: .cropping2d(c), inputs: node.inputs, output: node.id, layers: [node.name])
             case .add:
                 step = Step(kind: .add(.linear), inputs: node.inputs, output: node.id, layers: [node.name])
             case .scaledAdd(let scale):
@@ -374,6 +377,10 @@ public final class CompiledGraph {
                 Kernels.zeroPad2d(
                     x!, batch: batch, height: inShape.height, width: inShape.width,
                     channels: inShape.channels, padding: p, output: out)
+            case .cropping2d(let c):
+                Kernels.crop2d(
+                    x!, batch: batch, height: inShape.height, width: inShape.width,
+                    channels: inShape.channels, crop: c, output: out)
             case .add(let a):
                 Kernels.add(
                     step.inputs.map { UnsafePointer(buffer($0)) }, count: batch * inShape.count,
