@@ -880,7 +880,8 @@ A = keras.applications
 # clipped at 6; with gain 1 it stays below 2.5). Measured at 97 (IRV2 139) with the gains below,
 # output max|x| / rms: InceptionV3 3.5 / 0.53; Xception 8 / 1.0 (its 8 identity-residual
 # middle blocks reach 2000 at gain sqrt 2); InceptionResNetV2 1.3 / 0.26 (48 / 8 at sqrt 2);
-# DenseNet121 16 / 2.4 (0.9 / 0.17 at gain 1, the signal fading block after block).
+# DenseNet121 16 / 2.4 (0.9 / 0.17 at gain 1, the signal fading block after block);
+# NASNetMobile 6 / 0.67 (940 / 117 at sqrt 2: the cells' concatenations and adds compound).
 BACKBONE_BUILDERS = {
     "ResNet50": (lambda p, s: A.ResNet50(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
@@ -958,6 +959,8 @@ BACKBONE_BUILDERS = {
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
     "ConvNeXtSmall": (lambda p, s: A.ConvNeXtSmall(
         include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
+    "NASNetMobile": (lambda p, s: A.NASNetMobile(
+        include_top=False, weights=None, input_shape=(s, s, 3), pooling=p), 1.0),
 }
 
 # Models that preprocess inside (MobileNetV3: Rescaling(1/127.5, -1); EfficientNet and
@@ -974,7 +977,8 @@ PIXEL_INPUT = {"MobileNetV3Small", "MobileNetV3Small_0.75", "MobileNetV3Small_mi
 # (catalog id, input side): every family at an odd size (97 exercises the asymmetric stride-2
 # windows and paddings), every family also at its default size. InceptionResNetV2's odd size is
 # 139, odd at every stage, so its last stage is 3×3, not 1×1 as at 97, and block8's 1×3 and 3×1
-# "same" convolutions see padding.
+# "same" convolutions see padding. NASNetLarge is checked for structure only (skeleton): one
+# reference costs a minute of model building for little the NASNetMobile ones do not cover.
 BACKBONE_REFERENCES = [
     ("ResNet50", 97), ("ResNet50", 224),
     ("ResNet50V2", 97), ("ResNet50V2", 224),
@@ -998,6 +1002,7 @@ BACKBONE_REFERENCES = [
     ("VGG19", 97), ("MobileNet_0.25", 97), ("MobileNetV2_1.4", 97),
     ("MobileNetV3Large_0.75", 97), ("EfficientNetB2", 97), ("DenseNet169", 97),
     ("ConvNeXtTiny", 97), ("ConvNeXtTiny", 224), ("ConvNeXtSmall", 97),
+    ("NASNetMobile", 97), ("NASNetMobile", 224),
 ]
 
 # include_top=True models by catalog `_top` id (the published top files' layout), built with

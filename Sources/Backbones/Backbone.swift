@@ -25,6 +25,9 @@ public enum Backbone {
         if let v = ResNet.Variant(rawValue: base) {
             return try ResNet.graph(v, height: height, width: width, pooling: pooling, includeTop: top)
         }
+        if let v = NASNet.Variant(rawValue: base), !top {
+            return try NASNet.graph(v, height: height, width: width, pooling: pooling)
+        }
         if let v = DenseNet.Variant(rawValue: base) {
             return try DenseNet.graph(v, height: height, width: width, pooling: pooling, includeTop: top)
         }
@@ -107,6 +110,7 @@ public enum Backbone {
         + ["InceptionV3", "Xception", "InceptionResNetV2"]
         + DenseNet.Variant.allCases.map(\.rawValue)
         + ConvNeXt.Variant.allCases.map(\.rawValue)
+        + NASNet.Variant.allCases.map(\.rawValue)
 
     /// Catalog `_top` ids (include_top=True, the published top files) that `graph` builds: the
     /// catalog lists one per family whose top file Keras publishes at the default size.

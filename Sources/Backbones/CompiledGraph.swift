@@ -47,6 +47,7 @@ public final class CompiledGraph: @unchecked Sendable {
             case copy
             case activation(Activation)
             case zeroPadding(Padding)
+            case cropping2d(Padding)
             case add(Activation)
             case scaledAdd(scale: Float, activation: Activation)
             case multiply
@@ -219,6 +220,8 @@ public final class CompiledGraph: @unchecked Sendable {
                 step = Step(kind: .activation(a), inputs: node.inputs, output: node.id, layers: [node.name])
             case .zeroPadding(let p):
                 step = Step(kind: .zeroPadding(p), inputs: node.inputs, output: node.id, layers: [node.name])
+            case .cropping2d(let c):
+                step = Step(kind: .cropping2d(c), inputs: node.inputs, output: node.id, layers: [node.name])
             case .add:
                 step = Step(kind: .add(.linear), inputs: node.inputs, output: node.id, layers: [node.name])
             case .scaledAdd(let scale):
@@ -489,6 +492,10 @@ public final class CompiledGraph: @unchecked Sendable {
                 Kernels.zeroPad2d(
                     x!, batch: batch, height: inShape.height, width: inShape.width,
                     channels: inShape.channels, padding: p, output: out)
+            case .cropping2d(let c):
+                Kernels.crop2d(
+                    x!, batch: batch, height: inShape.height, width: inShape.width,
+                    channels: inShape.channels, crop: c, output: out)
             case .add(let a):
                 Kernels.add(
                     step.inputs.map { UnsafePointer(buffer($0)) }, count: batch * inShape.count,

@@ -184,6 +184,8 @@ public enum GraphOp: Equatable, Sendable {
     case activation(Activation)
     /// `ZeroPadding2D`.
     case zeroPadding(Padding)
+    /// `Cropping2D(((top, bottom), (left, right)))`: drops rows and columns at the borders.
+    case cropping2d(Padding)
     /// `Add` of all inputs, then an activation (linear in Keras; set by fusion).
     case add
     /// InceptionResNetV2's `CustomScaleLayer`: `inputs[0] + inputs[1] * scale`, then an
@@ -457,6 +459,14 @@ public struct Graph: Sendable {
             guard !s.flat else { throw fail("cannot pad a flat tensor") }
             return FeatureShape(
                 height: s.height + p.top + p.bottom, width: s.width + p.left + p.right,
+                channels: s.channels)
+        case .cropping2d(let c):
+            let s = try one()
+            guard !s.flat, c.top + c.bottom < s.height, c.left + c.right < s.width else {
+                throw fail("cropping \(c) leaves nothing of \(s)")
+            }
+            return FeatureShape(
+                height: s.height - c.top - c.bottom, width: s.width - c.left - c.right,
                 channels: s.channels)
         case .add:
             guard ins.count >= 2, ins.allSatisfy({ $0 == ins[0] }) else {
