@@ -12,10 +12,6 @@ import XCTest
 /// Parity with Keras is BackboneParityTests' (reference/convnexttiny_97.h5, _224.h5,
 /// convnextsmall_97.h5).
 final class ConvNeXtTests: XCTestCase {
-    func shape(_ g: Graph, _ name: String) -> [Int]? {
-        g.nodes.first { $0.name == name }.map { g.shape($0.id).dimensions }
-    }
-
     /// Keras' `model.layers` are the catalog's; the graph adds the residual `Add` operations
     /// (not layers in Keras 3) and lists a nested model's two layers instead of the model.
     func testNodesMirrorKerasLayers() throws {

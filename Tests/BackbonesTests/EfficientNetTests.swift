@@ -10,10 +10,6 @@ import XCTest
 /// (Normalization, per-channel Rescaling, Reshape, Dropout) on a hand-checkable graph. Parity
 /// with Keras is BackboneParityTests' (reference/efficientnetb0_97.h5, _224.h5, b3_97.h5).
 final class EfficientNetTests: XCTestCase {
-    func shape(_ g: Graph, _ name: String) -> [Int]? {
-        g.nodes.first { $0.name == name }.map { g.shape($0.id).dimensions }
-    }
-
     /// Keras' `model.layers` with weights="imagenet" are the catalog's (built with weights=None)
     /// plus `rescaling_1`; the drop layers exist exactly in the residual blocks after the first.
     func testNodesMirrorKerasLayers() throws {

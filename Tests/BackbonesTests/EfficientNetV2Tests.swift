@@ -10,10 +10,6 @@ import XCTest
 /// round_repeats, Fused vs MBConv blocks, and the plan. Parity with Keras is
 /// BackboneParityTests' (reference/efficientnetv2b0_97.h5, _224.h5, efficientnetv2s_97.h5).
 final class EfficientNetV2Tests: XCTestCase {
-    func shape(_ g: Graph, _ name: String) -> [Int]? {
-        g.nodes.first { $0.name == name }.map { g.shape($0.id).dimensions }
-    }
-
     /// The graph has as many nodes as Keras' `model.layers` (input included) and the catalog's
     /// weighted-layer order; no ZeroPadding2D anywhere.
     func testNodesMirrorKerasLayers() throws {

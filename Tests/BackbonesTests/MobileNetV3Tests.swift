@@ -9,10 +9,6 @@ import XCTest
 /// the hard-sigmoid pieces, and the plan. Parity with Keras is BackboneParityTests'
 /// (reference/mobilenetv3*_97.h5, mobilenetv3large_224.h5).
 final class MobileNetV3Tests: XCTestCase {
-    func shape(_ g: Graph, _ name: String) -> [Int]? {
-        g.nodes.first { $0.name == name }.map { g.shape($0.id).dimensions }
-    }
-
     /// Node counts equal Keras 3's `len(model.operations)` (layers plus the unnamed `x + 3.0`
     /// and `* (1/6)` ops of each squeeze-excite), and the last auto-named layer matches Keras'
     /// name in a fresh session, so no layer is missing or extra and the counters run like Keras'.

@@ -113,3 +113,8 @@ func assertClose(
 
 /// A 0, 1, 2, ... ramp: hand-checkable inputs.
 func ramp(_ count: Int) -> [Float] { (0..<count).map(Float.init) }
+
+/// The (H, W, C) (or (C) when flat) of the layer named `name`, nil when the graph has none.
+func shape(_ g: Graph, _ name: String) -> [Int]? {
+    g.nodes.first { $0.name == name }.map { g.shape($0.id).dimensions }
+}
