@@ -43,7 +43,10 @@ let package = Package(
             dependencies: ["CJPEG", "CPNG", "CGIF"],
             linkerSettings: [.linkedLibrary("gif")]
         ),
-        .target(name: "Backbones", dependencies: ["COpenBLAS", "WeightLoader"]),
+        // Kernels with AVX2/FMA bodies chosen at run time (see Sources/CKernels/include/CKernels.h).
+        // -O3 even in debug builds: the tests run whole backbones through them.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Backbones", dependencies: ["COpenBLAS", "CKernels", "WeightLoader"]),
         // Images to features: decoding and resizing with PIL / load_img / tf.image.resize
         // semantics, preprocessing, dataset listing, outputs.
         .target(
