@@ -32,6 +32,9 @@ public final class CompiledGraph: @unchecked Sendable {
         public enum Kind: Sendable {
             case copyInput
             case conv(Conv2DParams, kernel: [Float], bias: [Float]?)
+            /// A stride-1 3×3 `Conv2D` as Winograd F(tile×tile, 3×3); `kernel` is the
+            /// transformed (a*a, C, K) kernel (`Kernels.winogradKernel`).
+            case winograd(Conv2DParams, tile: Int, kernel: [Float], bias: [Float]?)
             case depthwise(DepthwiseParams, kernel: [Float], bias: [Float]?)
             /// `SeparableConv2D`, BN folded into the pointwise kernel and bias.
             case separable(SeparableConv2DParams, depthwise: [Float], pointwise: [Float], bias: [Float]?)
@@ -63,8 +66,19 @@ public final class CompiledGraph: @unchecked Sendable {
         public var layers: [String]
     }
 
-    public init(_ graph: Graph, weights: BoundWeights) throws {
+    /// How the planner may compute what Keras computes.
+    public struct Options: Sendable, Equatable {
+        /// Stride-1 3×3 convolutions by Winograd (`winogradTile`); false: im2col + GEMM for
+        /// every convolution, the summation order Keras' own CPU kernels use.
+        public var winograd: Bool
+
+        public init(winograd: Bool = true) { self.winograd = winograd }
+    }
+    public let options: Options
+
+    public init(_ graph: Graph, weights: BoundWeights, options: Options = Options()) throws {
         self.graph = graph
+        self.options = options
         let nodes = graph.nodes
         let out = graph.outputNode
         // Readers of each node; the graph output counts as one more so it is never fused away.
@@ -139,7 +153,13 @@ public final class CompiledGraph: @unchecked Sendable {
                 var bias = p.useBias ? try loader.array(node.name, ["bias"], shape: [p.filters]) : nil
                 let fused = try absorbFollowers(of: node, kernel: &kernel, bias: &bias, channels: p.filters, activation: &p.activation)
                 p.useBias = bias != nil
-                step = Step(kind: .conv(p, kernel: kernel, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
+                let w = Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
+                if let m = Self.winogradTile(w, outChannels: p.filters, groups: p.groups, options: options) {
+                    let u = Kernels.winogradKernel(kernel, channels: s.channels, outChannels: p.filters, tile: m)
+                    step = Step(kind: .winograd(p, tile: m, kernel: u, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
+                } else {
+                    step = Step(kind: .conv(p, kernel: kernel, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
+                }
             case .depthwiseConv2d(var p):
                 let s = ins[0]
                 let channels = s.channels * p.depthMultiplier
@@ -270,6 +290,18 @@ public final class CompiledGraph: @unchecked Sendable {
         (slotOf, slotSizes) = CompiledGraph.assignSlots(steps, graph: graph)
     }
 
+    /// The Winograd tile for this convolution, nil for im2col + GEMM. F(4×4) from 20×20 outputs
+    /// up, F(2×2) below, where F(4×4)'s few, wasteful tiles make GEMMs too short to repay
+    /// OpenBLAS repacking 36 kernels (measured per layer with `extract verify --profile`:
+    /// ResNet50 7×7×512 F(2) 4.3 ms, direct 5.2, F(4) 6.6; 14×14×256 2.4 / 3.9 / 2.9;
+    /// 28×28×128 2.3 / 3.4 / 1.9; VGG16 56×56×256 31.6 / 66.1 / 21.3).
+    static func winogradTile(_ w: Window2D, outChannels: Int, groups: Int, options: Options) -> Int? {
+        guard options.winograd, Kernels.winogradApplies(w, outChannels: outChannels, groups: groups) else {
+            return nil
+        }
+        return min(w.outHeight, w.outWidth) >= 20 ? 4 : 2
+    }
+
     /// Greedy arena packing in step order: a step's output takes a free slot (the smallest
     /// that is already large enough, else the largest, which grows); its inputs' slots are
     /// released after it if it was their last reader. Output never shares an input's slot, so
@@ -327,6 +359,11 @@ public final class CompiledGraph: @unchecked Sendable {
                     graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
                     dilation: p.dilation, padding: p.padding)
                 return max(acc, Kernels.conv2dScratchCount(window: w, outChannels: p.filters, groups: p.groups))
+            case .winograd(let p, let m, _, _):
+                let w = Graph.window(
+                    graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
+                    dilation: p.dilation, padding: p.padding)
+                return max(acc, Kernels.winogradScratchCount(w, outChannels: p.filters, tile: m))
             case .separable(let p, _, _, _):
                 let w = Graph.window(
                     graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
@@ -396,14 +433,42 @@ public final class CompiledGraph: @unchecked Sendable {
         output.update(from: workspace.arena[slotOf[graph.outputNode]!], count: outputShape.count)
     }
 
-    /// One image through every step; the output is left in its arena slot.
+    /// Seconds spent in each step (in `steps` order), summed over `input`'s images run one by
+    /// one on the calling thread: where a model's time goes (`extract verify --profile`).
+    public func profile(_ input: [Float]) throws -> [Double] {
+        let per = inputShape.count
+        guard !input.isEmpty, input.count % per == 0 else {
+            throw GraphError.inputSize(model: graph.name, expected: per, actual: input.count)
+        }
+        Kernels.useBLASThreads(1)
+        var seconds = [Double](repeating: 0, count: steps.count)
+        input.withUnsafeBufferPointer { x in
+            seconds.withUnsafeMutableBufferPointer { t in
+                withWorkspace { ws in
+                    for n in 0..<(input.count / per) {
+                        runImage(x.baseAddress! + n * per, arena: ws.arena, scratch: ws.scratch, timings: t.baseAddress!)
+                    }
+                }
+            }
+        }
+        return seconds
+    }
+
+    /// One image through every step; the output is left in its arena slot. `timings`, when
+    /// given, accumulates each step's seconds.
     private func runImage(
         _ image: UnsafePointer<Float>, arena: [UnsafeMutablePointer<Float>],
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, timings: UnsafeMutablePointer<Double>? = nil
     ) {
         let batch = 1
         func buffer(_ id: NodeID) -> UnsafeMutablePointer<Float> { arena[slotOf[id]!] }
-        for step in steps {
+        for (index, step) in steps.enumerated() {
+            let started = timings == nil ? nil : DispatchTime.now().uptimeNanoseconds
+            defer {
+                if let started, let timings {
+                    timings[index] += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                }
+            }
             let out = buffer(step.output)
             let inShape = step.inputs.first.map { graph.shape($0) } ?? inputShape
             let x = step.inputs.first.map { UnsafePointer(buffer($0)) }
@@ -420,6 +485,18 @@ public final class CompiledGraph: @unchecked Sendable {
                         Kernels.conv2d(
                             x!, window: w, kernel: k.baseAddress!, outChannels: p.filters,
                             groups: p.groups, bias: b, activation: p.activation, output: out,
+                            scratch: scratch)
+                    }
+                }
+            case .winograd(let p, let m, let kernel, let bias):
+                let w = Graph.window(
+                    inShape, batch: batch, kernel: p.kernel, strides: p.strides,
+                    dilation: p.dilation, padding: p.padding)
+                kernel.withUnsafeBufferPointer { u in
+                    withOptional(bias) { b in
+                        Kernels.conv2dWinograd(
+                            x!, window: w, transformedKernel: u.baseAddress!, tile: m,
+                            outChannels: p.filters, bias: b, activation: p.activation, output: out,
                             scratch: scratch)
                     }
                 }
@@ -608,5 +685,27 @@ struct WeightSource {
             scale ? try array(layer, ["gamma"], shape: c) : nil,
             center ? try array(layer, ["beta"], shape: c) : nil
         )
+    }
+}
+
+extension CompiledGraph {
+    /// What a step computes, for profiles: its kernel (with the convolution algorithm), window
+    /// and shapes, e.g. `conv 3×3/1 winograd F(4×4) (56,56,64) -> (56,56,64)`.
+    public func summary(_ step: Step) -> String {
+        let shapes = (step.inputs.first.map { "\(graph.shape($0)) -> " } ?? "") + "\(graph.shape(step.output))"
+        func window(_ k: (Int, Int), _ s: (Int, Int)) -> String { "\(k.0)×\(k.1)/\(s.0)" }
+        let kind: String
+        switch step.kind {
+        case .conv(let p, _, _):
+            kind = "conv \(window(p.kernel, p.strides))" + (p.kernel == (1, 1) ? " gemm" : " im2col+gemm")
+        case .winograd(let p, let m, _, _): kind = "conv \(window(p.kernel, p.strides)) winograd F(\(m)×\(m))"
+        case .depthwise(let p, _, _): kind = "depthwise \(window(p.kernel, p.strides))"
+        case .separable(let p, _, _, _): kind = "separable \(window(p.kernel, p.strides))"
+        case .dense: kind = "dense"
+        case .maxPool(let p): kind = "max pool \(window(p.pool, p.strides))"
+        case .averagePool(let p): kind = "average pool \(window(p.pool, p.strides))"
+        default: kind = "\(step.kind)".split(separator: "(").first.map(String.init) ?? "\(step.kind)"
+        }
+        return "\(kind) \(shapes)"
     }
 }

@@ -26,7 +26,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// (default: the manifest's; at least its minimum).
     public init(
         entry: WeightsEntry, weightsPath: String, inputSize: Int? = nil, pooling: GlobalPooling = .avg,
-        layer: String? = nil, preprocess: PreprocessMode? = nil
+        layer: String? = nil, preprocess: PreprocessMode? = nil, options: CompiledGraph.Options = .init()
     ) throws {
         let size = inputSize ?? entry.defaultInput
         if let minimum = entry.minInput, size < minimum {
@@ -71,7 +71,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         self.pooling = pooling
         self.layer = layer
         self.preprocess = mode
-        self.model = try CompiledGraph(graph, weights: bound)
+        self.model = try CompiledGraph(graph, weights: bound, options: options)
     }
 
     /// The manifest entry of the architecture a weights file binds to (for `--weights` without

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backbones
 import WeightLoader
 
 /// The options that pick a published model, shared by every subcommand that takes --model.
@@ -17,6 +18,11 @@ struct ModelOptions: ParsableArguments {
 
     @Flag(help: "The model with its ImageNet classifier (include_top=True, the published top weights): class probabilities instead of features.")
     var includeTop = false
+
+    @Flag(help: "Compute every convolution by im2col + GEMM, Keras' own summation order, instead of Winograd for stride-1 3×3 ones (2–3× slower on VGG16, ~20 % on ResNet50; the features differ by ~1e-7 of their largest value).")
+    var noWinograd = false
+
+    var planOptions: CompiledGraph.Options { CompiledGraph.Options(winograd: !noWinograd) }
 
     /// The manifest entry meant, or nil when no --model was given.
     func entry() throws -> WeightsEntry? {

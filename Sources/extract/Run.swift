@@ -169,7 +169,7 @@ struct Run: AsyncParsableCommand {
             let extractor = try FeatureExtractor(
                 entry: entry, weightsPath: weightsPath, inputSize: inputSize,
                 pooling: entry.includeTop ? .none : GlobalPooling(rawValue: pooling ?? "avg")!, layer: layer,
-                preprocess: preprocess.flatMap(PreprocessMode.init))
+                preprocess: preprocess.flatMap(PreprocessMode.init), options: selection.planOptions)
             let method = ResizeMethod(rawValue: resize)!
             let filter = interpolation.flatMap(Interpolation.init) ?? (method == .tf ? .bilinear : .nearest)
             let pipeline = ImagePipeline(

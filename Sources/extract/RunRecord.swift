@@ -31,6 +31,8 @@ struct RunRecord: Encodable {
     let input: Input
     let layer: String?
     let pooling: String
+    /// "winograd" (stride-1 3×3 convolutions by Winograd F(4×4)/F(2×2)) or "im2col".
+    let convolution: String
     /// include_top=True: rows are class probabilities; `top` classes per image were decoded.
     let includeTop: Bool
     let top: Int?
@@ -63,6 +65,7 @@ struct RunRecord: Encodable {
             exifTranspose: pipeline.exifTranspose, preprocessing: extractor.preprocess.rawValue)
         layer = extractor.layer
         pooling = extractor.pooling.rawValue
+        convolution = extractor.model.options.winograd ? "winograd" : "im2col"
         includeTop = extractor.includeTop
         self.top = top
         features = extractor.width

@@ -40,6 +40,9 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "Images run through the model at once (default: the CPU count); the results do not depend on it.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Also print where the time goes: seconds per image by kernel and the slowest layers (one thread).")
+    var profile = false
+
     func validate() throws {
         if selection.model == nil && weights == nil { throw ValidationError("say which model: --model NAME or --weights FILE") }
         if selection.includeTop { throw ValidationError("verify compares include_top=False outputs") }
@@ -72,7 +75,7 @@ struct Verify: AsyncParsableCommand {
                 }
                 let extractor = try FeatureExtractor(
                     entry: entry, weightsPath: weightsPath, inputSize: inputs.shape[1], pooling: pooling,
-                    layer: layer, preprocess: PreprocessMode.none)
+                    layer: layer, preprocess: PreprocessMode.none, options: selection.planOptions)
                 // The model alone, inputs already in memory: what `scripts/bench.py` compares with
                 // TensorFlow's and ONNX Runtime's predict.
                 let start = ContinuousClock.now
@@ -89,6 +92,7 @@ struct Verify: AsyncParsableCommand {
                     + "\(expected.shape)".padding(toLength: 20, withPad: " ", startingAt: 0)
                     + String(format: "%-12.4g%-13.3e%-16.3e%-13.3e1-%-13.1e%-10.1f", a.maxKeras, a.maxAbsError, a.scaledError, a.maxRelativeError, 1 - a.cosine, Double(inputs.shape[0]) / seconds)
                     + (ok ? "ok" : "BEYOND TOLERANCE"))
+                if profile && key == outputs.last { try printProfile(extractor.model, inputs.values, images: inputs.shape[0]) }
             }
         } catch {
             throw fail(error)
@@ -96,6 +100,22 @@ struct Verify: AsyncParsableCommand {
         if failed {
             FileHandle.standardError.write(Data("error: outputs differ from Keras beyond tolerance \(tolerance) · max|keras| (or cosine < 0.99999)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// Per-kernel totals and the 15 slowest steps, in ms per image.
+    private func printProfile(_ model: CompiledGraph, _ inputs: [Float], images: Int) throws {
+        let seconds = try model.profile(inputs)
+        let total = seconds.reduce(0, +)
+        let perImage = { (s: Double) in String(format: "%8.2f ms %5.1f %%", 1000 * s / Double(images), 100 * s / total) }
+        let kinds = Dictionary(grouping: model.steps.indices) { i in
+            model.summary(model.steps[i]).components(separatedBy: " (").first ?? ""
+        }.mapValues { $0.reduce(0) { $0 + seconds[$1] } }
+        print(String(format: "\nprofile: %.1f ms per image on one thread, by kernel:", 1000 * total / Double(images)))
+        for (kind, s) in kinds.sorted(by: { $0.value > $1.value }) { print("  \(perImage(s))  \(kind)") }
+        print("slowest steps:")
+        for i in model.steps.indices.sorted(by: { seconds[$0] > seconds[$1] }).prefix(15) {
+            print("  \(perImage(seconds[i]))  \(model.steps[i].layers[0])  \(model.summary(model.steps[i]))")
         }
     }
 }

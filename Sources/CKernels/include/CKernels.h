@@ -12,4 +12,52 @@
 /// True when this CPU runs the AVX2 + FMA bodies.
 bool ck_has_avx2_fma(void);
 
+/// Activations: relu/relu6 are fused into kernels' stores, sigmoid/swish run by
+/// `ck_apply_activation`; the others are applied by the Swift caller.
+typedef enum { CK_LINEAR = 0, CK_RELU = 1, CK_RELU6 = 2, CK_SIGMOID = 3, CK_SWISH = 4 } ck_activation;
+
+/// x (n) := sigmoid(x) = 1 / (1 + e^-x), or swish(x) = x * sigmoid(x), in place; `kind` is
+/// CK_SIGMOID or CK_SWISH. e^x by a polynomial within 2 ulp (libm's expf: 1 ulp).
+void ck_apply_activation(ck_activation kind, float *x, size_t n, bool portable);
+
+/// Winograd F(m×m, 3×3) data transform, m = 2 or 4, a = m + 2, stride 1, one image:
+/// in (H,W,C) NHWC -> V (a*a, count, C); tile t of the (tilesHigh, tilesWide) grid covers
+/// output rows t/tilesWide*m ..+m and columns t%tilesWide*m ..+m, reading input from
+/// (row*m - padTop, col*m - padLeft); taps outside the input are zeros. Tiles
+/// firstTile ..< firstTile+count. C % 8 == 0. `portable` forces the non-AVX2 body (tests).
+void ck_winograd_input(
+    int m, const float *in, int H, int W, int C, int padTop, int padLeft, int tilesWide,
+    int firstTile, int count, float *V, bool portable);
+
+/// Winograd output transform, the inverse of `ck_winograd_input`'s tiling:
+/// M (a*a, count, K) -> out (OH,OW,K) NHWC, + bias (K, may be NULL), then the activation;
+/// pixels past OH/OW (the last tiles' overhang) are not written. K % 8 == 0.
+void ck_winograd_output(
+    int m, const float *M, int K, const float *bias, ck_activation activation, float *out, int OH,
+    int OW, int tilesWide, int firstTile, int count, bool portable);
+
+/// A sliding window over one NHWC image (Swift's Window2D for a single image). Only the top
+/// and left padding are needed: the output size already says how much bottom/right there is.
+typedef struct {
+    int height, width, channels;
+    int kernel_height, kernel_width;
+    int stride_height, stride_width;
+    int dilation_height, dilation_width;
+    int pad_top, pad_left;
+    int out_height, out_width;
+} ck_window;
+
+/// Keras DepthwiseConv2D, depth multiplier 1, on ONE image, then relu/relu6 if asked:
+/// in (H,W,C) * kernel (KH,KW,C) + bias (C or NULL) -> out (OH,OW,C)
+/// `out[oh,ow,c] = act(bias[c] + sum_{kh,kw in bounds} in[oh*sh-top+kh*dh, ow*sw-left+kw*dw, c]
+///                                                    * kernel[kh,kw,c])`
+void ck_depthwise_conv2d(
+    const float *input, ck_window window, const float *kernel, const float *bias,
+    ck_activation activation, float *output);
+
+/// `ck_depthwise_conv2d` with the body forced: `portable` skips the AVX2 one (for tests).
+void ck_depthwise_conv2d_body(
+    const float *input, ck_window window, const float *kernel, const float *bias,
+    ck_activation activation, float *output, bool portable);
+
 #endif
