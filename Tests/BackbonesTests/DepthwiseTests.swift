@@ -1,5 +1,6 @@
-import Backbones
 import XCTest
+
+@testable import Backbones
 
 final class DepthwiseTests: KernelTestCase {
     struct Case {
@@ -65,6 +66,78 @@ final class DepthwiseTests: KernelTestCase {
                 groups: w.channels, bias: bias?.const, activation: testCase.activation,
                 output: grouped.pointer)
             assertClose(grouped.array, expected.array, "grouped conv as depthwise \(w) m\(m)")
+        }
+    }
+
+    /// The multiplier-1 C kernel (both bodies: AVX2/FMA where the CPU has it, and the portable
+    /// one forced) against the Double reference over the shapes its blocking splits on: 3x3 and
+    /// 5x5, stride 1 and 2, "same" (stride 2 on even sizes pads bottom/right more), "valid" and
+    /// a lopsided explicit padding, dilation 2, C below, at and off multiples of 8, maps of 1x1
+    /// and 2x3 and widths that leave every block remainder (8+4+1, 8+8+4, ...).
+    func testCKernelMatchesNaiveAcrossShapes() {
+        var random = Random(seed: 7)
+        let activations: [Activation] = [.linear, .relu, .relu6, .swish]
+        var cases = 0
+        for k in [3, 5] {
+            for stride in [1, 2] {
+                for dilation in [1, 2] {
+                    for (h, wd) in [(1, 1), (2, 3), (8, 13), (11, 20)] {
+                        for channels in [3, 8, 13, 32, 40] {
+                            for padding in 0..<3 {
+                                let span = (k - 1) * dilation + 1
+                                let explicit: Padding
+                                switch padding {
+                                case 0:
+                                    explicit = .same(
+                                        height: h, width: wd, kernel: (k, k),
+                                        strides: (stride, stride), dilation: (dilation, dilation))
+                                case 1: explicit = .zero
+                                default:
+                                    explicit = Padding(
+                                        top: 0, bottom: span / 2 + 1, left: span - 1, right: 1)
+                                }
+                                if h + explicit.top + explicit.bottom < span
+                                    || wd + explicit.left + explicit.right < span
+                                {
+                                    continue  // "valid" window larger than the map
+                                }
+                                let w = Window2D(
+                                    batch: 2, height: h, width: wd, channels: channels,
+                                    kernel: (k, k), strides: (stride, stride),
+                                    dilation: (dilation, dilation), padding: explicit)
+                                let activation = activations[cases % activations.count]
+                                checkCKernel(
+                                    w, bias: cases % 3 != 0, activation: activation, &random)
+                                cases += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(cases, 300)
+    }
+
+    func checkCKernel(
+        _ w: Window2D, bias hasBias: Bool, activation: Activation, _ random: inout Random,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        let count = w.outPixels * w.channels
+        let input = buffer(random.floats(w.inputCount, in: -3...3))
+        let kernel = buffer(random.floats(w.kernelHeight * w.kernelWidth * w.channels))
+        let bias = hasBias ? buffer(random.floats(w.channels)) : nil
+        let expected = output(count: count)
+        Kernels.depthwiseConv2dNaive(
+            input.const, window: w, kernel: kernel.const, bias: bias?.const,
+            activation: activation, output: expected.pointer)
+        for portable in [false, true] {
+            let observed = output(count: count)
+            Kernels.depthwiseConv2d(
+                input.const, window: w, kernel: kernel.const, bias: bias?.const,
+                activation: activation, output: observed.pointer, portable: portable)
+            assertClose(
+                observed.array, expected.array,
+                "\(w) bias \(hasBias) \(activation) portable \(portable)", file: file, line: line)
         }
     }
 

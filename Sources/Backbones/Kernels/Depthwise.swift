@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     /// Keras `DepthwiseConv2D`, optional bias, then the activation.
     /// in (N,H,W,C) * kernel (KH,KW,C,M) + bias (C*M) -> out (N,OH,OW,C*M)
@@ -42,21 +44,58 @@ extension Kernels {
 
     /// Same result as `depthwiseConv2dNaive`.
     /// in (N,H,W,C) * kernel (KH,KW,C,M) + bias (C*M) -> out (N,OH,OW,C*M)
-    /// Trick: in NHWC a pixel's channels are contiguous in the input, the kernel and the output,
-    /// so each output pixel is accumulated 8 channels at a time in a SIMD8 register over only
-    /// the taps that fall inside the input (no padded copy, no bounds test per tap).
+    /// Depth multiplier 1 (every Keras application) runs `ck_depthwise_conv2d` image by image:
+    /// AVX2/FMA register blocks of 8 pixels × 8 channels where the CPU has them (see
+    /// Sources/CKernels/depthwise.c), relu/relu6 fused into its store. Multiplier > 1 stays here:
+    /// per output pixel, `out[c*M + m] += x[c] * k[c*M + m]` over the taps inside the input.
     public static func depthwiseConv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
         kernel: UnsafePointer<Float>, depthMultiplier: Int = 1,
         bias: UnsafePointer<Float>?, activation: Activation = .linear,
         output: UnsafeMutablePointer<Float>
     ) {
+        depthwiseConv2d(
+            input, window: w, kernel: kernel, depthMultiplier: depthMultiplier, bias: bias,
+            activation: activation, output: output, portable: false)
+    }
+
+    /// `portable` forces the C kernel's portable body, so tests on an AVX2 machine cover it too.
+    static func depthwiseConv2d(
+        _ input: UnsafePointer<Float>, window w: Window2D,
+        kernel: UnsafePointer<Float>, depthMultiplier: Int = 1,
+        bias: UnsafePointer<Float>?, activation: Activation = .linear,
+        output: UnsafeMutablePointer<Float>, portable: Bool
+    ) {
         precondition(depthMultiplier > 0, "depth multiplier \(depthMultiplier)")
         let (H, W, C, M) = (w.height, w.width, w.channels, depthMultiplier)
         let (OH, OW) = (w.outHeight, w.outWidth)
+        if M == 1 {
+            let fused: ck_activation
+            switch activation {
+            case .relu: fused = CK_RELU
+            case .relu6: fused = CK_RELU6
+            default: fused = CK_LINEAR
+            }
+            let after = fused == CK_LINEAR ? activation : .linear
+            let window = ck_window(
+                height: Int32(H), width: Int32(W), channels: Int32(C),
+                kernel_height: Int32(w.kernelHeight), kernel_width: Int32(w.kernelWidth),
+                stride_height: Int32(w.strideHeight), stride_width: Int32(w.strideWidth),
+                dilation_height: Int32(w.dilationHeight), dilation_width: Int32(w.dilationWidth),
+                pad_top: Int32(w.padding.top), pad_left: Int32(w.padding.left),
+                out_height: Int32(OH), out_width: Int32(OW))
+            for n in 0..<w.batch {
+                let out = output + n * OH * OW * C
+                ck_depthwise_conv2d_body(
+                    input + n * H * W * C, window, kernel, bias, fused, out, portable)
+                // Swish, hard-swish, ... on the image just written, while it is in cache.
+                after.apply(out, count: OH * OW * C)
+            }
+            return
+        }
+
         let (KW, dh, dw) = (w.kernelWidth, w.dilationHeight, w.dilationWidth)
         let channelsOut = C * M
-        let vectorEnd = M == 1 ? C - C % 8 : 0
         for n in 0..<w.batch {
             let image = input + n * H * W * C
             for oh in 0..<OH {
@@ -67,48 +106,18 @@ extension Kernels {
                     // Tap (kh, kw) reads input pixel (r.first + kh*dh, col.first + kw*dw); the
                     // origin offset itself may point into the padding (negative).
                     let origin = (r.first * W + col.first) * C
-                    var c = 0
-                    while c < vectorEnd {
-                        var sum = bias.map { load8($0 + c) } ?? SIMD8<Float>()
-                        for kh in r.lo..<r.hi {
-                            let x = image + (origin + kh * dh * W * C + c)
-                            let k = kernel + kh * KW * C + c
-                            for kw in col.lo..<col.hi {
-                                sum += load8(x + kw * dw * C) * load8(k + kw * C)
-                            }
-                        }
-                        store8(sum, out + c)
-                        c += 8
-                    }
-                    if M == 1 {
-                        while c < C {
-                            var sum = bias?[c] ?? 0
-                            for kh in r.lo..<r.hi {
-                                for kw in col.lo..<col.hi {
-                                    sum +=
-                                        image[origin + (kh * dh * W + kw * dw) * C + c]
-                                        * kernel[(kh * KW + kw) * C + c]
-                                }
-                            }
-                            out[c] = sum
-                            c += 1
-                        }
+                    if let bias {
+                        out.update(from: bias, count: channelsOut)
                     } else {
-                        // Depth multiplier > 1: out[c*M + m] += x[c] * k[c*M + m], the inner
-                        // loop over m contiguous in kernel and output.
-                        if let bias {
-                            out.update(from: bias, count: channelsOut)
-                        } else {
-                            out.update(repeating: 0, count: channelsOut)
-                        }
-                        for kh in r.lo..<r.hi {
-                            for kw in col.lo..<col.hi {
-                                let x = image + (origin + (kh * dh * W + kw * dw) * C)
-                                let k = kernel + (kh * KW + kw) * channelsOut
-                                for ci in 0..<C {
-                                    let v = x[ci]
-                                    for m in 0..<M { out[ci * M + m] += v * k[ci * M + m] }
-                                }
+                        out.update(repeating: 0, count: channelsOut)
+                    }
+                    for kh in r.lo..<r.hi {
+                        for kw in col.lo..<col.hi {
+                            let x = image + (origin + (kh * dh * W + kw * dw) * C)
+                            let k = kernel + (kh * KW + kw) * channelsOut
+                            for ci in 0..<C {
+                                let v = x[ci]
+                                for m in 0..<M { out[ci * M + m] += v * k[ci * M + m] }
                             }
                         }
                     }
@@ -117,14 +126,4 @@ extension Kernels {
             }
         }
     }
-}
-
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }

@@ -63,8 +63,8 @@ extension Kernels {
 
     /// Same result as `maxPool2dNaive`.
     /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
-    /// Trick: as in `depthwiseConv2d`, 8 contiguous channels per SIMD register, looping only
-    /// over the taps inside the input.
+    /// Trick: in NHWC a pixel's channels are contiguous, so 8 of them ride in one SIMD register,
+    /// looping only over the taps inside the input.
     public static func maxPool2d(
         _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
     ) {
@@ -104,7 +104,8 @@ extension Kernels {
                             let x = image + (origin + kh * W * C + c)
                             for kw in col.lo..<col.hi {
                                 let v = load8(x + kw * C)
-                                acc = average ? acc + v : pointwiseMax(acc, v)
+                                // Not pointwiseMax: it does not inline and was 5 % of ResNet50.
+                                acc = average ? acc + v : acc.replacing(with: v, where: v .> acc)
                             }
                         }
                         store8(average ? acc / count : acc, out + c)
@@ -174,4 +175,14 @@ extension Kernels {
             }
         }
     }
+}
+
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
