@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "TestSupport"]),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "Features", "TestSupport"]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "WeightLoader", "Features", "TestSupport"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Backbones", "WeightLoader", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import CKernels
 import Backbones
 import Foundation
 import XCTest
@@ -76,6 +77,35 @@ final class ActivationTests: KernelTestCase {
                     observed, expected, accuracy: 2e-7 * max(1, abs(expected)),
                     "\(activation)(\(x)) \(label): expected \(expected), observed \(observed)")
             }
+        }
+    }
+
+    /// The vectorized sigmoid and swish (CKernels' polynomial e^x), both bodies, within 1e-6 of
+    /// the Double formula relative to each value, across the whole range where they are not
+    /// 0/1 and every tail length; saturated at the ends, never NaN or inf.
+    func testVectorizedSigmoidSwishRelativeError() {
+        func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+        var random = Random(seed: 5)
+        let x = random.floats(4099, in: -80...80) + [0, -0.0, 1e-30, -1e-30, 15.5, -15.5]
+        for portable in [false, true] {
+            for (kind, formula) in [(CK_SIGMOID, sigmoid), (CK_SWISH, { $0 * sigmoid($0) })] {
+                for n in [x.count, 1, 7, 9, 17] {
+                    var y = Array(x.prefix(n))
+                    ck_apply_activation(kind, &y, n, portable)
+                    for i in 0..<n {
+                        let expected = formula(Double(x[i]))
+                        XCTAssertLessThanOrEqual(
+                            abs(Double(y[i]) - expected), 1e-6 * abs(expected) + 1e-37,
+                            "\(kind) portable \(portable) x \(x[i]): \(y[i]) vs \(expected)")
+                    }
+                }
+            }
+            var ends: [Float] = [-1000, -88.5, -88, 88, 88.5, 1000, -.infinity, .infinity]
+            ck_apply_activation(CK_SIGMOID, &ends, ends.count, portable)
+            XCTAssertEqual(ends.map { $0 < 1e-37 ? 0 : $0 }, [0, 0, 0, 1, 1, 1, 0, 1], "sigmoid ends, portable \(portable)")
+            var swish: [Float] = [-1000, -88.5, 88.5, 1000]
+            ck_apply_activation(CK_SWISH, &swish, swish.count, portable)
+            XCTAssertEqual(swish.map { abs($0) < 1e-30 ? 0 : $0 }, [0, 0, 88.5, 1000], "swish ends, portable \(portable)")
         }
     }
 

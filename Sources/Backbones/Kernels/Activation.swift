@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Elementwise activations as Keras defines them (keras/src/activations/activations.py).
@@ -58,9 +59,9 @@ public enum Activation: Equatable, Sendable {
         case .relu6:
             for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
         case .sigmoid:
-            for i in 0..<count { x[i] = 1 / (1 + Foundation.exp(-x[i])) }
+            ck_apply_activation(CK_SIGMOID, x, count, false)
         case .swish:
-            for i in 0..<count { x[i] = x[i] * (1 / (1 + Foundation.exp(-x[i]))) }
+            ck_apply_activation(CK_SWISH, x, count, false)
         case .hardSigmoid:
             for i in 0..<count { x[i] = min(max(x[i] + 3, 0), 6) / 6 }
         case .hardSwish:
