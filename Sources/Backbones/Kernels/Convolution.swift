@@ -52,9 +52,11 @@ extension Kernels {
     }
 
     /// Output pixels per im2col tile: about 256 KiB of patches, so a tile stays in L2 while the
-    /// GEMM reads it and the epilogue rewrites its output rows.
+    /// GEMM reads it and the epilogue rewrites its output rows, but at least 256: OpenBLAS
+    /// repacks the whole kernel on every call, and with a 4608-value patch (3×3×512) 256 KiB is
+    /// 14 rows, so VGG16's block4 spent more time copying its kernel than multiplying.
     static func conv2dTileRows(patch: Int, pixels: Int) -> Int {
-        min(max(pixels, 1), max(32, (1 << 16) / max(patch, 1)))
+        min(max(pixels, 1), max(256, (1 << 16) / max(patch, 1)))
     }
 
     /// Same result as `conv2dNaive`, computed as GEMMs.
