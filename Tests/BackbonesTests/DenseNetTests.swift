@@ -59,7 +59,7 @@ final class DenseNetTests: XCTestCase {
                 XCTAssertEqual(step.layers.count, 2, "\(step.layers)")
             case .activation:
                 XCTFail("unfused ReLU \(step.layers)")
-            case .conv:
+            case .conv, .winograd:
                 let name = step.layers[0]
                 if name.hasSuffix("_1_conv") || name == "conv1_conv" {
                     XCTAssertEqual(step.layers.count, 3, "\(step.layers)")

@@ -54,15 +54,18 @@ final class InceptionTests: XCTestCase {
     }
 
     /// Every conv2d_N absorbs batch_normalization_N (scale=False: no gamma in the file) and
-    /// activation_N; the average pools run as steps of their own.
+    /// activation_N, whether it runs as im2col/GEMM or Winograd; the average pools run as steps
+    /// of their own.
     func testInceptionV3PlanFoldsEveryBatchNorm() throws {
         let model = try CompiledGraph(
             InceptionV3.graph(height: 97, width: 97), weights: bind("InceptionV3", "inceptionv3_97"))
         var convs = 0
+        var winograd = 0
         for step in model.steps {
             switch step.kind {
-            case .conv:
+            case .conv, .winograd:
                 convs += 1
+                if case .winograd = step.kind { winograd += 1 }
                 let n = step.layers[0].dropFirst("conv2d".count)
                 XCTAssertEqual(step.layers, ["conv2d\(n)", "batch_normalization\(n)", "activation\(n)"])
             case .scaleOffset, .activation:
@@ -71,6 +74,8 @@ final class InceptionTests: XCTestCase {
             }
         }
         XCTAssertEqual(convs, 94)
+        // The stride-1 3×3 ones whose channels are multiples of 8 (conv2d_2 has 32 in, ...).
+        XCTAssertEqual(winograd, 12)
         let pools = model.steps.filter {
             if case .averagePool = $0.kind { return true } else { return false }
         }
