@@ -31,13 +31,14 @@ public final class CompiledGraph: @unchecked Sendable {
     public struct Step: Sendable {
         public enum Kind: Sendable {
             case copyInput
-            case conv(Conv2DParams, kernel: [Float], bias: [Float]?)
+            /// `kernel` is the (KH*KW*C/groups, K) GEMM operand (`Kernels.conv2dWeights`).
+            case conv(Conv2DParams, kernel: GemmWeights, bias: [Float]?)
             /// A stride-1 3×3 `Conv2D` as Winograd F(tile×tile, 3×3); `kernel` is the
-            /// transformed (a*a, C, K) kernel (`Kernels.winogradKernel`).
-            case winograd(Conv2DParams, tile: Int, kernel: [Float], bias: [Float]?)
+            /// transformed kernel, a*a GEMM operands (C, K) (`Kernels.winogradWeights`).
+            case winograd(Conv2DParams, tile: Int, kernel: [GemmWeights], bias: [Float]?)
             case depthwise(DepthwiseParams, kernel: [Float], bias: [Float]?)
             /// `SeparableConv2D`, BN folded into the pointwise kernel and bias.
-            case separable(SeparableConv2DParams, depthwise: [Float], pointwise: [Float], bias: [Float]?)
+            case separable(SeparableConv2DParams, depthwise: [Float], pointwise: GemmWeights, bias: [Float]?)
             /// `Dense` over the last axis (every pixel of a map is a row): kernel (C, units), BN or
             /// LayerScale folded in, the activation in its epilogue.
             case dense(units: Int, kernel: [Float], bias: [Float]?, activation: Activation)
@@ -155,10 +156,15 @@ public final class CompiledGraph: @unchecked Sendable {
                 p.useBias = bias != nil
                 let w = Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
                 if let m = Self.winogradTile(w, outChannels: p.filters, groups: p.groups, options: options) {
-                    let u = Kernels.winogradKernel(kernel, channels: s.channels, outChannels: p.filters, tile: m)
+                    let u = Kernels.winogradWeights(
+                        Kernels.winogradKernel(kernel, channels: s.channels, outChannels: p.filters, tile: m),
+                        channels: s.channels, outChannels: p.filters, tile: m)
                     step = Step(kind: .winograd(p, tile: m, kernel: u, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
                 } else {
-                    step = Step(kind: .conv(p, kernel: kernel, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
+                    let weights = kernel.withUnsafeBufferPointer {
+                        Kernels.conv2dWeights($0.baseAddress!, window: w, outChannels: p.filters, groups: p.groups)
+                    }
+                    step = Step(kind: .conv(p, kernel: weights, bias: bias), inputs: node.inputs, output: fused.last, layers: fused.layers)
                 }
             case .depthwiseConv2d(var p):
                 let s = ins[0]
@@ -183,8 +189,9 @@ public final class CompiledGraph: @unchecked Sendable {
                 var bias = p.useBias ? try loader.array(node.name, ["bias"], shape: [p.filters]) : nil
                 let fused = try absorbFollowers(of: node, kernel: &pointwise, bias: &bias, channels: p.filters, activation: &p.activation)
                 p.useBias = bias != nil
+                let pointwiseWeights = GemmWeights(pointwise, rows: middle, columns: p.filters)
                 step = Step(
-                    kind: .separable(p, depthwise: depthwise, pointwise: pointwise, bias: bias),
+                    kind: .separable(p, depthwise: depthwise, pointwise: pointwiseWeights, bias: bias),
                     inputs: node.inputs, output: fused.last, layers: fused.layers)
             case .dense(let units, let useBias, var activation):
                 let inChannels = ins[0].channels
@@ -480,25 +487,19 @@ public final class CompiledGraph: @unchecked Sendable {
                 let w = Graph.window(
                     inShape, batch: batch, kernel: p.kernel, strides: p.strides,
                     dilation: p.dilation, padding: p.padding)
-                kernel.withUnsafeBufferPointer { k in
-                    withOptional(bias) { b in
-                        Kernels.conv2d(
-                            x!, window: w, kernel: k.baseAddress!, outChannels: p.filters,
-                            groups: p.groups, bias: b, activation: p.activation, output: out,
-                            scratch: scratch)
-                    }
+                withOptional(bias) { b in
+                    Kernels.conv2d(
+                        x!, window: w, kernel: kernel, outChannels: p.filters, groups: p.groups,
+                        bias: b, activation: p.activation, output: out, scratch: scratch)
                 }
             case .winograd(let p, let m, let kernel, let bias):
                 let w = Graph.window(
                     inShape, batch: batch, kernel: p.kernel, strides: p.strides,
                     dilation: p.dilation, padding: p.padding)
-                kernel.withUnsafeBufferPointer { u in
-                    withOptional(bias) { b in
-                        Kernels.conv2dWinograd(
-                            x!, window: w, transformedKernel: u.baseAddress!, tile: m,
-                            outChannels: p.filters, bias: b, activation: p.activation, output: out,
-                            scratch: scratch)
-                    }
+                withOptional(bias) { b in
+                    Kernels.conv2dWinograd(
+                        x!, window: w, transformedKernel: kernel, tile: m, outChannels: p.filters,
+                        bias: b, activation: p.activation, output: out, scratch: scratch)
                 }
             case .depthwise(let p, let kernel, let bias):
                 let w = Graph.window(
@@ -517,14 +518,11 @@ public final class CompiledGraph: @unchecked Sendable {
                     inShape, batch: batch, kernel: p.kernel, strides: p.strides,
                     dilation: p.dilation, padding: p.padding)
                 depthwise.withUnsafeBufferPointer { d in
-                    pointwise.withUnsafeBufferPointer { k in
-                        withOptional(bias) { b in
-                            Kernels.separableConv2d(
-                                x!, window: w, depthwiseKernel: d.baseAddress!,
-                                depthMultiplier: p.depthMultiplier, pointwiseKernel: k.baseAddress!,
-                                outChannels: p.filters, bias: b, activation: p.activation,
-                                output: out, scratch: scratch)
-                        }
+                    withOptional(bias) { b in
+                        Kernels.separableConv2d(
+                            x!, window: w, depthwiseKernel: d.baseAddress!,
+                            depthMultiplier: p.depthMultiplier, pointwiseKernel: pointwise,
+                            bias: b, activation: p.activation, output: out, scratch: scratch)
                     }
                 }
             case .dense(let units, let kernel, let bias, let activation):

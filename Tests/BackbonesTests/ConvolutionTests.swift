@@ -104,6 +104,16 @@ final class ConvolutionTests: KernelTestCase {
                 output: observedWithScratch.pointer, scratch: scratch.pointer)
             assertClose(
                 observedWithScratch.array, expected.array, "conv2d with scratch \(testCase)")
+
+            // The cblas_sgemm path (CPUs without AVX2 + FMA) on the same case.
+            let plain = GemmWeights(
+                kernel.array, rows: w.kernelHeight * w.kernelWidth * w.channels / testCase.groups,
+                columns: k, pack: false)
+            let observedPlain = output(count: outCount)
+            Kernels.conv2d(
+                input.const, window: w, kernel: plain, outChannels: k, groups: testCase.groups,
+                bias: bias?.const, activation: testCase.activation, output: observedPlain.pointer)
+            assertClose(observedPlain.array, expected.array, "conv2d cblas \(testCase)")
         }
     }
 

@@ -34,15 +34,15 @@ final class WinogradTests: KernelTestCase {
                 buffer(input).const, window: w, kernel: buffer(kernel).const, outChannels: k,
                 bias: bias?.const, activation: testCase.activation, output: expected.pointer)
             for m in [2, 4] {
-                let u = buffer(
-                    Kernels.winogradKernel(kernel, channels: w.channels, outChannels: k, tile: m))
+                let transformed = Kernels.winogradKernel(kernel, channels: w.channels, outChannels: k, tile: m)
+                let u = Kernels.winogradWeights(transformed, channels: w.channels, outChannels: k, tile: m)
                 // F(2×2) rounds like the direct convolution, F(4×4) about 10× worse.
                 let tolerance: Float = m == 2 ? 1e-6 : 1e-5
                 for portable in [false, true] {
                     for blockRows in [nil, 1, 2] {
                         let observed = output(count: outCount)
                         Kernels.conv2dWinograd(
-                            buffer(input).const, window: w, transformedKernel: u.const, tile: m,
+                            buffer(input).const, window: w, transformedKernel: u, tile: m,
                             outChannels: k, bias: bias?.const, activation: testCase.activation,
                             output: observed.pointer, portable: portable, blockRows: blockRows)
                         assertClose(
@@ -50,11 +50,19 @@ final class WinogradTests: KernelTestCase {
                             "F(\(m)) portable \(portable) rows \(blockRows.map(String.init) ?? "auto") \(testCase)")
                     }
                 }
+                // The GEMMs through cblas_sgemm (CPUs without AVX2 + FMA).
+                let plain = Kernels.winogradWeights(transformed, channels: w.channels, outChannels: k, tile: m, pack: false)
+                let observedPlain = output(count: outCount)
+                Kernels.conv2dWinograd(
+                    buffer(input).const, window: w, transformedKernel: plain, tile: m,
+                    outChannels: k, bias: bias?.const, activation: testCase.activation,
+                    output: observedPlain.pointer, portable: true)
+                assertClose(observedPlain.array, expected.array, tolerance: tolerance, "F(\(m)) cblas \(testCase)")
                 // With the executor's scratch.
                 let scratch = output(count: Kernels.winogradScratchCount(w, outChannels: k, tile: m))
                 let observed = output(count: outCount)
                 Kernels.conv2dWinograd(
-                    buffer(input).const, window: w, transformedKernel: u.const, tile: m,
+                    buffer(input).const, window: w, transformedKernel: u, tile: m,
                     outChannels: k, bias: bias?.const, activation: testCase.activation,
                     output: observed.pointer, scratch: scratch.pointer)
                 assertClose(observed.array, expected.array, tolerance: tolerance, "F(\(m)) scratch \(testCase)")
@@ -73,10 +81,12 @@ final class WinogradTests: KernelTestCase {
         for t in 0..<9 { kernel[t * 64] = 1 }  // (kh, kw, c 0, k 0)
         let expected: [Float] = [10, 18, 24, 18, 27, 45, 54, 39, 51, 81, 90, 63, 42, 66, 72, 50]
         for m in [2, 4] {
-            let u = buffer(Kernels.winogradKernel(kernel, channels: 8, outChannels: 8, tile: m))
+            let u = Kernels.winogradWeights(
+                Kernels.winogradKernel(kernel, channels: 8, outChannels: 8, tile: m), channels: 8,
+                outChannels: 8, tile: m)
             let out = output(count: 16 * 8)
             Kernels.conv2dWinograd(
-                buffer(input).const, window: w, transformedKernel: u.const, tile: m, outChannels: 8,
+                buffer(input).const, window: w, transformedKernel: u, tile: m, outChannels: 8,
                 bias: nil, output: out.pointer)
             assertClose(
                 (0..<16).map { out.array[$0 * 8] }, expected, tolerance: m == 2 ? 0 : 1e-6, "F(\(m)) ramp")

@@ -48,7 +48,7 @@ extension Kernels {
     ) -> Int {
         if w.isPointwise || routesToDepthwise(w, groups: groups) { return 0 }
         let patch = w.kernelHeight * w.kernelWidth * (w.channels / groups)
-        return conv2dTileRows(patch: patch, pixels: w.outPixels) * patch
+        return conv2dTileRows(patch: patch, pixels: w.outPixels) * patch * groups
     }
 
     /// Output pixels per im2col tile: about 256 KiB of patches, so a tile stays in L2 while the
@@ -59,20 +59,46 @@ extension Kernels {
         min(max(pixels, 1), max(256, (1 << 16) / max(patch, 1)))
     }
 
-    /// Same result as `conv2dNaive`, computed as GEMMs.
-    /// in (N,H,W,C) * kernel (KH,KW,C/groups,K) HWIO + bias (K) -> out (N,OH,OW,K)
-    /// Trick: NHWC rows are GEMM rows. A 1×1 stride-1 unpadded conv is one sgemm per group
-    /// straight on the input buffer (M = N*H*W, K = C/groups, N = K/groups, no copy). Otherwise
-    /// a tile of output pixels is unfolded into `scratch` (im2col: one row of KH*KW*C/groups
-    /// patch values per pixel, laid out like the HWIO kernel's rows) and multiplied by the kernel
-    /// into the output tile, which starts as the bias (the GEMM adds to it); the activation runs
-    /// on the tile while it is in cache.
-    /// `groups == C` (ConvNeXt's 7×7) goes to the depthwise kernel: a (KH,KW,1,C*M) grouped
-    /// kernel has the same memory layout as a (KH,KW,C,M) depthwise one.
-    /// `scratch` holds `conv2dScratchCount(...)` floats; nil allocates it for this call only.
+    /// The kernel of `conv2d` for this layer: (KH*KW*C/groups, K), packed for
+    /// `ck_gemm_packed` when there is one group (grouped and depthwise convolutions read it
+    /// plain). Made once at load time.
+    public static func conv2dWeights(
+        _ kernel: UnsafePointer<Float>, window w: Window2D, outChannels: Int, groups: Int = 1
+    ) -> GemmWeights {
+        GemmWeights(
+            kernel, rows: w.kernelHeight * w.kernelWidth * (w.channels / groups),
+            columns: outChannels, pack: groups == 1 && packedGemmAvailable)
+    }
+
+    /// `conv2d` with the kernel given as its HWIO floats (packed for this call).
     public static func conv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
         kernel: UnsafePointer<Float>, outChannels: Int, groups: Int = 1,
+        bias: UnsafePointer<Float>?, activation: Activation = .linear,
+        output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>? = nil
+    ) {
+        conv2d(
+            input, window: w,
+            kernel: conv2dWeights(kernel, window: w, outChannels: outChannels, groups: groups),
+            outChannels: outChannels, groups: groups, bias: bias, activation: activation,
+            output: output, scratch: scratch)
+    }
+
+    /// Same result as `conv2dNaive`, computed as GEMMs.
+    /// in (N,H,W,C) * kernel (KH,KW,C/groups,K) HWIO + bias (K) -> out (N,OH,OW,K)
+    /// Trick: NHWC rows are GEMM rows. A 1×1 stride-1 unpadded conv is one GEMM straight on
+    /// the input buffer (M = N*H*W, K = C, N = K, no copy). Otherwise a tile of output pixels
+    /// is unfolded into `scratch` (im2col: one row of KH*KW*C/groups patch values per pixel,
+    /// laid out like the HWIO kernel's rows) and multiplied by the kernel into the output
+    /// tile, bias and activation applied while the tile is in cache (`gemm`).
+    /// Grouped convolutions run one cblas_sgemm per group on the plain kernel; `groups == C`
+    /// (ConvNeXt's 7×7) goes to the depthwise kernel: a (KH,KW,1,C*M) grouped kernel has the
+    /// same memory layout as a (KH,KW,C,M) depthwise one.
+    /// `kernel` is `conv2dWeights(...)`; `scratch` holds `conv2dScratchCount(...)` floats (nil
+    /// allocates it for this call only).
+    public static func conv2d(
+        _ input: UnsafePointer<Float>, window w: Window2D,
+        kernel: GemmWeights, outChannels: Int, groups: Int = 1,
         bias: UnsafePointer<Float>?, activation: Activation = .linear,
         output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>? = nil
     ) {
@@ -80,50 +106,69 @@ extension Kernels {
         let (C, K) = (w.channels, outChannels)
         let cg = C / groups
         let kg = K / groups
+        let patch = w.kernelHeight * w.kernelWidth * cg
+        precondition(
+            kernel.rows == patch && kernel.columns == K && (groups == 1 || !kernel.packed),
+            "conv2d kernel (\(kernel.rows), \(kernel.columns)) packed \(kernel.packed) for \(w)")
         let pixels = w.outPixels
         if pixels == 0 { return }
 
         if routesToDepthwise(w, groups: groups) {
-            depthwiseConv2d(
-                input, window: w, kernel: kernel, depthMultiplier: kg, bias: bias,
-                activation: activation, output: output)
+            kernel.storage.withUnsafeBufferPointer { k in
+                depthwiseConv2d(
+                    input, window: w, kernel: k.baseAddress!, depthMultiplier: kg, bias: bias,
+                    activation: activation, output: output)
+            }
             return
+        }
+
+        // `rows` output pixels whose GEMM rows (group 0's, for groups > 1) start at `a`.
+        func multiply(
+            rows: Int, a: UnsafePointer<Float>, lda: Int, groupStride: Int,
+            into out: UnsafeMutablePointer<Float>
+        ) {
+            if groups == 1 {
+                gemm(
+                    m: rows, a: a, lda: lda, weights: kernel, bias: bias, activation: activation,
+                    c: out, ldc: K)
+                return
+            }
+            // The bias is written first and each group's GEMM adds to it (beta 1).
+            fillRows(out, rows: rows, channels: K, with: bias)
+            kernel.storage.withUnsafeBufferPointer { b in
+                for g in 0..<groups {
+                    matmul(
+                        m: rows, n: kg, k: patch, a: a + g * groupStride, lda: lda,
+                        b: b.baseAddress! + g * kg, ldb: K, c: out + g * kg, ldc: K,
+                        accumulate: bias != nil)
+                }
+            }
+            activation.apply(out, count: rows * K)
         }
 
         if w.isPointwise {
-            // The bias is written first and the GEMM adds to it (beta 1): OpenBLAS would
-            // otherwise spend a pass zeroing C (beta 0) and we another adding the bias.
-            fillRows(output, rows: pixels, channels: K, with: bias)
-            for g in 0..<groups {
-                matmul(
-                    m: pixels, n: kg, k: cg, a: input + g * cg, lda: C,
-                    b: kernel + g * kg, ldb: K, c: output + g * kg, ldc: K, accumulate: bias != nil)
-            }
-            activation.apply(output, count: pixels * K)
+            multiply(rows: pixels, a: input, lda: C, groupStride: cg, into: output)
             return
         }
 
-        let patch = w.kernelHeight * w.kernelWidth * cg
         let tileRows = conv2dTileRows(patch: patch, pixels: pixels)
+        // One im2col tile per group (their GEMMs share the output tile).
         let ownedScratch: UnsafeMutablePointer<Float>? =
-            scratch == nil ? .allocate(capacity: tileRows * patch) : nil
+            scratch == nil ? .allocate(capacity: tileRows * patch * groups) : nil
         defer { ownedScratch?.deallocate() }
         let columns = scratch ?? ownedScratch!
 
         var start = 0
         while start < pixels {
             let rows = min(tileRows, pixels - start)
-            let tileOut = output + start * K
-            fillRows(tileOut, rows: rows, channels: K, with: bias)
             for g in 0..<groups {
                 im2col(
                     input, window: w, group: g, groups: groups, firstPixel: start, rows: rows,
-                    columns: columns)
-                matmul(
-                    m: rows, n: kg, k: patch, a: columns, lda: patch,
-                    b: kernel + g * kg, ldb: K, c: tileOut + g * kg, ldc: K, accumulate: bias != nil)
+                    columns: columns + g * rows * patch)
             }
-            activation.apply(tileOut, count: rows * K)
+            multiply(
+                rows: rows, a: columns, lda: patch, groupStride: rows * patch,
+                into: output + start * K)
             start += rows
         }
     }
@@ -174,14 +219,15 @@ extension Kernels {
         }
     }
 
-    /// Each of the `rows` rows of `x` (rows, C) := bias (C); nothing without a bias (the GEMM
-    /// then overwrites with beta 0).
+    /// Each of the `rows` rows of `x` (rows, C), `stride` floats apart (default C), := bias (C);
+    /// nothing without a bias (the GEMM then overwrites with beta 0).
     @inline(__always)
     static func fillRows(
-        _ x: UnsafeMutablePointer<Float>, rows: Int, channels: Int, with bias: UnsafePointer<Float>?
+        _ x: UnsafeMutablePointer<Float>, rows: Int, channels: Int, stride: Int? = nil,
+        with bias: UnsafePointer<Float>?
     ) {
         guard let bias else { return }
-        for r in 0..<rows { (x + r * channels).update(from: bias, count: channels) }
+        for r in 0..<rows { (x + r * (stride ?? channels)).update(from: bias, count: channels) }
     }
 
     private static func routesToDepthwise(_ w: Window2D, groups: Int) -> Bool {

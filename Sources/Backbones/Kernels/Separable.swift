@@ -51,11 +51,8 @@ extension Kernels {
         w.outPixels * w.channels * depthMultiplier
     }
 
-    /// Same result as `separableConv2dNaive`.
-    /// in (N,H,W,C) * depthwise (KH,KW,C,M) * pointwise (1,1,C*M,K) + bias (K) -> out (N,OH,OW,K)
-    /// Trick: the two halves as TensorFlow runs them: `depthwiseConv2d` into `scratch`
-    /// (`separableConv2dScratchCount` floats), then the pointwise half as one GEMM on it with
-    /// the bias and activation in its epilogue (`conv2d`'s 1×1 path).
+    /// `separableConv2d` with the pointwise kernel given as its (1,1,C*M,K) floats (packed for
+    /// this call).
     public static func separableConv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
         depthwiseKernel: UnsafePointer<Float>, depthMultiplier: Int = 1,
@@ -63,6 +60,26 @@ extension Kernels {
         bias: UnsafePointer<Float>?, activation: Activation = .linear,
         output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
+        separableConv2d(
+            input, window: w, depthwiseKernel: depthwiseKernel, depthMultiplier: depthMultiplier,
+            pointwiseKernel: GemmWeights(
+                pointwiseKernel, rows: w.channels * depthMultiplier, columns: outChannels),
+            bias: bias, activation: activation, output: output, scratch: scratch)
+    }
+
+    /// Same result as `separableConv2dNaive`.
+    /// in (N,H,W,C) * depthwise (KH,KW,C,M) * pointwise (C*M, K) + bias (K) -> out (N,OH,OW,K)
+    /// Trick: the two halves as TensorFlow runs them: `depthwiseConv2d` into `scratch`
+    /// (`separableConv2dScratchCount` floats), then the pointwise half as one GEMM on it with
+    /// the bias and activation in its epilogue (`conv2d`'s 1×1 path).
+    public static func separableConv2d(
+        _ input: UnsafePointer<Float>, window w: Window2D,
+        depthwiseKernel: UnsafePointer<Float>, depthMultiplier: Int = 1,
+        pointwiseKernel: GemmWeights,
+        bias: UnsafePointer<Float>?, activation: Activation = .linear,
+        output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let outChannels = pointwiseKernel.columns
         precondition(
             depthMultiplier > 0 && outChannels > 0, "separable \(depthMultiplier) \(outChannels)")
         depthwiseConv2d(

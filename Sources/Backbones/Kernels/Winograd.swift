@@ -53,6 +53,19 @@ extension Kernels {
         return u
     }
 
+    /// U[ξ] of `winogradKernel` as the a*a GEMMs' weights (packed once where `ck_gemm_packed`
+    /// runs). U (a*a, C, K) -> a*a × (C, K)
+    public static func winogradWeights(
+        _ u: [Float], channels C: Int, outChannels K: Int, tile m: Int,
+        pack: Bool = packedGemmAvailable
+    ) -> [GemmWeights] {
+        let a = m + 2
+        precondition(u.count == a * a * C * K, "U is not (\(a * a), \(C), \(K))")
+        return u.withUnsafeBufferPointer { p in
+            (0..<(a * a)).map { GemmWeights(p.baseAddress! + $0 * C * K, rows: C, columns: K, pack: pack) }
+        }
+    }
+
     /// Tiles per block: whole rows of tiles, at least `minTiles` of them (or all). OpenBLAS
     /// repacks U[ξ] (C×K) on every call, so the GEMMs need many rows for that copy to be small
     /// beside the C×K multiply-adds per row (VGG16 F(4×4) with one 7-tile row per block: 34 %
@@ -72,13 +85,13 @@ extension Kernels {
 
     /// Same result as `conv2dNaive` for a window `winogradApplies` accepts, up to the
     /// algorithm's rounding (see the top of this file).
-    /// in (N,H,W,C) * U (a*a,C,K) from `winogradKernel` + bias (K) -> out (N,OH,OW,K)
+    /// in (N,H,W,C) * U (a*a,C,K) from `winogradWeights` + bias (K) -> out (N,OH,OW,K)
     /// Per block of tile rows: data transform into V, a*a GEMMs into M, output transform with
     /// bias and ReLU/ReLU6 into the output rows, other activations on those rows while in cache.
     /// `portable` runs the C transforms' non-AVX2 body and `blockRows` sets the tile rows per
     /// block (both for tests: the fallback on AVX2 machines, block edges on small images).
     public static func conv2dWinograd(
-        _ input: UnsafePointer<Float>, window w: Window2D, transformedKernel u: UnsafePointer<Float>,
+        _ input: UnsafePointer<Float>, window w: Window2D, transformedKernel u: [GemmWeights],
         tile m: Int, outChannels K: Int, bias: UnsafePointer<Float>?,
         activation: Activation = .linear, output: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>? = nil, portable: Bool = false, blockRows: Int? = nil
@@ -87,6 +100,7 @@ extension Kernels {
         let (H, W, C) = (w.height, w.width, w.channels)
         let (OH, OW) = (w.outHeight, w.outWidth)
         let a = m + 2
+        precondition(u.count == a * a && u.allSatisfy { $0.rows == C && $0.columns == K }, "U is not \(a * a) × (\(C), \(K))")
         let tilesWide = (OW + m - 1) / m
         let tiles = tilesWide * ((OH + m - 1) / m)
         let block = blockRows.map { $0 * tilesWide } ?? winogradBlockTiles(w, outChannels: K, tile: m)
@@ -114,9 +128,9 @@ extension Kernels {
                     Int32(m), image, Int32(H), Int32(W), Int32(C), Int32(w.padding.top),
                     Int32(w.padding.left), Int32(tilesWide), Int32(first), Int32(count), v, portable)
                 for xi in 0..<(a * a) {
-                    matmul(
-                        m: count, n: K, k: C, a: v + xi * count * C, lda: C, b: u + xi * C * K,
-                        ldb: K, c: mx + xi * count * K, ldc: K)
+                    gemm(
+                        m: count, a: v + xi * count * C, lda: C, weights: u[xi], bias: nil,
+                        activation: .linear, c: mx + xi * count * K, ldc: K)
                 }
                 ck_winograd_output(
                     Int32(m), mx, Int32(K), bias, fused, out, Int32(OH), Int32(OW), Int32(tilesWide),

@@ -60,4 +60,23 @@ void ck_depthwise_conv2d_body(
     const float *input, ck_window window, const float *kernel, const float *bias,
     ck_activation activation, float *output, bool portable);
 
+/// Whether `ck_gemm_packed` runs on this CPU (it needs AVX2 + FMA; there is no portable body:
+/// callers use cblas_sgemm instead).
+bool ck_gemm_packed_available(void);
+
+/// Floats `ck_gemm_pack` writes for a (K, N) matrix: ceil(N / 16) panels of K × 16.
+size_t ck_gemm_packed_count(int K, int N);
+
+/// Packs B (K, N), rows at stride ldb, for `ck_gemm_packed`: panel q holds columns
+/// 16q ..< 16q+16 (zeros past N), row k at packed + (q*K + k)*16.
+void ck_gemm_pack(const float *b, size_t ldb, int K, int N, float *packed);
+
+/// C (M, N) = act(A (M, K) · B (K, N) + bias (N)), B packed by `ck_gemm_pack`, A and C rows at
+/// strides lda and ldc, K >= 1; bias may be NULL; `activation` is CK_LINEAR, CK_RELU or CK_RELU6 (any
+/// other is the caller's to apply). Each output is the bias plus the products in k order,
+/// the same bits whatever M or the row's place. Needs `ck_gemm_packed_available()`.
+void ck_gemm_packed(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation activation, float *C, size_t ldc);
+
 #endif

@@ -1,0 +1,101 @@
+import CKernels
+
+/// The right-hand matrix of a GEMM whose values are known at load time: a convolution's
+/// (KH*KW*C, K) HWIO kernel, a pointwise (C, K) one, a Winograd U[ξ] (C, K).
+/// (rows, columns) = (K, N) of `C (M, N) = A (M, K) · B (K, N)`.
+/// On CPUs with AVX2 + FMA it is packed once, here, for `ck_gemm_packed` (which then never
+/// copies it again); elsewhere it stays row-major for cblas_sgemm.
+public struct GemmWeights: Sendable {
+    public let rows: Int
+    public let columns: Int
+    /// `ck_gemm_pack`'s panels when `packed`, else row-major (rows, columns).
+    let storage: [Float]
+    public let packed: Bool
+
+    public var count: Int { rows * columns }
+
+    /// `matrix` row-major (rows, columns) with row stride `ld` (default `columns`).
+    public init(
+        _ matrix: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int? = nil,
+        pack: Bool = Kernels.packedGemmAvailable
+    ) {
+        let ld = ld ?? columns
+        precondition(rows > 0 && columns > 0 && ld >= columns, "GEMM weights (\(rows), \(columns)) ld \(ld)")
+        self.rows = rows
+        self.columns = columns
+        packed = pack && Kernels.packedGemmAvailable
+        if packed {
+            storage = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(Int32(rows), Int32(columns))) { b, n in
+                ck_gemm_pack(matrix, ld, Int32(rows), Int32(columns), b.baseAddress!)
+                n = b.count
+            }
+        } else {
+            var plain = [Float](repeating: 0, count: rows * columns)
+            for r in 0..<rows { for j in 0..<columns { plain[r * columns + j] = matrix[r * ld + j] } }
+            storage = plain
+        }
+    }
+
+    public init(_ matrix: [Float], rows: Int, columns: Int, pack: Bool = Kernels.packedGemmAvailable) {
+        precondition(
+            rows > 0 && matrix.count == rows * columns, "\(matrix.count) floats are not (\(rows), \(columns))")
+        self = matrix.withUnsafeBufferPointer {
+            GemmWeights($0.baseAddress!, rows: rows, columns: columns, pack: pack)
+        }
+    }
+
+    /// The row-major matrix (unpacked again when packed), for tests and inspection.
+    public var matrix: [Float] {
+        guard packed else { return storage }
+        var m = [Float](repeating: 0, count: rows * columns)
+        for j in 0..<columns {
+            let (q, lane) = (j / 16, j % 16)
+            for r in 0..<rows { m[r * columns + j] = storage[(q * rows + r) * 16 + lane] }
+        }
+        return m
+    }
+}
+
+extension Kernels {
+    /// Whether this CPU runs `ck_gemm_packed` (AVX2 + FMA).
+    public static let packedGemmAvailable = ck_gemm_packed_available()
+
+    /// C (m, columns) = act(A (m, rows) · B + bias (columns)) with B = `weights`: the GEMM of
+    /// every convolution. A and C rows at strides lda and ldc.
+    /// Packed weights run `ck_gemm_packed` with relu/relu6 applied as the tile is stored;
+    /// plain ones cblas_sgemm on C prefilled with the bias (beta 1, no zeroing pass).
+    /// Other activations run over C's rows afterwards.
+    public static func gemm(
+        m: Int, a: UnsafePointer<Float>, lda: Int, weights: GemmWeights,
+        bias: UnsafePointer<Float>?, activation: Activation,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0 else { return }
+        let n = weights.columns
+        var after = activation
+        weights.storage.withUnsafeBufferPointer { b in
+            if weights.packed {
+                let fused: ck_activation
+                switch activation {
+                case .relu: (fused, after) = (CK_RELU, .linear)
+                case .relu6: (fused, after) = (CK_RELU6, .linear)
+                default: fused = CK_LINEAR
+                }
+                ck_gemm_packed(
+                    Int32(m), Int32(n), Int32(weights.rows), a, lda, b.baseAddress!, bias, fused,
+                    c, ldc)
+            } else {
+                fillRows(c, rows: m, channels: n, stride: ldc, with: bias)
+                matmul(
+                    m: m, n: n, k: weights.rows, a: a, lda: lda, b: b.baseAddress!, ldb: n, c: c,
+                    ldc: ldc, accumulate: bias != nil)
+            }
+        }
+        if after == .linear { return }
+        if ldc == n {
+            after.apply(c, count: m * n)
+        } else {
+            for r in 0..<m { after.apply(c + r * ldc, count: n) }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+// Single-precision GEMM for convolutions whose weights are known at load time; see CKernels.h.
+//
+// Why not cblas_sgemm: OpenBLAS packs B (the weights) again on every call, and on the
+// backbones' shapes (few rows for the deep layers, few columns for the early ones, 36 small
+// GEMMs per Winograd block) its single-threaded sgemm reaches 45-70 GFLOP/s here, against
+// about 80 for a 6×16 AVX2 tile in L1 (Benchmarks/ConvLibraries measures both). Packing B
+// once at load time and reading A in place removes both packings.
+//
+// Trick: C is computed in 6×16 tiles held in 12 AVX registers; per k, two loads of the packed
+// B row and six broadcasts of A feed 12 FMAs. K is cut in blocks of KC (a panel's block of B,
+// KC×16 floats = 16 KiB, stays in L1 while MC rows of A stream past it from L2); partial sums
+// pass through C between blocks, which is exact. So every output is
+// bias + a[0]b[0] + a[1]b[1] + ... in k order, whatever M, the tile or the row's place in it:
+// an image's features are the same bits in any batch. relu/relu6 are applied as the last
+// block is stored.
+
+#include "CKernels.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CK_X86 1
+#endif
+
+enum { NR = 16, MR = 6, KC = 256, MC = 72 };
+
+size_t ck_gemm_packed_count(int K, int N) { return (size_t)((N + NR - 1) / NR) * K * NR; }
+
+void ck_gemm_pack(const float *b, size_t ldb, int K, int N, float *packed) {
+    const int panels = (N + NR - 1) / NR;
+    for (int q = 0; q < panels; q++) {
+        float *dst = packed + (size_t)q * K * NR;
+        const int n0 = q * NR, width = N - n0 < NR ? N - n0 : NR;
+        for (int k = 0; k < K; k++, dst += NR) {
+            memcpy(dst, b + (size_t)k * ldb + n0, (size_t)width * sizeof(float));
+            for (int j = width; j < NR; j++) dst[j] = 0;
+        }
+    }
+}
+
+#ifdef CK_X86
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+
+INLINE_AVX2 __m256 activate8(__m256 v, ck_activation act) {
+    if (act == CK_RELU || act == CK_RELU6) v = _mm256_max_ps(v, _mm256_setzero_ps());
+    if (act == CK_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6));
+    return v;
+}
+
+/// One ROWS×16 tile of C over k-block [k0, k0+kc): starts from the bias (first block) or C,
+/// applies `act` (last block; CK_LINEAR otherwise) and stores. `full` is 0 for the last
+/// panel when N % 16 != 0: then only the lanes in (m0, m1) are read or written. ROWS and
+/// full are literals at the call sites, so the row loops unroll and the tile stays in registers.
+INLINE_AVX2 void tile(
+    int ROWS, int full, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, __m256i m0, __m256i m1) {
+    __m256 acc[MR][2];
+    if (first) {
+        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+        if (bias) {
+            b0 = full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, m0);
+            b1 = full ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, m1);
+        }
+        for (int r = 0; r < ROWS; r++) acc[r][0] = b0, acc[r][1] = b1;
+    } else {
+        for (int r = 0; r < ROWS; r++) {
+            acc[r][0] = full ? _mm256_loadu_ps(c + r * ldc) : _mm256_maskload_ps(c + r * ldc, m0);
+            acc[r][1] = full ? _mm256_loadu_ps(c + r * ldc + 8)
+                             : _mm256_maskload_ps(c + r * ldc + 8, m1);
+        }
+    }
+    const float *ar[MR];
+    for (int r = 0; r < ROWS; r++) ar[r] = a + r * lda;
+    for (int k = 0; k < kc; k++, b += NR) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int r = 0; r < ROWS; r++) {
+            const __m256 x = _mm256_broadcast_ss(ar[r] + k);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        const __m256 y0 = activate8(acc[r][0], act), y1 = activate8(acc[r][1], act);
+        if (full) {
+            _mm256_storeu_ps(c + r * ldc, y0);
+            _mm256_storeu_ps(c + r * ldc + 8, y1);
+        } else {
+            _mm256_maskstore_ps(c + r * ldc, m0, y0);
+            _mm256_maskstore_ps(c + r * ldc + 8, m1, y1);
+        }
+    }
+}
+
+/// Rows [m, m+rows) of one panel, in tiles of 6 and one tile of the rest.
+INLINE_AVX2 void panel_rows(
+    int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, __m256i m0, __m256i m1) {
+#define TILE(R) tile(R, full, kc, a, lda, b, c, ldc, bias, first, act, m0, m1)
+    for (; rows >= MR; rows -= MR, a += MR * lda, c += MR * ldc) TILE(6);
+    switch (rows) {
+    case 5: TILE(5); break;
+    case 4: TILE(4); break;
+    case 3: TILE(3); break;
+    case 2: TILE(2); break;
+    case 1: TILE(1); break;
+    }
+#undef TILE
+}
+
+static __attribute__((target("avx2,fma"))) void gemm_avx2(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation act, float *C, size_t ldc) {
+    const int panels = (N + NR - 1) / NR;
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int tail = N - (panels - 1) * NR;  // columns of the last panel, 1...16
+    const __m256i t0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lanes);
+    const __m256i t1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail - 8), lanes);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        const int kc = K - k0 < KC ? K - k0 : KC;
+        const int first = k0 == 0;
+        const ck_activation a_now = k0 + kc == K ? act : CK_LINEAR;
+        for (int i0 = 0; i0 < M; i0 += MC) {
+            const int mc = M - i0 < MC ? M - i0 : MC;
+            const float *a = A + (size_t)i0 * lda + k0;
+            for (int q = 0; q < panels; q++) {
+                const float *b = packed + ((size_t)q * K + k0) * NR;
+                float *c = C + (size_t)i0 * ldc + (size_t)q * NR;
+                const float *bq = bias ? bias + q * NR : NULL;
+                if (q < panels - 1 || tail == NR)
+                    panel_rows(1, mc, kc, a, lda, b, c, ldc, bq, first, a_now, t0, t1);
+                else
+                    panel_rows(0, mc, kc, a, lda, b, c, ldc, bq, first, a_now, t0, t1);
+            }
+        }
+    }
+}
+#endif
+
+bool ck_gemm_packed_available(void) {
+#ifdef CK_X86
+    return ck_has_avx2_fma();
+#else
+    return false;
+#endif
+}
+
+void ck_gemm_packed(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation activation, float *C, size_t ldc) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+#ifdef CK_X86
+    gemm_avx2(M, N, K, A, lda, packed, bias, activation, C, ldc);
+#endif
+}
