@@ -23,7 +23,7 @@ public struct GemmWeights: Sendable {
         precondition(rows > 0 && columns > 0 && ld >= columns, "GEMM weights (\(rows), \(columns)) ld \(ld)")
         self.rows = rows
         self.columns = columns
-        packed = pack && Kernels.packedGemmAvailable
+        packed = pack && Kernels.packedGemmAvailable && rows * columns <= Kernels.packedGemmMaxFloats
         if packed {
             storage = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(Int32(rows), Int32(columns))) { b, n in
                 ck_gemm_pack(matrix, ld, Int32(rows), Int32(columns), b.baseAddress!)
@@ -57,6 +57,12 @@ public struct GemmWeights: Sendable {
 }
 
 extension Kernels {
+    /// The largest weights (floats) `GemmWeights` packs: 1 MiB. Beyond it `ck_gemm_packed`,
+    /// which reads A in place, loses to OpenBLAS, which packs A as well (Xception's 728×728
+    /// pointwise at 19×19: 7.4 vs 5.9 ms; 1536×2048 at 10×10: 12.5 vs 9.8 ms), while below it
+    /// it wins (64×128 at 147×147: 9.6 vs 13.5 ms; ResNet50 as a whole 124-126 vs 130-141 ms).
+    public static let packedGemmMaxFloats = 1 << 18
+
     /// Whether this CPU runs `ck_gemm_packed` (AVX2 + FMA).
     public static let packedGemmAvailable = ck_gemm_packed_available()
 
