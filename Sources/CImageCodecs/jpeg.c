@@ -66,7 +66,7 @@ static void collect_metadata(struct jpeg_decompress_struct *cinfo, cic_image *ou
 }
 
 int cic_decode_jpeg(const unsigned char *data, size_t size, int64_t max_pixels,
-                    int want_metadata, cic_image *out) {
+                    int want_metadata, int min_side, cic_image *out) {
     struct jpeg_decompress_struct cinfo;
     jpeg_error_context errors;
     unsigned char *volatile pixels = NULL;
@@ -120,6 +120,18 @@ int cic_decode_jpeg(const unsigned char *data, size_t size, int64_t max_pixels,
     if (cic_too_large(out, cinfo.image_width, cinfo.image_height, max_pixels))
         longjmp(errors.jump, 1);
     if (want_metadata) collect_metadata(&cinfo, out);
+    // Shrink on load (PIL's Image.draft): the largest 1/2, 1/4 or 1/8 DCT scaling that keeps
+    // both sides at least min_side. libjpeg rounds the scaled sides up.
+    if (min_side > 0) {
+        for (unsigned denom = 8; denom >= 2; denom /= 2) {
+            if ((cinfo.image_width + denom - 1) / denom >= (unsigned)min_side &&
+                (cinfo.image_height + denom - 1) / denom >= (unsigned)min_side) {
+                cinfo.scale_num = 1;
+                cinfo.scale_denom = denom;
+                break;
+            }
+        }
+    }
 
     jpeg_start_decompress(&cinfo);
     size_t stride = (size_t)cinfo.output_width * cinfo.output_components;

@@ -71,6 +71,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Apply the EXIF orientation tag (Keras ignores it).")
     var exifTranspose = false
 
+    @Flag(help: "Decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the input size (libjpeg's DCT scaling, as PIL's draft mode), then resize: several times faster on large photos, but NOT Keras' pixels; the default decodes every pixel as load_img does.")
+    var fastDecode = false
+
     @Option(help: ArgumentHelp("With --include-top: how many classes to print and write per image, most probable first (default 5).", valueName: "k"))
     var top: Int?
 
@@ -175,13 +178,16 @@ struct Run: AsyncParsableCommand {
             let pipeline = ImagePipeline(
                 size: extractor.inputSize, interpolation: filter,
                 keepAspectRatio: keepAspectRatio, resize: method,
-                exifTranspose: exifTranspose, preprocess: extractor.preprocess)
+                exifTranspose: exifTranspose, fastDecode: fastDecode, preprocess: extractor.preprocess)
 
             if !quiet {
                 let what = extractor.includeTop
                     ? "\(extractor.width) class probabilities per image"
                     : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
                 note("\(ModelSelection.describe(entry)) at \(extractor.inputSize)×\(extractor.inputSize), \(what); \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
+                if fastDecode {
+                    note("--fast-decode: JPEGs are decoded at reduced scale, so these are not the pixels (nor exactly the features) Keras gives")
+                }
                 if !dataset.ignored.isEmpty {
                     note("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
                 }

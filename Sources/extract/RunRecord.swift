@@ -19,6 +19,8 @@ struct RunRecord: Encodable {
         let keepAspectRatio: Bool
         let resize: String
         let exifTranspose: Bool
+        /// JPEGs decoded at a reduced DCT scale (`--fast-decode`): not Keras' pixels.
+        let fastDecode: Bool
         let preprocessing: String
     }
     struct Skipped: Encodable { let path: String; let reason: String }
@@ -62,7 +64,8 @@ struct RunRecord: Encodable {
         input = Input(
             size: extractor.inputSize, interpolation: pipeline.interpolation.rawValue,
             keepAspectRatio: pipeline.keepAspectRatio, resize: pipeline.resize.rawValue,
-            exifTranspose: pipeline.exifTranspose, preprocessing: extractor.preprocess.rawValue)
+            exifTranspose: pipeline.exifTranspose, fastDecode: pipeline.fastDecode,
+            preprocessing: extractor.preprocess.rawValue)
         layer = extractor.layer
         pooling = extractor.pooling.rawValue
         convolution = extractor.model.options.winograd ? "winograd" : "im2col"

@@ -159,6 +159,40 @@ final class RunCommandTests: XCTestCase {
         print("LogisticRegression on the tool's features: training accuracy \(fields.last ?? "?")")
     }
 
+    /// --fast-decode is opt-in, said on stderr and in the run record, and really decodes less:
+    /// at 97 pixels the 640×427 photos are decoded at 1/4 scale, so their features change.
+    func testFastDecodeIsLabelledAndChangesThePixels() throws {
+        let idx = try index()
+        let flow = try XCTUnwrap(idx.e2e.cases["densenet121_flow"])
+        let c = Index.Case(
+            file: flow.file, shape: flow.shape, architecture: flow.architecture, size: 97,
+            weights: flow.weights, interpolation: flow.interpolation,
+            keep_aspect_ratio: flow.keep_aspect_ratio, resize: flow.resize, pooling: flow.pooling,
+            layer: nil)
+        let exact = tmp.appendingPathComponent("exact.npy").path
+        let fast = tmp.appendingPathComponent("fast.npy").path
+        let plain = try run(c, photos: Fixtures.path(idx.e2e.photos), output: exact)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertFalse(plain.stderr.contains("--fast-decode"), plain.stderr)
+        let r = try run(c, photos: Fixtures.path(idx.e2e.photos), output: fast, extra: ["--fast-decode"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--fast-decode: JPEGs are decoded at reduced scale"), r.stderr)
+        for (path, flag) in [(exact, false), (fast, true)] {
+            let record = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: path.replacingOccurrences(of: ".npy", with: ".run.json")))) as? [String: Any]
+            XCTAssertEqual((record?["input"] as? [String: Any])?["fast_decode"] as? Bool, flag, path)
+        }
+        let (a, b) = (try readNpy(exact), try readNpy(fast))
+        XCTAssertEqual(a.shape, b.shape)
+        let width = a.shape[1]
+        let changed = (0..<a.shape[0]).filter { r in
+            a.values[r * width..<(r + 1) * width] != b.values[r * width..<(r + 1) * width]
+        }
+        print("--fast-decode at 97: \(changed.count) of \(a.shape[0]) images' features changed")
+        XCTAssertGreaterThan(changed.count, a.shape[0] / 2)
+        XCTAssertTrue(try runExtract(["run", "--help"]).stdout.contains("--fast-decode"))
+    }
+
     func testNpzAndH5CarryTheSameRows() throws {
         let idx = try index()
         let c = try XCTUnwrap(idx.e2e.cases["mobilenet_flow"])

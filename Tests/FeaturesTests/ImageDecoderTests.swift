@@ -129,6 +129,31 @@ final class ImageDecoderTests: XCTestCase {
         XCTAssertEqual([loaded.width, loaded.height], [9, 7])
     }
 
+    /// --fast-decode: the 12 Mpx JPEG is decoded at the smallest DCT scale whose sides still
+    /// cover the target (1/8 for 224, 1/4 for 400, full size for 3000); resized to 224 it stays
+    /// near PIL's full decode + resize, but is not it (hence "not Keras-identical").
+    func testShrinkOnLoadKeepsTheTargetCovered() throws {
+        let path = ImageIndex.path("large/big-4000x3000.jpg")
+        for (target, sides) in [(224, [500, 375]), (400, [1000, 750]), (3000, [4000, 3000])] {
+            let image = try ImageDecoder.decode(path: path, options: DecodeOptions(jpegShrinkTo: target))
+            XCTAssertEqual([image.width, image.height], sides, "shrink to \(target)")
+        }
+        let entry = try XCTUnwrap(try ImageIndex.load().files.first { $0.path == "large/big-4000x3000.jpg" })
+        let ref = try XCTUnwrap(entry.resized.first { $0.interpolation == "bilinear" && !$0.keepAspectRatio })
+        let fast = ImageResizer.resize(
+            try ImageDecoder.decode(path: path, options: DecodeOptions(jpegShrinkTo: 224)),
+            width: ref.width, height: ref.height, interpolation: .bilinear)
+        let keras = try ImageIndex.bytes(ref.ref)
+        let diff = ByteDiff(fast.pixels, keras)
+        let mean = Double(zip(fast.pixels, keras).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(keras.count)
+        print("fast decode + bilinear 224 vs PIL: \(diff), mean |diff| \(mean)")
+        XCTAssertGreaterThan(diff.differing, 0, "a 1/8-scale decode cannot give PIL's pixels")
+        XCTAssertLessThan(mean, 2.0)
+        // A PNG has no DCT to scale: the option changes nothing.
+        let png = ImageIndex.path("photos/misc/tiny-3x2.png")
+        XCTAssertEqual(try ImageDecoder.decode(path: png, options: DecodeOptions(jpegShrinkTo: 1)), try ImageDecoder.decode(path: png))
+    }
+
     func testPILConversionFormulas() {
         // Convert.c cmyk2rgb after the CMYK;I unpacker, checked by hand:
         // raw (C, M, Y, K) = (255, 0, 128, 255) -> inverted (0, 255, 127, 0) -> (255, 0, 128).

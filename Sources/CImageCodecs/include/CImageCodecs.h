@@ -49,8 +49,10 @@ typedef struct {
 
 // max_pixels: refuse images with more pixels than this before allocating (0: no limit).
 // want_metadata: collect EXIF / XMP (for EXIF orientation).
+// min_side (JPEG only): when > 0, decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, as
+// PIL's Image.draft), the smallest that keeps both sides >= min_side; 0 decodes full size.
 int cic_decode_jpeg(const unsigned char *data, size_t size, int64_t max_pixels,
-                    int want_metadata, cic_image *out);
+                    int want_metadata, int min_side, cic_image *out);
 int cic_decode_png(const unsigned char *data, size_t size, int64_t max_pixels,
                    int want_metadata, cic_image *out);
 int cic_decode_gif(const unsigned char *data, size_t size, int64_t max_pixels, cic_image *out);

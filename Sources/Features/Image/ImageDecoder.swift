@@ -18,10 +18,18 @@ public struct DecodeOptions: Sendable, Equatable {
     /// DecompressionBombError, images with more than twice this many pixels are refused
     /// (before any pixel memory is allocated). nil disables the check.
     public var maxPixels: Int?
+    /// Not Keras-identical: decode JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, what
+    /// PIL's `Image.draft` does and `load_img` does not), the smallest that keeps both sides
+    /// at least this many pixels. nil (the default) decodes every pixel, as PIL does.
+    public var jpegShrinkTo: Int?
 
-    public init(exifTranspose: Bool = false, maxPixels: Int? = DecodeOptions.pillowMaxImagePixels) {
+    public init(
+        exifTranspose: Bool = false, maxPixels: Int? = DecodeOptions.pillowMaxImagePixels,
+        jpegShrinkTo: Int? = nil
+    ) {
         self.exifTranspose = exifTranspose
         self.maxPixels = maxPixels
+        self.jpegShrinkTo = jpegShrinkTo
     }
 
     /// The largest pixel count accepted (Pillow raises above `2 * MAX_IMAGE_PIXELS`).
@@ -91,7 +99,10 @@ public enum ImageDecoder {
             let status = bytes.withUnsafeBufferPointer { buffer -> Int32 in
                 let max = Int64(limit ?? 0)
                 switch format {
-                case .jpeg: return cic_decode_jpeg(buffer.baseAddress, buffer.count, max, wantMetadata, &raw)
+                case .jpeg:
+                    return cic_decode_jpeg(
+                        buffer.baseAddress, buffer.count, max, wantMetadata,
+                        Int32(clamping: options.jpegShrinkTo ?? 0), &raw)
                 case .png: return cic_decode_png(buffer.baseAddress, buffer.count, max, wantMetadata, &raw)
                 default: return cic_decode_gif(buffer.baseAddress, buffer.count, max, &raw)
                 }
