@@ -67,7 +67,7 @@ extension Kernels {
     ) -> GemmWeights {
         GemmWeights(
             kernel, rows: w.kernelHeight * w.kernelWidth * (w.channels / groups),
-            columns: outChannels, pack: groups == 1 && packedGemmAvailable)
+            columns: outChannels, pack: groups == 1)
     }
 
     /// `conv2d` with the kernel given as its HWIO floats (packed for this call).
