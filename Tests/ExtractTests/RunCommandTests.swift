@@ -160,7 +160,8 @@ final class RunCommandTests: XCTestCase {
     }
 
     /// --fast-decode is opt-in, said on stderr and in the run record, and really decodes less:
-    /// at 97 pixels the 640×427 photos are decoded at 1/4 scale, so their features change.
+    /// at 97 pixels the 640×427 JPEGs are decoded at 1/4 scale, so their features change, and
+    /// only theirs.
     func testFastDecodeIsLabelledAndChangesThePixels() throws {
         let idx = try index()
         let flow = try XCTUnwrap(idx.e2e.cases["densenet121_flow"])
@@ -189,7 +190,10 @@ final class RunCommandTests: XCTestCase {
             a.values[r * width..<(r + 1) * width] != b.values[r * width..<(r + 1) * width]
         }
         print("--fast-decode at 97: \(changed.count) of \(a.shape[0]) images' features changed")
-        XCTAssertGreaterThan(changed.count, a.shape[0] / 2)
+        // The large JPEGs and their JPEG variants (12 of the 28 files); PNGs, GIFs, BMPs and
+        // the tiny images are decoded as before.
+        XCTAssertGreaterThanOrEqual(changed.count, 10)
+        XCTAssertLessThan(changed.count, a.shape[0])
         XCTAssertTrue(try runExtract(["run", "--help"]).stdout.contains("--fast-decode"))
     }
 
