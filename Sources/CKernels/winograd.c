@@ -173,3 +173,28 @@ void ck_winograd_output(
     else
         output_portable(m, M, K, bias, activation, out, OH, OW, tilesWide, firstTile, count);
 }
+
+// The kernel transform, in C because Swift's debug builds (the tests) spent most of a backbone's
+// load time here. Same operations in the same order as the Swift it replaced, in double, with
+// no contraction into FMA, so U is the same bits.
+void ck_winograd_kernel(int m, const float *kernel, int C, int K, float *U) {
+#pragma clang fp contract(off)
+    static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G4[6][3] = {
+        {1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    const double(*G)[3] = m == 2 ? G2 : G4;
+    const int a = m + 2;
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < K; k++) {
+            double g[9];
+            for (int t = 0; t < 9; t++) g[t] = kernel[((size_t)t * C + c) * K + k];
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) {
+                    double s = 0.0;
+                    for (int p = 0; p < 3; p++)
+                        for (int q = 0; q < 3; q++) s += G[i][p] * g[p * 3 + q] * G[j][q];
+                    U[(((size_t)i * a + j) * C + c) * K + k] = (float)s;
+                }
+        }
+}

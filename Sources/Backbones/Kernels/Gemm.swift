@@ -30,9 +30,13 @@ public struct GemmWeights: Sendable {
                 n = b.count
             }
         } else {
-            var plain = [Float](repeating: 0, count: rows * columns)
-            for r in 0..<rows { for j in 0..<columns { plain[r * columns + j] = matrix[r * ld + j] } }
-            storage = plain
+            // Row copies, not a loop per float: debug builds (the tests) load whole backbones.
+            storage = [Float](unsafeUninitializedCapacity: rows * columns) { b, n in
+                for r in 0..<rows {
+                    (b.baseAddress! + r * columns).initialize(from: matrix + r * ld, count: columns)
+                }
+                n = rows * columns
+            }
         }
     }
 

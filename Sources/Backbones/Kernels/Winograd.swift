@@ -20,35 +20,18 @@ extension Kernels {
             && w.channels % 8 == 0 && outChannels % 8 == 0
     }
 
-    /// The kernel transform U[ξ] = (G g G^T)[ξ] for every (c, k), in Double, rounded once.
+    /// The kernel transform U[ξ] = (G g G^T)[ξ] for every (c, k), in Double, rounded once
+    /// (`ck_winograd_kernel`).
     /// kernel (3,3,C,K) HWIO -> U (a*a, C, K), a = m + 2
     public static func winogradKernel(
         _ kernel: [Float], channels C: Int, outChannels K: Int, tile m: Int
     ) -> [Float] {
         precondition(kernel.count == 9 * C * K, "kernel is not (3,3,\(C),\(K))")
-        let G: [[Double]]
-        switch m {
-        case 2: G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        case 4:
-            G = [
-                [1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1],
-            ]
-        default: preconditionFailure("Winograd tile \(m) (2 or 4)")
-        }
+        precondition(m == 2 || m == 4, "Winograd tile \(m) (2 or 4)")
         let a = m + 2
-        var u = [Float](repeating: 0, count: a * a * C * K)
-        for c in 0..<C {
-            for k in 0..<K {
-                let g = (0..<9).map { Double(kernel[($0 * C + c) * K + k]) }
-                for i in 0..<a {
-                    for j in 0..<a {
-                        var s = 0.0
-                        for p in 0..<3 { for q in 0..<3 { s += G[i][p] * g[p * 3 + q] * G[j][q] } }
-                        u[((i * a + j) * C + c) * K + k] = Float(s)
-                    }
-                }
-            }
+        let u = [Float](unsafeUninitializedCapacity: a * a * C * K) { b, n in
+            ck_winograd_kernel(Int32(m), kernel, Int32(C), Int32(K), b.baseAddress!)
+            n = a * a * C * K
         }
         return u
     }

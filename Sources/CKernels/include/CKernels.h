@@ -36,6 +36,10 @@ void ck_winograd_output(
     int m, const float *M, int K, const float *bias, ck_activation activation, float *out, int OH,
     int OW, int tilesWide, int firstTile, int count, bool portable);
 
+/// Winograd kernel transform U[ξ] = (G g G^T)[ξ], m = 2 or 4, in double, rounded once:
+/// kernel (3,3,C,K) HWIO -> U (a*a, C, K).
+void ck_winograd_kernel(int m, const float *kernel, int C, int K, float *U);
+
 /// A sliding window over one NHWC image (Swift's Window2D for a single image). Only the top
 /// and left padding are needed: the output size already says how much bottom/right there is.
 typedef struct {
