@@ -49,10 +49,11 @@ extension Kernels {
         }
     }
 
-    /// Tiles per block: whole rows of tiles, at least `minTiles` of them (or all). OpenBLAS
-    /// repacks U[ξ] (C×K) on every call, so the GEMMs need many rows for that copy to be small
-    /// beside the C×K multiply-adds per row (VGG16 F(4×4) with one 7-tile row per block: 34 %
-    /// of the time in `sgemm_itcopy`).
+    /// Tiles per block: whole rows of tiles, at least `minTiles` of them (or all). Every block
+    /// reads all a*a U[ξ] (C×K each), so the GEMMs need many rows to repay streaming them; with
+    /// cblas_sgemm (U above 1 MiB) each call also repacks U[ξ] (VGG16 F(4×4) with one 7-tile
+    /// row per block: 34 % of the time in `sgemm_itcopy`). With the packed kernel 64 or 128
+    /// tiles measured the same as 256 within noise (VGG16 213–238 ms per image).
     static func winogradBlockTiles(_ w: Window2D, outChannels K: Int, tile m: Int) -> Int {
         let tilesWide = (w.outWidth + m - 1) / m
         let tilesHigh = (w.outHeight + m - 1) / m
