@@ -30,7 +30,7 @@ static inline void valid_taps(int first, int k, int d, int n, int *lo, int *hi) 
 // MARK: portable body
 
 static inline float activate(float v, ck_activation act) {
-    if (act != CK_LINEAR && v < 0) v = 0;
+    if ((act == CK_RELU || act == CK_RELU6) && v < 0) v = 0;
     if (act == CK_RELU6 && v > 6) v = 6;
     return v;
 }
@@ -74,6 +74,10 @@ static void depthwise_portable(
                 o[c] = activate(acc, act);
             }
         }
+        if (act == CK_SIGMOID || act == CK_SWISH) {
+            const size_t n = (size_t)w->out_width * C;
+            ck_apply_activation(act, out + oh * n, n, true);
+        }
     }
 }
 
@@ -89,7 +93,7 @@ INLINE_AVX2 __m256 load8(const float *p, int tail, __m256i mask) {
 }
 
 INLINE_AVX2 void store8(float *p, __m256 v, ck_activation act, int tail, __m256i mask) {
-    if (act != CK_LINEAR) v = _mm256_max_ps(v, _mm256_setzero_ps());
+    if (act == CK_RELU || act == CK_RELU6) v = _mm256_max_ps(v, _mm256_setzero_ps());
     if (act == CK_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6));
     if (tail) _mm256_maskstore_ps(p, mask, v);
     else _mm256_storeu_ps(p, v);
@@ -234,7 +238,14 @@ static AVX2 void depthwise_avx2(
     int tail = w->channels & 7;
     __m256i mask =
         _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int oh = 0; oh < w->out_height; oh++) row(in, w, kernel, bias, act, out, oh, mask);
+    const size_t row_floats = (size_t)w->out_width * w->channels;
+    for (int oh = 0; oh < w->out_height; oh++) {
+        row(in, w, kernel, bias, act, out, oh, mask);
+        // Sigmoid/swish on the row just written, while it is in L1 (a pass over the whole
+        // image afterwards read EfficientNet's maps back from memory).
+        if (act == CK_SIGMOID || act == CK_SWISH)
+            ck_apply_activation(act, out + oh * row_floats, row_floats, false);
+    }
 }
 #endif
 

@@ -11,10 +11,11 @@
 // KC×16 floats = 16 KiB, stays in L1 while MC rows of A stream past it from L2); partial sums
 // pass through C between blocks, which is exact. So every output is
 // bias + a[0]b[0] + a[1]b[1] + ... in k order, whatever M, the tile or the row's place in it:
-// an image's features are the same bits in any batch. relu/relu6 are applied as the last
-// block is stored.
+// an image's features are the same bits in any batch. The activation (relu, relu6, sigmoid,
+// swish) is applied as the last block is stored.
 
 #include "CKernels.h"
+#include "sigmoid8.h"
 
 #include <string.h>
 
@@ -42,9 +43,12 @@ void ck_gemm_pack(const float *b, size_t ldb, int K, int N, float *packed) {
 #ifdef CK_X86
 #define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
 
+// Sigmoid/swish in the store too: EfficientNet's expand convolutions wrote their outputs, then
+// a second pass read them back from memory for the activation (half as long as the GEMM).
 INLINE_AVX2 __m256 activate8(__m256 v, ck_activation act) {
     if (act == CK_RELU || act == CK_RELU6) v = _mm256_max_ps(v, _mm256_setzero_ps());
     if (act == CK_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6));
+    if (act == CK_SIGMOID || act == CK_SWISH) v = (__m256)ck_sigmoid_or_swish8_avx2(act, (ck_v8)v);
     return v;
 }
 

@@ -141,6 +141,31 @@ final class DepthwiseTests: KernelTestCase {
         }
     }
 
+    /// Sigmoid and swish, applied by the C kernel on each row it writes, give the bits of the
+    /// activation pass over the linear output (the AVX2 body; the portable one is checked
+    /// against the reference above).
+    func testFusedSigmoidAndSwishGiveThePassBits() {
+        var random = Random(seed: 11)
+        let w = Window2D.same(batch: 1, height: 9, width: 13, channels: 20, kernel: (3, 3))
+        let input = buffer(random.floats(w.inputCount, in: -3...3))
+        let kernel = buffer(random.floats(9 * w.channels))
+        let bias = buffer(random.floats(w.channels))
+        let count = w.outPixels * w.channels
+        let linear = output(count: count)
+        Kernels.depthwiseConv2d(
+            input.const, window: w, kernel: kernel.const, bias: bias.const, activation: .linear,
+            output: linear.pointer)
+        for activation in [Activation.sigmoid, .swish] {
+            var expected = linear.array
+            expected.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: count) }
+            let fused = output(count: count)
+            Kernels.depthwiseConv2d(
+                input.const, window: w, kernel: kernel.const, bias: bias.const,
+                activation: activation, output: fused.pointer)
+            XCTAssertEqual(fused.array, expected, "\(activation)")
+        }
+    }
+
     /// 3x3 ramp 1...9 on one channel, multiplier 2, valid: m=0 is a box of ones (sum 45),
     /// m=1 picks the centre (5).
     func testDepthMultiplierByHand() {

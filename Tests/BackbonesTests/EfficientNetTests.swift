@@ -67,17 +67,25 @@ final class EfficientNetTests: XCTestCase {
         XCTAssertThrowsError(try EfficientNet.graph(.b0, height: 224, width: 20))
     }
 
-    /// The plan on the B0 reference weights: BN folded, swish fused, the Normalization divisor
-    /// from the file's variance, Reshape and Dropout as copies.
+    /// The plan on the B0 reference weights: BN folded, swish fused, paddings and SE gates
+    /// folded, the Normalization divisor from the file's variance, Reshape and Dropout as copies.
     func testPlan() throws {
         let file = try KerasWeightFile.open(Fixtures.path("reference/efficientnetb0_97.h5"))
         let weights = try Binder.bind(file, to: ArchitectureCatalog.architecture("EfficientNetB0"))
         let model = try CompiledGraph(EfficientNet.graph(.b0, height: 97, width: 97), weights: weights)
         let layers = model.steps.map(\.layers)
-        XCTAssertEqual(layers[1...4], [["rescaling"], ["normalization"], ["rescaling_1"], ["stem_conv_pad"]])
-        XCTAssertEqual(layers[5], ["stem_conv", "stem_bn", "stem_activation"])
+        XCTAssertEqual(
+            layers[1...4],
+            [["rescaling"], ["normalization"], ["rescaling_1"], ["stem_conv", "stem_bn", "stem_activation", "stem_conv_pad"]])
         XCTAssertTrue(layers.contains(["block1a_dwconv", "block1a_bn", "block1a_activation"]))
-        XCTAssertTrue(layers.contains(["block2b_project_conv", "block2b_project_bn"]))
+        XCTAssertTrue(layers.contains(["block2a_dwconv", "block2a_bn", "block2a_activation", "block2a_dwconv_pad"]))
+        // The SE gate folds into the projection where the map (25×25 here) outnumbers the
+        // kernel's columns, and stays a multiply at 4×4 (block6: 192 columns).
+        let project2b = try XCTUnwrap(model.steps.first { $0.layers[0] == "block2b_project_conv" })
+        XCTAssertEqual(project2b.layers, ["block2b_project_conv", "block2b_project_bn", "block2b_se_excite"])
+        guard case .gatedPointwise = project2b.kind else { return XCTFail("\(project2b.kind)") }
+        XCTAssertTrue(layers.contains(["block6a_se_excite"]))
+        XCTAssertTrue(layers.contains(["block6a_project_conv", "block6a_project_bn"]))
         guard case .subtractDivide(let mean, let divide) = model.steps[2].kind else { return XCTFail() }
         let stored = try XCTUnwrap(weights.layer("normalization")).arrays
         XCTAssertEqual(mean, stored[0].values)
@@ -85,6 +93,7 @@ final class EfficientNetTests: XCTestCase {
         for step in model.steps {
             switch step.kind {
             case .activation: XCTFail("unfused activation \(step.layers)")
+            case .zeroPadding: XCTFail("unfolded padding \(step.layers)")
             case .scaleOffset where step.layers.contains(where: { $0.hasSuffix("bn") }):
                 XCTFail("unfolded BN \(step.layers)")
             case .copy: XCTAssertTrue(step.layers[0].hasSuffix("_drop") || step.layers[0].hasSuffix("_se_reshape"))

@@ -13,7 +13,7 @@ final class GemmTests: KernelTestCase {
 
     func testMatchesNaive() {
         var random = Random(seed: 7)
-        let activations: [Activation] = [.linear, .relu, .relu6, .swish]
+        let activations: [Activation] = [.linear, .relu, .relu6, .swish, .sigmoid]
         for (index, s) in Self.shapes.enumerated() {
             let (lda, ldc) = index % 2 == 0 ? (s.k, s.n) : (s.k + 3, s.n + 5)
             let a = random.floats(s.m * lda, in: -2...2)
@@ -46,6 +46,31 @@ final class GemmTests: KernelTestCase {
                         c.array[(r * ldc + s.n)..<(r * ldc + ldc)].allSatisfy(\.isNaN),
                         "gemm \(s) wrote past row \(r)'s \(s.n) columns")
                 }
+            }
+        }
+    }
+
+    /// Sigmoid and swish applied in the packed kernel's store give the bits of the separate
+    /// activation pass over the linear output (the planner fuses them without changing a bit).
+    func testFusedSigmoidAndSwishGiveThePassBits() throws {
+        try XCTSkipUnless(Kernels.packedGemmAvailable, "no AVX2 + FMA")
+        var random = Random(seed: 9)
+        for (m, n, k) in [(13, 40, 24), (75, 17, 300)] {
+            let a = buffer(random.floats(m * k, in: -3...3))
+            let weights = GemmWeights(random.floats(k * n), rows: k, columns: n)
+            let bias = buffer(random.floats(n))
+            let linear = output(count: m * n)
+            Kernels.gemm(
+                m: m, a: a.const, lda: k, weights: weights, bias: bias.const, activation: .linear,
+                c: linear.pointer, ldc: n)
+            for activation in [Activation.sigmoid, .swish] {
+                var expected = linear.array
+                expected.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: m * n) }
+                let fused = output(count: m * n)
+                Kernels.gemm(
+                    m: m, a: a.const, lda: k, weights: weights, bias: bias.const,
+                    activation: activation, c: fused.pointer, ldc: n)
+                XCTAssertEqual(fused.array, expected, "\(activation) (\(m), \(n), \(k))")
             }
         }
     }

@@ -83,6 +83,71 @@ final class GraphExecutorTests: XCTestCase {
         for (a, e) in zip(ours, expected) { XCTAssertEqual(a, e, accuracy: 1e-5 * max(1, abs(e))) }
     }
 
+    /// EfficientNet's block shape: ZeroPadding2D folds into the conv and the depthwise conv
+    /// that read it, and the squeeze-excite multiply into the 1×1 projection (its kernel scaled
+    /// per image by the gate); against the unfolded layers from the naive kernels.
+    func testZeroPaddingAndSqueezeExciteGateFold() throws {
+        var g = Graph(name: "tiny", input: FeatureShape(height: 7, width: 6, channels: 3))
+        let pad0 = try g.add("stem_pad", .zeroPadding(Padding(top: 0, bottom: 1, left: 0, right: 1)), g.input)
+        let stem = try g.add("stem", .conv2d(.init(filters: 8, kernel: (3, 3), strides: (2, 2), activation: .swish)), pad0)
+        let pad1 = try g.add("dw_pad", .zeroPadding(Padding(top: 1, bottom: 1, left: 1, right: 1)), stem)
+        let dw = try g.add("dw", .depthwiseConv2d(.init(kernel: (3, 3), activation: .swish)), pad1)
+        let gap = try g.add("squeeze", .globalAveragePool(keepDims: true), dw)
+        let se = try g.add("se", .conv2d(.init(filters: 8, kernel: (1, 1), activation: .sigmoid)), gap)
+        let excite = try g.add("excite", .multiply, dw, se)
+        try g.add("project", .conv2d(.init(filters: 5, kernel: (1, 1), useBias: false)), excite)
+        let w = weights([
+            ("stem", "Conv2D", [("kernel", [3, 3, 3, 8]), ("bias", [8])]),
+            ("dw", "DepthwiseConv2D", [("depthwise_kernel", [3, 3, 8, 1]), ("bias", [8])]),
+            ("se", "Conv2D", [("kernel", [1, 1, 8, 8]), ("bias", [8])]),
+            ("project", "Conv2D", [("kernel", [1, 1, 8, 5])]),
+        ])
+        let model = try CompiledGraph(g, weights: w)
+        XCTAssertEqual(
+            model.steps.map(\.layers),
+            [["input_layer"], ["stem", "stem_pad"], ["dw", "dw_pad"], ["squeeze"], ["se"], ["project", "excite"]])
+        XCTAssertEqual(model.outputShape.dimensions, [3, 3, 5])
+
+        let input = (0..<126).map { Float($0 % 11) / 4 - 1.2 }
+        let ours = try model.run(input + input.reversed())
+
+        func arr(_ l: String, _ v: String) -> [Float] { w.layer(l)!.arrays.first { $0.name == "\(l)/\(v)" }!.values }
+        var expected: [Float] = []
+        for image in [input, input.reversed()] {
+            var padded = [Float](repeating: 0, count: 8 * 7 * 3)
+            Kernels.zeroPad2d(image, batch: 1, height: 7, width: 6, channels: 3, padding: Padding(top: 0, bottom: 1, left: 0, right: 1), output: &padded)
+            var stemOut = [Float](repeating: 0, count: 3 * 3 * 8)
+            Kernels.conv2dNaive(
+                padded, window: Window2D(batch: 1, height: 8, width: 7, channels: 3, kernel: (3, 3), strides: (2, 2)),
+                kernel: arr("stem", "kernel"), outChannels: 8, bias: arr("stem", "bias"), activation: .swish, output: &stemOut)
+            var padded1 = [Float](repeating: 0, count: 5 * 5 * 8)
+            Kernels.zeroPad2d(stemOut, batch: 1, height: 3, width: 3, channels: 8, padding: Padding(top: 1, bottom: 1, left: 1, right: 1), output: &padded1)
+            var dwOut = [Float](repeating: 0, count: 3 * 3 * 8)
+            Kernels.depthwiseConv2dNaive(
+                padded1, window: Window2D(batch: 1, height: 5, width: 5, channels: 8, kernel: (3, 3)),
+                kernel: arr("dw", "depthwise_kernel"), bias: arr("dw", "bias"), activation: .swish, output: &dwOut)
+            let (seKernel, seBias, project) = (arr("se", "kernel"), arr("se", "bias"), arr("project", "kernel"))
+            var mean = [Float](repeating: 0, count: 8)
+            for px in 0..<9 { for c in 0..<8 { mean[c] += dwOut[px * 8 + c] / 9 } }
+            let sigmoid = Activation.sigmoid
+            var gate = [Float](repeating: 0, count: 8)
+            for o in 0..<8 {
+                var z = seBias[o]
+                for c in 0..<8 { z += mean[c] * seKernel[c * 8 + o] }
+                gate[o] = sigmoid(z)
+            }
+            for px in 0..<9 {
+                for o in 0..<5 {
+                    var y: Float = 0
+                    for c in 0..<8 { y += dwOut[px * 8 + c] * gate[c] * project[c * 5 + o] }
+                    expected.append(y)
+                }
+            }
+        }
+        XCTAssertEqual(ours.count, expected.count)
+        for (a, e) in zip(ours, expected) { XCTAssertEqual(a, e, accuracy: 1e-5 * max(1, abs(e))) }
+    }
+
     func testShapeErrorsAreTyped() throws {
         var g = Graph(name: "tiny", input: FeatureShape(height: 4, width: 4, channels: 2))
         let a = try g.add("a", .conv2d(.init(filters: 3, kernel: (1, 1))), g.input)

@@ -117,7 +117,8 @@ final class MobileNetV3Tests: XCTestCase {
         let layers = model.steps.map(\.layers)
         XCTAssertEqual(layers[1], ["rescaling"])
         XCTAssertEqual(layers[2], ["conv", "conv_bn", "activation"])
-        XCTAssertTrue(layers.contains(["expanded_conv_depthwise", "expanded_conv_depthwise_bn", "re_lu"]))
+        XCTAssertTrue(layers.contains(
+            ["expanded_conv_depthwise", "expanded_conv_depthwise_bn", "re_lu", "expanded_conv_depthwise_pad"]))
         XCTAssertTrue(layers.contains(["expanded_conv_squeeze_excite_conv", "expanded_conv_squeeze_excite_relu"]))
         XCTAssertTrue(layers.contains(["add", "re_lu_1"]))
         XCTAssertTrue(layers.contains(["conv_1", "conv_1_bn", "activation_17"]))

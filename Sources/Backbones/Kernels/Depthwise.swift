@@ -46,7 +46,7 @@ extension Kernels {
     /// in (N,H,W,C) * kernel (KH,KW,C,M) + bias (C*M) -> out (N,OH,OW,C*M)
     /// Depth multiplier 1 (every Keras application) runs `ck_depthwise_conv2d` image by image:
     /// AVX2/FMA register blocks of 8 pixels × 8 channels where the CPU has them (see
-    /// Sources/CKernels/depthwise.c), relu/relu6 fused into its store. Multiplier > 1 stays here:
+    /// Sources/CKernels/depthwise.c), relu/relu6 fused into its store, sigmoid/swish into each row's. Multiplier > 1 stays here:
     /// per output pixel, `out[c*M + m] += x[c] * k[c*M + m]` over the taps inside the input.
     public static func depthwiseConv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
@@ -74,6 +74,8 @@ extension Kernels {
             switch activation {
             case .relu: fused = CK_RELU
             case .relu6: fused = CK_RELU6
+            case .sigmoid: fused = CK_SIGMOID
+            case .swish: fused = CK_SWISH
             default: fused = CK_LINEAR
             }
             let after = fused == CK_LINEAR ? activation : .linear
@@ -88,7 +90,8 @@ extension Kernels {
                 let out = output + n * OH * OW * C
                 ck_depthwise_conv2d_body(
                     input + n * H * W * C, window, kernel, bias, fused, out, portable)
-                // Swish, hard-swish, ... on the image just written, while it is in cache.
+                // Hard-swish, gelu, ...: on the image just written (sigmoid/swish were applied
+                // on each row by the C kernel).
                 after.apply(out, count: OH * OW * C)
             }
             return

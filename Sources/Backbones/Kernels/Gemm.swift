@@ -48,6 +48,33 @@ public struct GemmWeights: Sendable {
         }
     }
 
+    /// Floats of `storage` (what `scaledRows` writes).
+    public var storageCount: Int { storage.count }
+
+    /// This matrix with row k multiplied by `scale[k]`, in this matrix's storage layout, into
+    /// `out` (`storageCount` floats): the operand of `Kernels.gemm(m:a:lda:storage:like:...)`.
+    /// `A · diag(s) · B` is how a squeeze-excite gate folds into the 1×1 convolution after it.
+    public func scaledRows(_ scale: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        storage.withUnsafeBufferPointer { b in
+            let src = b.baseAddress!
+            if packed {
+                // Panel q holds row k's 16 lanes at (q * rows + k) * 16.
+                for q in 0..<(storage.count / (rows * 16)) {
+                    for k in 0..<rows {
+                        let at = (q * rows + k) * 16
+                        let s = scale[k]
+                        for lane in 0..<16 { out[at + lane] = src[at + lane] * s }
+                    }
+                }
+            } else {
+                for k in 0..<rows {
+                    let s = scale[k]
+                    for j in 0..<columns { out[k * columns + j] = src[k * columns + j] * s }
+                }
+            }
+        }
+    }
+
     /// The row-major matrix (unpacked again when packed), for tests and inspection.
     public var matrix: [Float] {
         guard packed else { return storage }
@@ -72,34 +99,47 @@ extension Kernels {
 
     /// C (m, columns) = act(A (m, rows) · B + bias (columns)) with B = `weights`: the GEMM of
     /// every convolution. A and C rows at strides lda and ldc.
-    /// Packed weights run `ck_gemm_packed` with relu/relu6 applied as the tile is stored;
-    /// plain ones cblas_sgemm on C prefilled with the bias (beta 1, no zeroing pass).
-    /// Other activations run over C's rows afterwards.
+    /// Packed weights run `ck_gemm_packed` with relu/relu6/sigmoid/swish applied as the tile is
+    /// stored; plain ones cblas_sgemm on C prefilled with the bias (beta 1, no zeroing pass).
+    /// Other activations (and every one after cblas_sgemm) run over C's rows afterwards, with
+    /// the same bits.
     public static func gemm(
         m: Int, a: UnsafePointer<Float>, lda: Int, weights: GemmWeights,
         bias: UnsafePointer<Float>?, activation: Activation,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        weights.storage.withUnsafeBufferPointer { b in
+            gemm(
+                m: m, a: a, lda: lda, storage: b.baseAddress!, like: weights, bias: bias,
+                activation: activation, c: c, ldc: ldc)
+        }
+    }
+
+    /// `gemm` on B given as `storage` in the layout of `weights` (same rows, columns and
+    /// packing), e.g. `weights.scaledRows(...)`.
+    public static func gemm(
+        m: Int, a: UnsafePointer<Float>, lda: Int, storage b: UnsafePointer<Float>,
+        like weights: GemmWeights, bias: UnsafePointer<Float>?, activation: Activation,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard m > 0 else { return }
         let n = weights.columns
         var after = activation
-        weights.storage.withUnsafeBufferPointer { b in
-            if weights.packed {
-                let fused: ck_activation
-                switch activation {
-                case .relu: (fused, after) = (CK_RELU, .linear)
-                case .relu6: (fused, after) = (CK_RELU6, .linear)
-                default: fused = CK_LINEAR
-                }
-                ck_gemm_packed(
-                    Int32(m), Int32(n), Int32(weights.rows), a, lda, b.baseAddress!, bias, fused,
-                    c, ldc)
-            } else {
-                fillRows(c, rows: m, channels: n, stride: ldc, with: bias)
-                matmul(
-                    m: m, n: n, k: weights.rows, a: a, lda: lda, b: b.baseAddress!, ldb: n, c: c,
-                    ldc: ldc, accumulate: bias != nil)
+        if weights.packed {
+            let fused: ck_activation
+            switch activation {
+            case .relu: (fused, after) = (CK_RELU, .linear)
+            case .relu6: (fused, after) = (CK_RELU6, .linear)
+            case .sigmoid: (fused, after) = (CK_SIGMOID, .linear)
+            case .swish: (fused, after) = (CK_SWISH, .linear)
+            default: fused = CK_LINEAR
             }
+            ck_gemm_packed(Int32(m), Int32(n), Int32(weights.rows), a, lda, b, bias, fused, c, ldc)
+        } else {
+            fillRows(c, rows: m, channels: n, stride: ldc, with: bias)
+            matmul(
+                m: m, n: n, k: weights.rows, a: a, lda: lda, b: b, ldb: n, c: c, ldc: ldc,
+                accumulate: bias != nil)
         }
         if after == .linear { return }
         if ldc == n {

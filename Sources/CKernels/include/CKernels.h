@@ -12,8 +12,9 @@
 /// True when this CPU runs the AVX2 + FMA bodies.
 bool ck_has_avx2_fma(void);
 
-/// Activations: relu/relu6 are fused into kernels' stores, sigmoid/swish run by
-/// `ck_apply_activation`; the others are applied by the Swift caller.
+/// Activations the C kernels apply as they store (relu/relu6 everywhere; sigmoid/swish in
+/// `ck_gemm_packed` and `ck_depthwise_conv2d`, with `ck_apply_activation`'s bits); the others
+/// are applied by the Swift caller.
 typedef enum { CK_LINEAR = 0, CK_RELU = 1, CK_RELU6 = 2, CK_SIGMOID = 3, CK_SWISH = 4 } ck_activation;
 
 /// x (n) := sigmoid(x) = 1 / (1 + e^-x), or swish(x) = x * sigmoid(x), in place; `kind` is
@@ -51,7 +52,8 @@ typedef struct {
     int out_height, out_width;
 } ck_window;
 
-/// Keras DepthwiseConv2D, depth multiplier 1, on ONE image, then relu/relu6 if asked:
+/// Keras DepthwiseConv2D, depth multiplier 1, on ONE image, then the activation (any
+/// ck_activation; sigmoid/swish as `ck_apply_activation` on each output row):
 /// in (H,W,C) * kernel (KH,KW,C) + bias (C or NULL) -> out (OH,OW,C)
 /// `out[oh,ow,c] = act(bias[c] + sum_{kh,kw in bounds} in[oh*sh-top+kh*dh, ow*sw-left+kw*dw, c]
 ///                                                    * kernel[kh,kw,c])`
@@ -76,8 +78,8 @@ size_t ck_gemm_packed_count(int K, int N);
 void ck_gemm_pack(const float *b, size_t ldb, int K, int N, float *packed);
 
 /// C (M, N) = act(A (M, K) · B (K, N) + bias (N)), B packed by `ck_gemm_pack`, A and C rows at
-/// strides lda and ldc, K >= 1; bias may be NULL; `activation` is CK_LINEAR, CK_RELU or CK_RELU6 (any
-/// other is the caller's to apply). Each output is the bias plus the products in k order,
+/// strides lda and ldc, K >= 1; bias may be NULL; `activation` is any ck_activation (sigmoid and
+/// swish give `ck_apply_activation`'s bits). Each output is the bias plus the products in k order,
 /// the same bits whatever M or the row's place. Needs `ck_gemm_packed_available()`.
 void ck_gemm_packed(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
