@@ -10,6 +10,6 @@ for p in libopenblas-dev libblis-dev libdnnl-dev; do
 done
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 src="$here/../../Sources/CKernels"
-${CC:-gcc} -O3 -I "$src/include" -o "$out/conv_libs" "$here/conv_libs.c" "$src/gemm.c" "$src/cpu.c" -ldnnl -ldl
+${CC:-clang} -O3 -I "$src/include" -o "$out/conv_libs" "$here/conv_libs.c" "$src/gemm.c" "$src/cpu.c" -ldnnl -ldl
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$(nproc)}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 "$out/conv_libs" "$@"

@@ -12,7 +12,8 @@
 // pass through C between blocks, which is exact. So every output is
 // bias + a[0]b[0] + a[1]b[1] + ... in k order, whatever M, the tile or the row's place in it:
 // an image's features are the same bits in any batch. The activation (relu, relu6, sigmoid,
-// swish) is applied as the last block is stored.
+// swish) is applied as the last block is stored. CPUs with AVX-512F run 8×16 tiles in zmm
+// registers instead (same order, same bits; see gemm_avx512).
 
 #include "CKernels.h"
 #include "sigmoid8.h"
@@ -194,6 +195,104 @@ static __attribute__((target("avx2,fma"))) void gemm_avx2(
         }
     }
 }
+
+// MARK: AVX-512
+
+// The same panels and blocking, but a row of a panel is one zmm register: tiles of 8 rows hold
+// 8 accumulators (of 32 registers) and need one load of B and 8 broadcasts per k, against 2
+// and 6 for 12 ymm accumulators. Each output still gets bias + a[0]b[0] + a[1]b[1] + ... in
+// k order with one FMA per product, so the bits are the AVX2 body's. On a Zen 4 (2 × 256-bit
+// FMA, 512-bit ops split in two) a tile in L1 runs at 112 GFLOP/s against 100 for the AVX2 one.
+enum { MR16 = 8 };
+#define INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+
+INLINE_AVX512 __m512 activate16(__m512 v, ck_activation act) {
+    if (act == CK_RELU || act == CK_RELU6) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == CK_RELU6) v = _mm512_min_ps(v, _mm512_set1_ps(6));
+    if (act == CK_SIGMOID || act == CK_SWISH) {
+        // Two halves through the AVX2 code, for its bits.
+        __m256 lo = (__m256)ck_sigmoid_or_swish8_avx2(act, (ck_v8)_mm512_castps512_ps256(v));
+        __m256 hi = (__m256)ck_sigmoid_or_swish8_avx2(
+            act, (ck_v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        v = _mm512_castpd_ps(_mm512_insertf64x4(
+            _mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+    }
+    return v;
+}
+
+/// One ROWS×16 tile (ROWS <= 8, a literal at the call sites) over k-block [k0, k0+kc), as
+/// `tile`: from the bias (first block) or C, `act` on the last block; `mask` holds the
+/// panel's columns (all 16 but in the last panel).
+INLINE_AVX512 void tile16(
+    int ROWS, int full, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, __mmask16 mask) {
+    // Masked loads and stores only in the last panel: on Zen 4 a masked store costs more.
+#define LOAD16(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask, p))
+    __m512 acc[MR16];
+    if (first) {
+        const __m512 b0 = bias ? LOAD16(bias) : _mm512_setzero_ps();
+        for (int r = 0; r < ROWS; r++) acc[r] = b0;
+    } else {
+        for (int r = 0; r < ROWS; r++) acc[r] = LOAD16(c + r * ldc);
+    }
+#undef LOAD16
+    const float *ar[MR16];
+    for (int r = 0; r < ROWS; r++) ar[r] = a + r * lda;
+    for (int k = 0; k < kc; k++, b += NR) {
+        const __m512 bv = _mm512_loadu_ps(b);
+        for (int r = 0; r < ROWS; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][k]), bv, acc[r]);
+    }
+    for (int r = 0; r < ROWS; r++) {
+        const __m512 y = activate16(acc[r], act);
+        if (full) _mm512_storeu_ps(c + r * ldc, y);
+        else _mm512_mask_storeu_ps(c + r * ldc, mask, y);
+    }
+}
+
+/// Rows [m, m+rows) of one panel in tiles of 8 and one of the rest.
+INLINE_AVX512 void panel_rows16(
+    int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, __mmask16 mask) {
+#define TILE16(R) tile16(R, full, kc, a, lda, b, c, ldc, bias, first, act, mask)
+    for (; rows >= MR16; rows -= MR16, a += MR16 * lda, c += MR16 * ldc) TILE16(MR16);
+    switch (rows) {
+    case 7: TILE16(7); break;
+    case 6: TILE16(6); break;
+    case 5: TILE16(5); break;
+    case 4: TILE16(4); break;
+    case 3: TILE16(3); break;
+    case 2: TILE16(2); break;
+    case 1: TILE16(1); break;
+    }
+#undef TILE16
+}
+
+static __attribute__((target("avx512f,avx2,fma"))) void gemm_avx512(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation act, float *C, size_t ldc) {
+    const int panels = (N + NR - 1) / NR;
+    const int tail = N - (panels - 1) * NR;
+    const __mmask16 last = (__mmask16)((1u << tail) - 1);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        const int kc = K - k0 < KC ? K - k0 : KC;
+        const int first = k0 == 0;
+        const ck_activation a_now = k0 + kc == K ? act : CK_LINEAR;
+        const int block = (size_t)M * kc * sizeof(float) <= A_IN_L2 ? M : MC;
+        for (int i0 = 0; i0 < M; i0 += block) {
+            const int mc = M - i0 < block ? M - i0 : block;
+            for (int q = 0; q < panels; q++) {
+                const float *a = A + (size_t)i0 * lda + k0;
+                const float *b = packed + ((size_t)q * K + k0) * NR;
+                float *c = C + (size_t)i0 * ldc + (size_t)q * NR;
+                const float *bq = bias ? bias + q * NR : NULL;
+                if (q < panels - 1 || tail == NR)
+                    panel_rows16(1, mc, kc, a, lda, b, c, ldc, bq, first, a_now, last);
+                else
+                    panel_rows16(0, mc, kc, a, lda, b, c, ldc, bq, first, a_now, last);
+            }
+        }
+    }
+}
 #endif
 
 bool ck_gemm_packed_available(void) {
@@ -207,8 +306,19 @@ bool ck_gemm_packed_available(void) {
 void ck_gemm_packed(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
     ck_activation activation, float *C, size_t ldc) {
+    ck_gemm_packed_body(M, N, K, A, lda, packed, bias, activation, C, ldc, ck_has_avx512f());
+}
+
+void ck_gemm_packed_body(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation activation, float *C, size_t ldc, bool avx512) {
     if (M <= 0 || N <= 0 || K <= 0) return;
 #ifdef CK_X86
-    gemm_avx2(M, N, K, A, lda, packed, bias, activation, C, ldc);
+    if (avx512 && ck_has_avx512f())
+        gemm_avx512(M, N, K, A, lda, packed, bias, activation, C, ldc);
+    else
+        gemm_avx2(M, N, K, A, lda, packed, bias, activation, C, ldc);
+#else
+    (void)avx512;
 #endif
 }

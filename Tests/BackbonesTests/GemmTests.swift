@@ -1,4 +1,5 @@
 import Backbones
+import CKernels
 import XCTest
 
 /// `Kernels.gemm` (the packed AVX2 kernel, and cblas_sgemm on plain weights) against
@@ -46,6 +47,34 @@ final class GemmTests: KernelTestCase {
                         c.array[(r * ldc + s.n)..<(r * ldc + ldc)].allSatisfy(\.isNaN),
                         "gemm \(s) wrote past row \(r)'s \(s.n) columns")
                 }
+            }
+        }
+    }
+
+    /// The AVX-512 body (8×16 zmm tiles) and the AVX2 one (6×16) give the same bits on every
+    /// edge shape and activation: which one a CPU runs does not change a feature.
+    func testAVX512AndAVX2BodiesGiveTheSameBits() throws {
+        try XCTSkipUnless(ck_has_avx512f(), "no AVX-512F")
+        var random = Random(seed: 10)
+        let kinds = [CK_LINEAR, CK_RELU, CK_RELU6, CK_SIGMOID, CK_SWISH]
+        for (index, s) in (Self.shapes + [(49, 512, 300), (9, 24, 1000), (8, 16, 16)]).enumerated() {
+            let a = random.floats(s.m * s.k, in: -2...2)
+            let b = random.floats(s.k * s.n)
+            let bias = random.floats(s.n)
+            var packed = [Float](repeating: 0, count: ck_gemm_packed_count(Int32(s.k), Int32(s.n)))
+            ck_gemm_pack(b, s.n, Int32(s.k), Int32(s.n), &packed)
+            for kind in kinds {
+                var results: [[Float]] = []
+                for avx512 in [false, true] {
+                    var c = [Float](repeating: .nan, count: s.m * s.n)
+                    bias.withUnsafeBufferPointer { bb in
+                        ck_gemm_packed_body(
+                            Int32(s.m), Int32(s.n), Int32(s.k), a, s.k, packed,
+                            index % 2 == 0 ? bb.baseAddress : nil, kind, &c, s.n, avx512)
+                    }
+                    results.append(c)
+                }
+                XCTAssertEqual(results[0], results[1], "\(s) \(kind)")
             }
         }
     }

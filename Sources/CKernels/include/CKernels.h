@@ -12,6 +12,9 @@
 /// True when this CPU runs the AVX2 + FMA bodies.
 bool ck_has_avx2_fma(void);
 
+/// True when this CPU also has AVX-512F (the packed GEMM's wider tile).
+bool ck_has_avx512f(void);
+
 /// Activations the C kernels apply as they store (relu/relu6 everywhere; sigmoid/swish in
 /// `ck_gemm_packed` and `ck_depthwise_conv2d`, with `ck_apply_activation`'s bits); the others
 /// are applied by the Swift caller.
@@ -84,5 +87,12 @@ void ck_gemm_pack(const float *b, size_t ldb, int K, int N, float *packed);
 void ck_gemm_packed(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
     ck_activation activation, float *C, size_t ldc);
+
+/// `ck_gemm_packed` with the body chosen: `avx512` picks the AVX-512 one (8×16 tiles in zmm
+/// registers; needs `ck_has_avx512f()`), else the AVX2 one (6×16 in two ymm per row). Both
+/// give the same bits; tests compare them.
+void ck_gemm_packed_body(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation activation, float *C, size_t ldc, bool avx512);
 
 #endif
