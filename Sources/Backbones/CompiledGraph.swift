@@ -185,7 +185,7 @@ public final class CompiledGraph: @unchecked Sendable {
                 let w = Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
                 let layers = fused.layers + folded
                 if let gate = gates[node.id] {
-                    let weights = GemmWeights(kernel, rows: s.channels, columns: p.filters)
+                    let weights = GemmWeights(kernel, rows: s.channels, columns: p.filters, callRows: w.outPixels)
                     step = Step(
                         kind: .gatedPointwise(p, kernel: weights, bias: bias), inputs: [gate.map, gate.gate],
                         output: fused.last, layers: layers + [gate.layer])
@@ -229,7 +229,10 @@ public final class CompiledGraph: @unchecked Sendable {
                 var bias = p.useBias ? try loader.array(node.name, ["bias"], shape: [p.filters]) : nil
                 let fused = try absorbFollowers(of: node, kernel: &pointwise, bias: &bias, channels: p.filters, activation: &p.activation)
                 p.useBias = bias != nil
-                let pointwiseWeights = GemmWeights(pointwise, rows: middle, columns: p.filters)
+                let outPixels = Graph.window(
+                    s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding
+                ).outPixels
+                let pointwiseWeights = GemmWeights(pointwise, rows: middle, columns: p.filters, callRows: outPixels)
                 step = Step(
                     kind: .separable(p, depthwise: depthwise, pointwise: pointwiseWeights, bias: bias),
                     inputs: node.inputs, output: fused.last, layers: fused.layers)

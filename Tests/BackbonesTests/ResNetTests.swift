@@ -26,7 +26,9 @@ final class ResNetTests: XCTestCase {
 
     func testPlanFoldsBatchNorm() throws {
         let v1 = try CompiledGraph(ResNet.graph(.resnet50, height: 97, width: 97), weights: loadWeights(.resnet50))
-        XCTAssertEqual(v1.steps[2].layers, ["conv1_conv", "conv1_bn", "conv1_relu"])
+        // conv1_pad is conv1_conv's padding; pool1_pad stays (max pool compares its zeros).
+        XCTAssertEqual(v1.steps[1].layers, ["conv1_conv", "conv1_bn", "conv1_relu", "conv1_pad"])
+        XCTAssertEqual(v1.steps[2].layers, ["pool1_pad"])
         for step in v1.steps {
             if case .scaleOffset = step.kind { XCTFail("unfolded BN \(step.layers)") }
             if case .activation = step.kind { XCTFail("unfused ReLU \(step.layers)") }

@@ -67,7 +67,7 @@ extension Kernels {
     ) -> GemmWeights {
         GemmWeights(
             kernel, rows: w.kernelHeight * w.kernelWidth * (w.channels / groups),
-            columns: outChannels, pack: groups == 1)
+            columns: outChannels, pack: groups == 1, callRows: w.outPixels)
     }
 
     /// `conv2d` with the kernel given as its HWIO floats (packed for this call).

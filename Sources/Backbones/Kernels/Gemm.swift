@@ -15,15 +15,17 @@ public struct GemmWeights: Sendable {
     public var count: Int { rows * columns }
 
     /// `matrix` row-major (rows, columns) with row stride `ld` (default `columns`).
+    /// `callRows`: the GEMMs' M (output pixels per image) when known, for the packing choice.
     public init(
         _ matrix: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int? = nil,
-        pack: Bool = Kernels.packedGemmAvailable
+        pack: Bool = Kernels.packedGemmAvailable, callRows: Int? = nil
     ) {
         let ld = ld ?? columns
         precondition(rows > 0 && columns > 0 && ld >= columns, "GEMM weights (\(rows), \(columns)) ld \(ld)")
         self.rows = rows
         self.columns = columns
-        packed = pack && Kernels.packedGemmAvailable && rows * columns <= Kernels.packedGemmMaxFloats
+        packed = pack && Kernels.packedGemmAvailable
+            && (rows * columns <= Kernels.packedGemmMaxFloats || (callRows ?? .max) <= Kernels.packedGemmFewRows)
         if packed {
             storage = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(Int32(rows), Int32(columns))) { b, n in
                 ck_gemm_pack(matrix, ld, Int32(rows), Int32(columns), b.baseAddress!)
@@ -40,11 +42,14 @@ public struct GemmWeights: Sendable {
         }
     }
 
-    public init(_ matrix: [Float], rows: Int, columns: Int, pack: Bool = Kernels.packedGemmAvailable) {
+    public init(
+        _ matrix: [Float], rows: Int, columns: Int, pack: Bool = Kernels.packedGemmAvailable,
+        callRows: Int? = nil
+    ) {
         precondition(
             rows > 0 && matrix.count == rows * columns, "\(matrix.count) floats are not (\(rows), \(columns))")
         self = matrix.withUnsafeBufferPointer {
-            GemmWeights($0.baseAddress!, rows: rows, columns: columns, pack: pack)
+            GemmWeights($0.baseAddress!, rows: rows, columns: columns, pack: pack, callRows: callRows)
         }
     }
 
@@ -93,6 +98,11 @@ extension Kernels {
     /// pointwise at 19×19: 7.4 vs 5.9 ms; 1536×2048 at 10×10: 12.5 vs 9.8 ms), while below it
     /// it wins (64×128 at 147×147: 9.6 vs 13.5 ms; ResNet50 as a whole 124-126 vs 130-141 ms).
     public static let packedGemmMaxFloats = 1 << 18
+
+    /// ...except for GEMMs of at most this many rows (7×7 and 8×8 maps), where OpenBLAS's
+    /// repacking of the whole kernel on every call costs about as much as the product
+    /// (MobileNetV2's Conv_1, 320×1280 at 7×7: 0.63 -> 0.50 ms; block_16_project 0.48 -> 0.37).
+    public static let packedGemmFewRows = 64
 
     /// Whether this CPU runs `ck_gemm_packed` (AVX2 + FMA).
     public static let packedGemmAvailable = ck_gemm_packed_available()
