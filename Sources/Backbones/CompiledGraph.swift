@@ -152,6 +152,15 @@ public final class CompiledGraph: @unchecked Sendable {
             }
             return (last, layers)
         }
+        // A convolution's input shape, inputs and extra layer names once the zero padding it
+        // alone reads is folded into `padding`.
+        func withFoldedPadding(_ node: GraphNode, _ padding: inout PaddingMode)
+            -> (FeatureShape, [NodeID], [String])
+        {
+            guard let pad = pads[node.id] else { return (graph.shape(node.inputs[0]), node.inputs, []) }
+            padding = Self.padded(padding, by: pad.padding)
+            return (graph.shape(pad.source), [pad.source], [pad.layer])
+        }
         for node in nodes where needed.contains(node.id) && !absorbed.contains(node.id) {
             var step: Step
             let ins = node.inputs.map { graph.shape($0) }
@@ -169,13 +178,7 @@ public final class CompiledGraph: @unchecked Sendable {
             case .input:
                 step = Step(kind: .copyInput, inputs: [], output: node.id, layers: [node.name])
             case .conv2d(var p):
-                var s = ins[0]
-                var inputs = node.inputs
-                var folded: [String] = []
-                if let pad = pads[node.id] {
-                    (s, inputs, folded) = (graph.shape(pad.source), [pad.source], [pad.layer])
-                    p.padding = Self.padded(p.padding, by: pad.padding)
-                }
+                let (s, inputs, folded) = withFoldedPadding(node, &p.padding)
                 var kernel = try loader.array(
                     node.name, ["kernel"],
                     shape: [p.kernel.0, p.kernel.1, s.channels / p.groups, p.filters])
@@ -201,13 +204,7 @@ public final class CompiledGraph: @unchecked Sendable {
                     step = Step(kind: .conv(p, kernel: weights, bias: bias), inputs: inputs, output: fused.last, layers: layers)
                 }
             case .depthwiseConv2d(var p):
-                var s = ins[0]
-                var inputs = node.inputs
-                var folded: [String] = []
-                if let pad = pads[node.id] {
-                    (s, inputs, folded) = (graph.shape(pad.source), [pad.source], [pad.layer])
-                    p.padding = Self.padded(p.padding, by: pad.padding)
-                }
+                let (s, inputs, folded) = withFoldedPadding(node, &p.padding)
                 let channels = s.channels * p.depthMultiplier
                 var kernel = try loader.array(
                     node.name, ["kernel", "depthwise_kernel"],
