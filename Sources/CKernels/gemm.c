@@ -148,10 +148,14 @@ INLINE_AVX2 void tile6(
 #undef LOAD1
 }
 
-/// Rows [m, m+rows) of one panel, in tiles of 6 and one tile of the rest.
+/// Rows [m, m+rows) of one panel, in tiles of 6 and one tile of the rest; `tail` is the last
+/// panel's column count, used only when `full` is 0.
 INLINE_AVX2 void panel_rows(
     int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-    const float *bias, int first, ck_activation act, __m256i m0, __m256i m1) {
+    const float *bias, int first, ck_activation act, int tail) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lanes);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail - 8), lanes);
 #define TILE(R) tile(R, full, kc, a, lda, b, c, ldc, bias, first, act, m0, m1)
     for (; rows >= MR; rows -= MR, a += MR * lda, c += MR * ldc)
         tile6(full, kc, a, lda, b, c, ldc, bias, first, act, m0, m1);
@@ -165,14 +169,17 @@ INLINE_AVX2 void panel_rows(
 #undef TILE
 }
 
-static __attribute__((target("avx2,fma"))) void gemm_avx2(
-    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
-    ck_activation act, float *C, size_t ldc) {
+typedef void panel_fn(
+    int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, int tail);
+
+/// The blocking both bodies share; `panel` is a constant at each call site, so once this is
+/// inlined the panel function is too and full/tail stay literals in the tiles.
+static inline __attribute__((always_inline)) void gemm_blocked(
+    panel_fn *panel, int M, int N, int K, const float *A, size_t lda, const float *packed,
+    const float *bias, ck_activation act, float *C, size_t ldc) {
     const int panels = (N + NR - 1) / NR;
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const int tail = N - (panels - 1) * NR;  // columns of the last panel, 1...16
-    const __m256i t0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lanes);
-    const __m256i t1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail - 8), lanes);
     for (int k0 = 0; k0 < K; k0 += KC) {
         const int kc = K - k0 < KC ? K - k0 : KC;
         const int first = k0 == 0;
@@ -188,12 +195,18 @@ static __attribute__((target("avx2,fma"))) void gemm_avx2(
                 float *c = C + (size_t)i0 * ldc + (size_t)q * NR;
                 const float *bq = bias ? bias + q * NR : NULL;
                 if (q < panels - 1 || tail == NR)
-                    panel_rows(1, mc, kc, a, lda, b, c, ldc, bq, first, a_now, t0, t1);
+                    panel(1, mc, kc, a, lda, b, c, ldc, bq, first, a_now, tail);
                 else
-                    panel_rows(0, mc, kc, a, lda, b, c, ldc, bq, first, a_now, t0, t1);
+                    panel(0, mc, kc, a, lda, b, c, ldc, bq, first, a_now, tail);
             }
         }
     }
+}
+
+static __attribute__((target("avx2,fma"))) void gemm_avx2(
+    int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
+    ck_activation act, float *C, size_t ldc) {
+    gemm_blocked(panel_rows, M, N, K, A, lda, packed, bias, act, C, ldc);
 }
 
 // MARK: AVX-512
@@ -249,10 +262,11 @@ INLINE_AVX512 void tile16(
     }
 }
 
-/// Rows [m, m+rows) of one panel in tiles of 8 and one of the rest.
+/// Rows [m, m+rows) of one panel in tiles of 8 and one of the rest, as `panel_rows`.
 INLINE_AVX512 void panel_rows16(
     int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-    const float *bias, int first, ck_activation act, __mmask16 mask) {
+    const float *bias, int first, ck_activation act, int tail) {
+    const __mmask16 mask = (__mmask16)((1u << tail) - 1);
 #define TILE16(R) tile16(R, full, kc, a, lda, b, c, ldc, bias, first, act, mask)
     for (; rows >= MR16; rows -= MR16, a += MR16 * lda, c += MR16 * ldc) TILE16(MR16);
     switch (rows) {
@@ -270,28 +284,7 @@ INLINE_AVX512 void panel_rows16(
 static __attribute__((target("avx512f,avx2,fma"))) void gemm_avx512(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
     ck_activation act, float *C, size_t ldc) {
-    const int panels = (N + NR - 1) / NR;
-    const int tail = N - (panels - 1) * NR;
-    const __mmask16 last = (__mmask16)((1u << tail) - 1);
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        const int kc = K - k0 < KC ? K - k0 : KC;
-        const int first = k0 == 0;
-        const ck_activation a_now = k0 + kc == K ? act : CK_LINEAR;
-        const int block = (size_t)M * kc * sizeof(float) <= A_IN_L2 ? M : MC;
-        for (int i0 = 0; i0 < M; i0 += block) {
-            const int mc = M - i0 < block ? M - i0 : block;
-            for (int q = 0; q < panels; q++) {
-                const float *a = A + (size_t)i0 * lda + k0;
-                const float *b = packed + ((size_t)q * K + k0) * NR;
-                float *c = C + (size_t)i0 * ldc + (size_t)q * NR;
-                const float *bq = bias ? bias + q * NR : NULL;
-                if (q < panels - 1 || tail == NR)
-                    panel_rows16(1, mc, kc, a, lda, b, c, ldc, bq, first, a_now, last);
-                else
-                    panel_rows16(0, mc, kc, a, lda, b, c, ldc, bq, first, a_now, last);
-            }
-        }
-    }
+    gemm_blocked(panel_rows16, M, N, K, A, lda, packed, bias, act, C, ldc);
 }
 #endif
 
