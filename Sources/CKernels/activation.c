@@ -4,36 +4,44 @@
 #include "CKernels.h"
 #include <string.h>
 
-#include "sigmoid8.h"
+#include "sigmoid.h"
 
-// BODY: the suffix of the ck_sigmoid_or_swish8 to inline (the enclosing function's target).
-#define ACTIVATION_BODY(BODY)                                                                   \
+// BODY: the suffix of the ck_sigmoid_or_swish to inline (the enclosing function's target), V
+// its vector type, L the lanes.
+#define ACTIVATION_BODY(BODY, V, L)                                                            \
     size_t i = 0;                                                                               \
-    for (; i + 8 <= n; i += 8) {                                                                \
-        ck_v8 v;                                                                                \
+    for (; i + L <= n; i += L) {                                                                \
+        V v;                                                                                    \
         memcpy(&v, x + i, sizeof v);                                                            \
-        v = ck_sigmoid_or_swish8_##BODY(kind, v);                                               \
+        v = ck_sigmoid_or_swish_##BODY(kind, v);                                                \
         memcpy(x + i, &v, sizeof v);                                                            \
     }                                                                                           \
     if (i < n) {                                                                                \
         /* The tail through the same vector code, so a value's bits do not depend on its index. */ \
-        float tail[8] = {0};                                                                    \
+        float tail[L] = {0};                                                                    \
         memcpy(tail, x + i, (n - i) * sizeof(float));                                           \
-        ck_v8 v;                                                                                \
+        V v;                                                                                    \
         memcpy(&v, tail, sizeof v);                                                             \
-        v = ck_sigmoid_or_swish8_##BODY(kind, v);                                               \
+        v = ck_sigmoid_or_swish_##BODY(kind, v);                                                \
         memcpy(tail, &v, sizeof v);                                                             \
         memcpy(x + i, tail, (n - i) * sizeof(float));                                           \
     }
 
-__attribute__((target("avx2,fma"))) static void activation_avx2(ck_activation kind, float *x, size_t n) {
-    ACTIVATION_BODY(avx2)
+__attribute__((target("avx512f,avx2,fma"))) static void activation_avx512(
+    ck_activation kind, float *x, size_t n) {
+    ACTIVATION_BODY(avx512, ck_v16, 16)
 }
-static void activation_portable(ck_activation kind, float *x, size_t n) { ACTIVATION_BODY(portable) }
+__attribute__((target("avx2,fma"))) static void activation_avx2(ck_activation kind, float *x, size_t n) {
+    ACTIVATION_BODY(avx2, ck_v8, 8)
+}
+static void activation_portable(ck_activation kind, float *x, size_t n) {
+    ACTIVATION_BODY(portable, ck_v8, 8)
+}
 
-void ck_apply_activation(ck_activation kind, float *x, size_t n, bool portable) {
-    if (!portable && ck_has_avx2_fma())
-        activation_avx2(kind, x, n);
-    else
-        activation_portable(kind, x, n);
+void ck_apply_activation(ck_activation kind, float *x, size_t n, ck_body body) {
+    switch (ck_available_body(body)) {
+    case CK_BODY_AVX512: activation_avx512(kind, x, n); break;
+    case CK_BODY_AVX2: activation_avx2(kind, x, n); break;
+    case CK_BODY_PORTABLE: activation_portable(kind, x, n); break;
+    }
 }

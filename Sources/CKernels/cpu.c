@@ -26,3 +26,9 @@ bool ck_has_avx512f(void) {
     return false;
 #endif
 }
+
+ck_body ck_available_body(ck_body asked) {
+    if (asked >= CK_BODY_AVX512 && ck_has_avx512f()) return CK_BODY_AVX512;
+    if (asked >= CK_BODY_AVX2 && ck_has_avx2_fma()) return CK_BODY_AVX2;
+    return CK_BODY_PORTABLE;
+}

@@ -16,7 +16,7 @@
 // registers instead (same order, same bits; see gemm_avx512).
 
 #include "CKernels.h"
-#include "sigmoid8.h"
+#include "sigmoid.h"
 
 #include <string.h>
 
@@ -49,7 +49,7 @@ void ck_gemm_pack(const float *b, size_t ldb, int K, int N, float *packed) {
 INLINE_AVX2 __m256 activate8(__m256 v, ck_activation act) {
     if (act == CK_RELU || act == CK_RELU6) v = _mm256_max_ps(v, _mm256_setzero_ps());
     if (act == CK_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6));
-    if (act == CK_SIGMOID || act == CK_SWISH) v = (__m256)ck_sigmoid_or_swish8_avx2(act, (ck_v8)v);
+    if (act == CK_SIGMOID || act == CK_SWISH) v = (__m256)ck_sigmoid_or_swish_avx2(act, (ck_v8)v);
     return v;
 }
 
@@ -222,14 +222,8 @@ enum { MR16 = 8 };
 INLINE_AVX512 __m512 activate16(__m512 v, ck_activation act) {
     if (act == CK_RELU || act == CK_RELU6) v = _mm512_max_ps(v, _mm512_setzero_ps());
     if (act == CK_RELU6) v = _mm512_min_ps(v, _mm512_set1_ps(6));
-    if (act == CK_SIGMOID || act == CK_SWISH) {
-        // Two halves through the AVX2 code, for its bits.
-        __m256 lo = (__m256)ck_sigmoid_or_swish8_avx2(act, (ck_v8)_mm512_castps512_ps256(v));
-        __m256 hi = (__m256)ck_sigmoid_or_swish8_avx2(
-            act, (ck_v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        v = _mm512_castpd_ps(_mm512_insertf64x4(
-            _mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
-    }
+    if (act == CK_SIGMOID || act == CK_SWISH)
+        v = (__m512)ck_sigmoid_or_swish_avx512(act, (ck_v16)v);
     return v;
 }
 

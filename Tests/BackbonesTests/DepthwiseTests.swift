@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 
 @testable import Backbones
@@ -69,8 +70,7 @@ final class DepthwiseTests: KernelTestCase {
         }
     }
 
-    /// The multiplier-1 C kernel (both bodies: AVX2/FMA where the CPU has it, and the portable
-    /// one forced) against the Double reference over the shapes its blocking splits on: 3x3 and
+    /// The multiplier-1 C kernel (every body the CPU has: AVX-512, AVX2/FMA, portable) against the Double reference over the shapes its blocking splits on: 3x3 and
     /// 5x5, stride 1 and 2, "same" (stride 2 on even sizes pads bottom/right more), "valid" and
     /// a lopsided explicit padding, dilation 2, C below, at and off multiples of 8, maps of 1x1
     /// and 2x3 and widths that leave every block remainder (8+4+1, 8+8+4, ...).
@@ -82,7 +82,7 @@ final class DepthwiseTests: KernelTestCase {
             for stride in [1, 2] {
                 for dilation in [1, 2] {
                     for (h, wd) in [(1, 1), (2, 3), (8, 13), (11, 20)] {
-                        for channels in [3, 8, 13, 32, 40] {
+                        for channels in [3, 8, 13, 32, 40, 56] {
                             for padding in 0..<3 {
                                 let span = (k - 1) * dilation + 1
                                 let explicit: Padding
@@ -130,14 +130,20 @@ final class DepthwiseTests: KernelTestCase {
         Kernels.depthwiseConv2dNaive(
             input.const, window: w, kernel: kernel.const, bias: bias?.const,
             activation: activation, output: expected.pointer)
-        for portable in [false, true] {
+        var bits: [ck_body: [Float]] = [:]
+        for body in [CK_BODY_AVX512, CK_BODY_AVX2, CK_BODY_PORTABLE] {
             let observed = output(count: count)
             Kernels.depthwiseConv2d(
                 input.const, window: w, kernel: kernel.const, bias: bias?.const,
-                activation: activation, output: observed.pointer, portable: portable)
+                activation: activation, output: observed.pointer, body: body)
             assertClose(
                 observed.array, expected.array,
-                "\(w) bias \(hasBias) \(activation) portable \(portable)", file: file, line: line)
+                "\(w) bias \(hasBias) \(activation) body \(body.rawValue)", file: file, line: line)
+            bits[ck_available_body(body)] = observed.array
+        }
+        // Same FMAs per lane at either width: the AVX-512 body gives the AVX2 body's bits.
+        if let wide = bits[CK_BODY_AVX512], let narrow = bits[CK_BODY_AVX2] {
+            XCTAssertEqual(wide, narrow, "\(w) bias \(hasBias) \(activation) AVX-512 vs AVX2 bits", file: file, line: line)
         }
     }
 

@@ -80,32 +80,42 @@ final class ActivationTests: KernelTestCase {
         }
     }
 
-    /// The vectorized sigmoid and swish (CKernels' polynomial e^x), both bodies, within 1e-6 of
+    /// The vectorized sigmoid and swish (CKernels' polynomial e^x), every body, within 1e-6 of
     /// the Double formula relative to each value, across the whole range where they are not
     /// 0/1 and every tail length; saturated at the ends, never NaN or inf.
     func testVectorizedSigmoidSwishRelativeError() {
         func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
         var random = Random(seed: 5)
         let x = random.floats(4099, in: -80...80) + [0, -0.0, 1e-30, -1e-30, 15.5, -15.5]
-        for portable in [false, true] {
+        var bits: [ck_body: [Float]] = [:]
+        for body in [CK_BODY_AVX512, CK_BODY_AVX2, CK_BODY_PORTABLE] {
+            let label = "body \(body.rawValue)"
+            var sigmoids = x, swishes = x
+            ck_apply_activation(CK_SIGMOID, &sigmoids, x.count, body)
+            ck_apply_activation(CK_SWISH, &swishes, x.count, body)
+            bits[ck_available_body(body)] = sigmoids + swishes
             for (kind, formula) in [(CK_SIGMOID, sigmoid), (CK_SWISH, { $0 * sigmoid($0) })] {
                 for n in [x.count, 1, 7, 9, 17] {
                     var y = Array(x.prefix(n))
-                    ck_apply_activation(kind, &y, n, portable)
+                    ck_apply_activation(kind, &y, n, body)
                     for i in 0..<n {
                         let expected = formula(Double(x[i]))
                         XCTAssertLessThanOrEqual(
                             abs(Double(y[i]) - expected), 1e-6 * abs(expected) + 1e-37,
-                            "\(kind) portable \(portable) x \(x[i]): \(y[i]) vs \(expected)")
+                            "\(kind) \(label) x \(x[i]): \(y[i]) vs \(expected)")
                     }
                 }
             }
             var ends: [Float] = [-1000, -88.5, -88, 88, 88.5, 1000, -.infinity, .infinity]
-            ck_apply_activation(CK_SIGMOID, &ends, ends.count, portable)
-            XCTAssertEqual(ends.map { $0 < 1e-37 ? 0 : $0 }, [0, 0, 0, 1, 1, 1, 0, 1], "sigmoid ends, portable \(portable)")
+            ck_apply_activation(CK_SIGMOID, &ends, ends.count, body)
+            XCTAssertEqual(ends.map { $0 < 1e-37 ? 0 : $0 }, [0, 0, 0, 1, 1, 1, 0, 1], "sigmoid ends, \(label)")
             var swish: [Float] = [-1000, -88.5, 88.5, 1000]
-            ck_apply_activation(CK_SWISH, &swish, swish.count, portable)
-            XCTAssertEqual(swish.map { abs($0) < 1e-30 ? 0 : $0 }, [0, 0, 88.5, 1000], "swish ends, portable \(portable)")
+            ck_apply_activation(CK_SWISH, &swish, swish.count, body)
+            XCTAssertEqual(swish.map { abs($0) < 1e-30 ? 0 : $0 }, [0, 0, 88.5, 1000], "swish ends, \(label)")
+        }
+        // The 16-lane body runs the 8-lane one's operations per lane: the same bits.
+        if let wide = bits[CK_BODY_AVX512], let narrow = bits[CK_BODY_AVX2] {
+            XCTAssertEqual(wide, narrow, "AVX-512 vs AVX2 sigmoid and swish bits")
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 import Backbones
 import XCTest
 
@@ -121,5 +122,27 @@ final class PoolingTests: KernelTestCase {
         Kernels.globalAveragePool(
             buffer(x).const, batch: n, height: h, width: w, channels: c, output: out.pointer)
         assertClose(out.array, expected, tolerance: 0, "global average vs Double")
+    }
+
+    /// Every SIMD body of the C kernel gives the reference's bits (the same Double sums in the
+    /// same order) over channel counts that leave each block remainder: 96-channel blocks,
+    /// 16/8-channel steps, scalar tails.
+    func testGlobalAverageBodiesGiveTheNaiveBits() {
+        var random = Random(seed: 6)
+        for c in [1, 3, 8, 15, 16, 24, 47, 96, 97, 120, 672, 1157] {
+            for (h, w) in [(1, 1), (7, 7), (3, 5)] {
+                let x = buffer(random.floats(2 * h * w * c, in: -4...4))
+                let expected = output(count: 2 * c)
+                Kernels.globalAveragePoolNaive(
+                    x.const, batch: 2, height: h, width: w, channels: c, output: expected.pointer)
+                for body in [CK_BODY_AVX512, CK_BODY_AVX2, CK_BODY_PORTABLE] {
+                    let out = output(count: 2 * c)
+                    Kernels.globalAveragePool(
+                        x.const, batch: 2, height: h, width: w, channels: c, output: out.pointer,
+                        body: body)
+                    XCTAssertEqual(out.array, expected.array, "C \(c) \(h)x\(w) body \(body.rawValue)")
+                }
+            }
+        }
     }
 }

@@ -59,9 +59,9 @@ public enum Activation: Equatable, Sendable {
         case .relu6:
             for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
         case .sigmoid:
-            ck_apply_activation(CK_SIGMOID, x, count, false)
+            ck_apply_activation(CK_SIGMOID, x, count, CK_BODY_AVX512)
         case .swish:
-            ck_apply_activation(CK_SWISH, x, count, false)
+            ck_apply_activation(CK_SWISH, x, count, CK_BODY_AVX512)
         case .hardSigmoid:
             for i in 0..<count { x[i] = min(max(x[i] + 3, 0), 6) / 6 }
         case .hardSwish:

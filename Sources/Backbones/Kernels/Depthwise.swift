@@ -45,8 +45,9 @@ extension Kernels {
     /// Same result as `depthwiseConv2dNaive`.
     /// in (N,H,W,C) * kernel (KH,KW,C,M) + bias (C*M) -> out (N,OH,OW,C*M)
     /// Depth multiplier 1 (every Keras application) runs `ck_depthwise_conv2d` image by image:
-    /// AVX2/FMA register blocks of 8 pixels × 8 channels where the CPU has them (see
-    /// Sources/CKernels/depthwise.c), relu/relu6 fused into its store, sigmoid/swish into each row's. Multiplier > 1 stays here:
+    /// register blocks of 8 pixels × 8 channels (AVX2/FMA) or × 16 (AVX-512) where the CPU has
+    /// them (see Sources/CKernels/depthwise.c), relu/relu6 fused into its store, sigmoid/swish
+    /// into each row's. Multiplier > 1 stays here:
     /// per output pixel, `out[c*M + m] += x[c] * k[c*M + m]` over the taps inside the input.
     public static func depthwiseConv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
@@ -56,15 +57,16 @@ extension Kernels {
     ) {
         depthwiseConv2d(
             input, window: w, kernel: kernel, depthMultiplier: depthMultiplier, bias: bias,
-            activation: activation, output: output, portable: false)
+            activation: activation, output: output, body: CK_BODY_AVX512)
     }
 
-    /// `portable` forces the C kernel's portable body, so tests on an AVX2 machine cover it too.
+    /// `body` caps the C kernel's SIMD body (the widest the CPU has, at most that), so tests
+    /// cover the narrower and the portable bodies too.
     static func depthwiseConv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
         kernel: UnsafePointer<Float>, depthMultiplier: Int = 1,
         bias: UnsafePointer<Float>?, activation: Activation = .linear,
-        output: UnsafeMutablePointer<Float>, portable: Bool
+        output: UnsafeMutablePointer<Float>, body: ck_body
     ) {
         precondition(depthMultiplier > 0, "depth multiplier \(depthMultiplier)")
         let (H, W, C, M) = (w.height, w.width, w.channels, depthMultiplier)
@@ -89,7 +91,7 @@ extension Kernels {
             for n in 0..<w.batch {
                 let out = output + n * OH * OW * C
                 ck_depthwise_conv2d_body(
-                    input + n * H * W * C, window, kernel, bias, fused, out, portable)
+                    input + n * H * W * C, window, kernel, bias, fused, out, body)
                 // Hard-swish, gelu, ...: on the image just written (sigmoid/swish were applied
                 // on each row by the C kernel).
                 after.apply(out, count: OH * OW * C)

@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     /// Keras `MaxPooling2D`: the maximum over the window's cells that lie inside the input
     /// (padded cells are ignored, never read as 0 or -inf).
@@ -141,8 +143,26 @@ extension Kernels {
     /// Keras `GlobalAveragePooling2D`: the mean over H and W, summed in Double and rounded once.
     /// TensorFlow sums in float32 by a tree; a running float32 sum over a 56×56 map drifts by
     /// up to 5e-5 of the mean on near-uniform images, the Double sum stays within TF's rounding.
+    /// `ck_global_average_pool` (SIMD over channels, the same Double sums in the same order, so
+    /// the bits of `globalAveragePoolNaive`) image by image; `body` caps its SIMD body (tests).
     /// in (N,H,W,C) -> out (N,C)
     public static func globalAveragePool(
+        _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
+        output: UnsafeMutablePointer<Float>, body: ck_body = CK_BODY_AVX512
+    ) {
+        let pixels = height * width
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: max(channels, 1)) { sums in
+            for n in 0..<batch {
+                ck_global_average_pool(
+                    input + n * pixels * channels, Int32(pixels), Int32(channels),
+                    sums.baseAddress!, output + n * channels, body)
+            }
+        }
+    }
+
+    /// The reference for `globalAveragePool`: per channel a Double running sum over the pixels.
+    /// in (N,H,W,C) -> out (N,C)
+    public static func globalAveragePoolNaive(
         _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
         output: UnsafeMutablePointer<Float>
     ) {

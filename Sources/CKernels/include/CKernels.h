@@ -15,6 +15,13 @@ bool ck_has_avx2_fma(void);
 /// True when this CPU also has AVX-512F (the packed GEMM's wider tile).
 bool ck_has_avx512f(void);
 
+/// A kernel's SIMD body: tests force each one; everything else asks for CK_BODY_AVX512 and
+/// gets the widest this CPU has.
+typedef enum { CK_BODY_PORTABLE = 0, CK_BODY_AVX2 = 1, CK_BODY_AVX512 = 2 } ck_body;
+
+/// The widest body this CPU runs, at most `asked`.
+ck_body ck_available_body(ck_body asked);
+
 /// Activations the C kernels apply as they store (relu/relu6 everywhere; sigmoid/swish in
 /// `ck_gemm_packed` and `ck_depthwise_conv2d`, with `ck_apply_activation`'s bits); the others
 /// are applied by the Swift caller.
@@ -22,7 +29,7 @@ typedef enum { CK_LINEAR = 0, CK_RELU = 1, CK_RELU6 = 2, CK_SIGMOID = 3, CK_SWIS
 
 /// x (n) := sigmoid(x) = 1 / (1 + e^-x), or swish(x) = x * sigmoid(x), in place; `kind` is
 /// CK_SIGMOID or CK_SWISH. e^x by a polynomial within 2 ulp (libm's expf: 1 ulp).
-void ck_apply_activation(ck_activation kind, float *x, size_t n, bool portable);
+void ck_apply_activation(ck_activation kind, float *x, size_t n, ck_body body);
 
 /// Winograd F(m×m, 3×3) data transform, m = 2 or 4, a = m + 2, stride 1, one image:
 /// in (H,W,C) NHWC -> V (a*a, count, C); tile t of the (tilesHigh, tilesWide) grid covers
@@ -64,10 +71,16 @@ void ck_depthwise_conv2d(
     const float *input, ck_window window, const float *kernel, const float *bias,
     ck_activation activation, float *output);
 
-/// `ck_depthwise_conv2d` with the body forced: `portable` skips the AVX2 one (for tests).
+/// `ck_depthwise_conv2d` with the body chosen (for tests; the widest available up to `body`).
 void ck_depthwise_conv2d_body(
     const float *input, ck_window window, const float *kernel, const float *bias,
-    ck_activation activation, float *output, bool portable);
+    ck_activation activation, float *output, ck_body body);
+
+/// Keras GlobalAveragePooling2D on ONE image: in (pixels, C) -> out (C),
+/// `out[c] = (float)(sum_p (double)in[p,c] / pixels)`, the sum in Double in pixel order (the
+/// same bits in every body). `sums` is scratch for C doubles.
+void ck_global_average_pool(
+    const float *input, int pixels, int channels, double *sums, float *output, ck_body body);
 
 /// Whether `ck_gemm_packed` runs on this CPU (it needs AVX2 + FMA; there is no portable body:
 /// callers use cblas_sgemm instead).
