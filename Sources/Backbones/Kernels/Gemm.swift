@@ -93,11 +93,14 @@ public struct GemmWeights: Sendable {
 }
 
 extension Kernels {
-    /// The largest weights (floats) `GemmWeights` packs: 1 MiB. Beyond it `ck_gemm_packed`,
-    /// which reads A in place, loses to OpenBLAS, which packs A as well (Xception's 728×728
-    /// pointwise at 19×19: 7.4 vs 5.9 ms; 1536×2048 at 10×10: 12.5 vs 9.8 ms), while below it
-    /// it wins (64×128 at 147×147: 9.6 vs 13.5 ms; ResNet50 as a whole 124-126 vs 130-141 ms).
-    public static let packedGemmMaxFloats = 1 << 18
+    /// The largest weights (floats) `GemmWeights` packs. With the AVX2 body 1 MiB: beyond it
+    /// `ck_gemm_packed`, which reads A in place, lost to OpenBLAS, which packs A as well
+    /// (Xception's 728×728 pointwise at 19×19: 7.4 vs 5.9 ms; 1536×2048 at 10×10: 12.5 vs
+    /// 9.8 ms), while below it it wins (64×128 at 147×147: 9.6 vs 13.5 ms; ResNet50 as a whole
+    /// 124-126 vs 130-141 ms). The AVX-512 body's 12×32 tile wins at every size (Zen 5, one
+    /// thread: Xception 167-175 -> 103-114 ms per image, ResNet50's conv4_block1_0_conv
+    /// 2.1 -> 1.25 ms), so there everything is packed.
+    public static let packedGemmMaxFloats = ck_has_avx512f() ? Int.max : 1 << 18
 
     /// ...except for GEMMs of at most this many rows (7×7 and 8×8 maps), where OpenBLAS's
     /// repacking of the whole kernel on every call costs about as much as the product
