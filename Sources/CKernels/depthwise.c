@@ -2,11 +2,10 @@
 //
 // Trick: a pixel's channels are contiguous in the input, the kernel and the output, so 8
 // channels (16 with AVX-512) ride in one register, a masked one for the last few. The SIMD
-// bodies compute
-// a row in blocks of 8 (then 4, 2, 1) pixels: per kernel row it loads the KW kernel vectors
-// once and streams the input columns under the block, adding each into every pixel that reads
-// it, so for 3x3 stride 1 the 24 FMAs of a row cost 13 loads and 8 independent chains keep the
-// FMA units busy. Blocks touching the padding skip the columns outside the input; rows touching
+// bodies compute a row in blocks of 8 (then 4, 2, 1) pixels: per kernel row they load the KW
+// kernel vectors once and stream the input columns under the block, adding each into every
+// pixel that reads it, so for 3x3 stride 1 the 24 FMAs of a row cost 13 loads and 8
+// independent chains keep the FMA units busy. Blocks touching the padding skip the columns outside the input; rows touching
 // it skip kernel rows. Every output is bias + taps in (kh, kw) order, the naive Swift
 // reference's order, so results differ from it only by float (and FMA) rounding.
 
@@ -99,19 +98,6 @@ static void depthwise_portable(
 #define DW_TAIL_MASK(tail) \
     _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #include "depthwise_body.h"
-#undef DW_SUFFIX
-#undef DW_TARGET
-#undef DW_BODY
-#undef DW_L
-#undef DW_VEC
-#undef DW_MASK
-#undef DW_LOAD
-#undef DW_STORE
-#undef DW_FMA
-#undef DW_ZERO
-#undef DW_RELU
-#undef DW_RELU6
-#undef DW_TAIL_MASK
 
 // Twice the channels per instruction: on a CPU with 512-bit FMA units (Zen 5) a 3x3 row runs
 // in about half the time; elsewhere a zmm op is two ymm ops and nothing is lost.

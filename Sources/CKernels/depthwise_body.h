@@ -6,7 +6,8 @@
 // Before including, define: DW_SUFFIX (function-name suffix), DW_TARGET (target attribute
 // string), DW_BODY (the ck_body for the row activation), DW_L (lanes), DW_VEC, DW_MASK, and
 // DW_LOAD(p, tail, mask), DW_STORE(p, v, tail, mask), DW_FMA(a, b, c), DW_ZERO(),
-// DW_RELU(v), DW_RELU6(v), DW_TAIL_MASK(tail).
+// DW_RELU(v), DW_RELU6(v), DW_TAIL_MASK(tail). They are undefined at the end, so the next
+// width defines its own.
 
 #define DW_CAT_(a, b) a##_##b
 #define DW_CAT(a, b) DW_CAT_(a, b)
@@ -170,3 +171,16 @@ static __attribute__((target(DW_TARGET))) void DW_FN(depthwise)(
 #undef DW_CAT
 #undef DW_FN
 #undef DW_INLINE
+#undef DW_SUFFIX
+#undef DW_TARGET
+#undef DW_BODY
+#undef DW_L
+#undef DW_VEC
+#undef DW_MASK
+#undef DW_LOAD
+#undef DW_STORE
+#undef DW_FMA
+#undef DW_ZERO
+#undef DW_RELU
+#undef DW_RELU6
+#undef DW_TAIL_MASK

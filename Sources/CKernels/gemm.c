@@ -237,109 +237,73 @@ INLINE_AVX512 __m512 activate16(__m512 v, ck_activation act) {
     return v;
 }
 
-/// One ROWS×16 tile (ROWS <= 8, a literal at the call sites) over k-block [k0, k0+kc), as
-/// `tile`: from the bias (first block) or C, `act` on the last block; `mask` holds the
-/// panel's columns (all 16 but in the last panel).
-INLINE_AVX512 void tile16(
-    int ROWS, int full, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-    const float *bias, int first, ck_activation act, __mmask16 mask) {
+/// One ROWS × 16·NV tile over NV (1 or 2) adjacent panels b0, b1 (b1 unused when NV is 1) and
+/// k-block [k0, k0+kc), as `tile`: from the bias (first block) or C, `act` on the last block.
+/// Every panel but the last of the tile is full; `mask` holds the last one's columns, used
+/// only when `full` is 0. ROWS, NV and full are literals at the call sites.
+INLINE_AVX512 void tile_zmm(
+    int ROWS, int NV, int full, int kc, const float *a, size_t lda, const float *b0,
+    const float *b1, float *c, size_t ldc, const float *bias, int first, ck_activation act,
+    __mmask16 mask) {
     // Masked loads and stores only in the last panel: on Zen 4 a masked store costs more.
-#define LOAD16(p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask, p))
-    __m512 acc[MR16];
-    if (first) {
-        const __m512 b0 = bias ? LOAD16(bias) : _mm512_setzero_ps();
-        for (int r = 0; r < ROWS; r++) acc[r] = b0;
-    } else {
-        for (int r = 0; r < ROWS; r++) acc[r] = LOAD16(c + r * ldc);
-    }
-#undef LOAD16
-    const float *ar[MR16];
-    for (int r = 0; r < ROWS; r++) ar[r] = a + r * lda;
-    for (int k = 0; k < kc; k++, b += NR) {
-        const __m512 bv = _mm512_loadu_ps(b);
-        for (int r = 0; r < ROWS; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][k]), bv, acc[r]);
-    }
-    for (int r = 0; r < ROWS; r++) {
-        const __m512 y = activate16(acc[r], act);
-        if (full) _mm512_storeu_ps(c + r * ldc, y);
-        else _mm512_mask_storeu_ps(c + r * ldc, mask, y);
-    }
-}
-
-/// Rows [m, m+rows) of one panel in tiles of 8 and one of the rest, as `panel_rows_w`.
-INLINE_AVX512 void single_rows16(
-    int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-    const float *bias, int first, ck_activation act, int tail) {
-    const __mmask16 mask = (__mmask16)((1u << tail) - 1);
-#define TILE16(R) tile16(R, full, kc, a, lda, b, c, ldc, bias, first, act, mask)
-    for (; rows >= MR16; rows -= MR16, a += MR16 * lda, c += MR16 * ldc) TILE16(MR16);
-    switch (rows) {
-    case 7: TILE16(7); break;
-    case 6: TILE16(6); break;
-    case 5: TILE16(5); break;
-    case 4: TILE16(4); break;
-    case 3: TILE16(3); break;
-    case 2: TILE16(2); break;
-    case 1: TILE16(1); break;
-    }
-#undef TILE16
-}
-
-/// One ROWS×32 tile over two adjacent panels (b0, b1), ROWS <= MR32, as `tile16`; the first
-/// panel is full, `mask` holds the second's columns (all 16 when full2).
-INLINE_AVX512 void tile32(
-    int ROWS, int full2, int kc, const float *a, size_t lda, const float *b0, const float *b1,
-    float *c, size_t ldc, const float *bias, int first, ck_activation act, __mmask16 mask) {
-#define LOAD2(p) (full2 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask, p))
+#define WHOLE(v) (full || (v) < NV - 1)
+#define LOADV(p, v) (WHOLE(v) ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask, p))
     __m512 acc[MR32][2];
     if (first) {
-        const __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-        const __m512 z1 = bias ? LOAD2(bias + NR) : _mm512_setzero_ps();
-        for (int r = 0; r < ROWS; r++) acc[r][0] = z0, acc[r][1] = z1;
+        __m512 z[2];
+        for (int v = 0; v < NV; v++) z[v] = bias ? LOADV(bias + v * NR, v) : _mm512_setzero_ps();
+        for (int r = 0; r < ROWS; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = z[v];
     } else {
         for (int r = 0; r < ROWS; r++)
-            acc[r][0] = _mm512_loadu_ps(c + r * ldc), acc[r][1] = LOAD2(c + r * ldc + NR);
+            for (int v = 0; v < NV; v++) acc[r][v] = LOADV(c + r * ldc + v * NR, v);
     }
-#undef LOAD2
+#undef LOADV
     const float *ar[MR32];
     for (int r = 0; r < ROWS; r++) ar[r] = a + r * lda;
-    for (int k = 0; k < kc; k++, b0 += NR, b1 += NR) {
-        const __m512 v0 = _mm512_loadu_ps(b0), v1 = _mm512_loadu_ps(b1);
+    const float *bp[2] = {b0, b1};
+    for (int k = 0; k < kc; k++) {
+        __m512 bv[2];
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(bp[v] + (size_t)k * NR);
         for (int r = 0; r < ROWS; r++) {
             const __m512 x = _mm512_set1_ps(ar[r][k]);
-            acc[r][0] = _mm512_fmadd_ps(x, v0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(x, v1, acc[r][1]);
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
         }
     }
     for (int r = 0; r < ROWS; r++) {
-        _mm512_storeu_ps(c + r * ldc, activate16(acc[r][0], act));
-        const __m512 y = activate16(acc[r][1], act);
-        if (full2) _mm512_storeu_ps(c + r * ldc + NR, y);
-        else _mm512_mask_storeu_ps(c + r * ldc + NR, mask, y);
+        for (int v = 0; v < NV; v++) {
+            const __m512 y = activate16(acc[r][v], act);
+            if (WHOLE(v)) _mm512_storeu_ps(c + r * ldc + v * NR, y);
+            else _mm512_mask_storeu_ps(c + r * ldc + v * NR, mask, y);
+        }
     }
+#undef WHOLE
 }
 
-/// Rows [m, m+rows) of two panels in tiles of MR32 and one of the rest.
-INLINE_AVX512 void pair_rows(
-    int full2, int rows, int kc, const float *a, size_t lda, const float *b0, const float *b1,
-    float *c, size_t ldc, const float *bias, int first, ck_activation act, int tail2) {
-    const __mmask16 mask = (__mmask16)((1u << tail2) - 1);
-#define TILE32(R) tile32(R, full2, kc, a, lda, b0, b1, c, ldc, bias, first, act, mask)
-    for (; rows >= MR32; rows -= MR32, a += MR32 * lda, c += MR32 * ldc) TILE32(MR32);
+/// Rows [m, m+rows) of NV panels in tiles of 8 rows (one panel) or 12 (two), then one tile of
+/// the rest; `tail` is the last panel's column count, used only when `full` is 0.
+INLINE_AVX512 void zmm_rows(
+    int NV, int full, int rows, int kc, const float *a, size_t lda, const float *b0,
+    const float *b1, float *c, size_t ldc, const float *bias, int first, ck_activation act,
+    int tail) {
+    const __mmask16 mask = (__mmask16)((1u << tail) - 1);
+    const int MRZ = NV == 2 ? MR32 : MR16;
+#define TILE(R) tile_zmm(R, NV, full, kc, a, lda, b0, b1, c, ldc, bias, first, act, mask)
+    for (; rows >= MRZ; rows -= MRZ, a += MRZ * lda, c += MRZ * ldc) TILE(MRZ);
     switch (rows) {
-    case 11: TILE32(11); break;
-    case 10: TILE32(10); break;
-    case 9: TILE32(9); break;
-    case 8: TILE32(8); break;
-    case 7: TILE32(7); break;
-    case 6: TILE32(6); break;
-    case 5: TILE32(5); break;
-    case 4: TILE32(4); break;
-    case 3: TILE32(3); break;
-    case 2: TILE32(2); break;
-    case 1: TILE32(1); break;
+    case 11: TILE(11); break;
+    case 10: TILE(10); break;
+    case 9: TILE(9); break;
+    case 8: TILE(8); break;
+    case 7: TILE(7); break;
+    case 6: TILE(6); break;
+    case 5: TILE(5); break;
+    case 4: TILE(4); break;
+    case 3: TILE(3); break;
+    case 2: TILE(2); break;
+    case 1: TILE(1); break;
     }
-#undef TILE32
+#undef TILE
 }
 
 /// The AVX-512 panel function: two panels at a time while more than 16 columns remain, then
@@ -349,12 +313,12 @@ INLINE_AVX512 int panel_rows16(
     float *c, size_t ldc, const float *bias, int first, ck_activation act) {
     if (cols > NR) {
         const float *b1 = b + b_next;
-        if (cols >= 2 * NR) pair_rows(1, rows, kc, a, lda, b, b1, c, ldc, bias, first, act, NR);
-        else pair_rows(0, rows, kc, a, lda, b, b1, c, ldc, bias, first, act, cols - NR);
+        if (cols >= 2 * NR) zmm_rows(2, 1, rows, kc, a, lda, b, b1, c, ldc, bias, first, act, NR);
+        else zmm_rows(2, 0, rows, kc, a, lda, b, b1, c, ldc, bias, first, act, cols - NR);
         return 2;
     }
-    if (cols == NR) single_rows16(1, rows, kc, a, lda, b, c, ldc, bias, first, act, NR);
-    else single_rows16(0, rows, kc, a, lda, b, c, ldc, bias, first, act, cols);
+    if (cols == NR) zmm_rows(1, 1, rows, kc, a, lda, b, b, c, ldc, bias, first, act, NR);
+    else zmm_rows(1, 0, rows, kc, a, lda, b, b, c, ldc, bias, first, act, cols);
     return 1;
 }
 
