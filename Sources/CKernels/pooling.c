@@ -1,4 +1,11 @@
-// GlobalAveragePooling2D on one NHWC image; see CKernels.h.
+// MaxPooling2D, AveragePooling2D and GlobalAveragePooling2D on one NHWC image; see CKernels.h.
+//
+// Windowed pools: a window's valid taps are the product of a row range and a column range, and
+// each output's channels are summed (or maxed) over them in (kh, kw) order, one accumulator per
+// lane, whatever the body: the same bits as the portable loop. The SIMD bodies keep four
+// vectors of channels in flight so the 9 dependent adds of a 3×3 window overlap; the Swift
+// SIMD8 loop they replace ran at a quarter of ONNX Runtime's pools (InceptionV3: 3.2 ms of 57
+// per image, Xception 3.8 of 98).
 //
 // Each channel's sum is a Double running sum over the pixels in order, whatever the body: a
 // double add of floats converted exactly has one rounding per add, so every body (and the
@@ -8,6 +15,8 @@
 // of 10.8 per image on one thread).
 
 #include "CKernels.h"
+
+#include <math.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -22,7 +31,124 @@ static void pool_channels_portable(const float *in, int pixels, int C, int c0, i
     }
 }
 
+/// The taps [lo, hi) of a window of `k` starting at input index `first` that lie inside [0, n).
+typedef struct { int lo, hi; } ck_taps;
+static inline ck_taps taps(int first, int k, int n) {
+    ck_taps t = {first < 0 ? -first : 0, n - first < k ? n - first : k};
+    return t;
+}
+
+/// Calls BODY(x, rows, cols, count, out) for each output pixel: x is the input at the window's
+/// first valid tap, rows × cols the valid taps (row stride W*C, column stride C).
+#define CK_FOR_EACH_WINDOW(w, input, output, BODY)                                            \
+    for (int oh = 0; oh < (w).out_height; oh++) {                                             \
+        const int fh = oh * (w).stride_height - (w).pad_top;                                  \
+        const ck_taps r = taps(fh, (w).kernel_height, (w).height);                            \
+        for (int ow = 0; ow < (w).out_width; ow++) {                                          \
+            const int fw = ow * (w).stride_width - (w).pad_left;                              \
+            const ck_taps q = taps(fw, (w).kernel_width, (w).width);                          \
+            const float *x = (input) + ((size_t)(fh + r.lo) * (w).width + (fw + q.lo)) *     \
+                                           (w).channels;                                      \
+            float *o = (output) + ((size_t)oh * (w).out_width + ow) * (w).channels;            \
+            BODY(x, r.hi - r.lo, q.hi - q.lo, (float)((r.hi - r.lo) * (q.hi - q.lo)), o);     \
+        }                                                                                     \
+    }
+
+/// Channels [c0, C) of one window, one lane at a time.
+static inline void window_portable(
+    const float *x, int rows, int cols, size_t row_stride, int C, int c0, float count, int average,
+    float *out) {
+    for (int c = c0; c < C; c++) {
+        float acc = average ? 0 : -INFINITY;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const float v = x[i * row_stride + (size_t)j * C + c];
+                acc = average ? acc + v : (v > acc ? v : acc);
+            }
+        out[c] = average ? acc / count : acc;
+    }
+}
+
+static void pool2d_portable(const float *input, ck_window w, int average, float *output) {
+    const size_t rs = (size_t)w.width * w.channels;
+#define BODY(x, rows, cols, count, o) window_portable(x, rows, cols, rs, w.channels, 0, count, average, o)
+    CK_FOR_EACH_WINDOW(w, input, output, BODY)
+#undef BODY
+}
+
 #ifdef CK_X86
+/// One window's channels [c, c + LANES·NV) (NV vectors, independent chains), as
+/// `window_portable`: max is `v > acc ? v : acc` (the max instructions' operand order), the
+/// average one division by the valid count. LOAD/STORE may be masked (the AVX-512 tail).
+#define CK_WINDOW_VECTORS(VEC, NV, LOAD, STORE, ADD, MAX, DIV, SET1)                           \
+    do {                                                                                       \
+        VEC acc[NV];                                                                           \
+        for (int v = 0; v < NV; v++) acc[v] = SET1(average ? 0.0f : -INFINITY);                \
+        for (int i = 0; i < rows; i++)                                                         \
+            for (int j = 0; j < cols; j++) {                                                   \
+                const float *p = x + i * rs + (size_t)j * C + c;                               \
+                for (int v = 0; v < NV; v++) {                                                 \
+                    const VEC t = LOAD(p + v * (int)(sizeof(VEC) / 4));                        \
+                    acc[v] = average ? ADD(acc[v], t) : MAX(t, acc[v]);                        \
+                }                                                                              \
+            }                                                                                  \
+        for (int v = 0; v < NV; v++)                                                           \
+            STORE(o + c + v * (int)(sizeof(VEC) / 4), average ? DIV(acc[v], SET1(count)) : acc[v]); \
+    } while (0)
+
+static inline __attribute__((always_inline, target("avx2,fma"))) void window_avx2(
+    const float *x, int rows, int cols, size_t rs, int C, float count, int average, float *o) {
+    int c = 0;
+    for (; c + 32 <= C; c += 32)
+        CK_WINDOW_VECTORS(__m256, 4, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_add_ps,
+                          _mm256_max_ps, _mm256_div_ps, _mm256_set1_ps);
+    for (; c + 8 <= C; c += 8)
+        CK_WINDOW_VECTORS(__m256, 1, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_add_ps,
+                          _mm256_max_ps, _mm256_div_ps, _mm256_set1_ps);
+    window_portable(x, rows, cols, rs, C, c, count, average, o);
+}
+
+static __attribute__((target("avx2,fma"))) void pool2d_avx2(
+    const float *input, ck_window w, int average, float *output) {
+    const size_t rs = (size_t)w.width * w.channels;
+#define BODY(x, rows, cols, count, o)                                          \
+    (average ? window_avx2(x, rows, cols, rs, w.channels, count, 1, o)        \
+             : window_avx2(x, rows, cols, rs, w.channels, count, 0, o))
+    CK_FOR_EACH_WINDOW(w, input, output, BODY)
+#undef BODY
+}
+
+static inline __attribute__((always_inline, target("avx512f,avx2,fma"))) void window_avx512(
+    const float *x, int rows, int cols, size_t rs, int C, float count, int average, float *o) {
+    int c = 0;
+    for (; c + 64 <= C; c += 64)
+        CK_WINDOW_VECTORS(__m512, 4, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps,
+                          _mm512_max_ps, _mm512_div_ps, _mm512_set1_ps);
+    for (; c + 16 <= C; c += 16)
+        CK_WINDOW_VECTORS(__m512, 1, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps,
+                          _mm512_max_ps, _mm512_div_ps, _mm512_set1_ps);
+    if (c < C) {
+        const __mmask16 m = (__mmask16)((1u << (C - c)) - 1);
+#define LOADM(p) _mm512_maskz_loadu_ps(m, p)
+#define STOREM(p, v) _mm512_mask_storeu_ps(p, m, v)
+        CK_WINDOW_VECTORS(__m512, 1, LOADM, STOREM, _mm512_add_ps, _mm512_max_ps, _mm512_div_ps,
+                          _mm512_set1_ps);
+#undef LOADM
+#undef STOREM
+    }
+}
+
+static __attribute__((target("avx512f,avx2,fma"))) void pool2d_avx512(
+    const float *input, ck_window w, int average, float *output) {
+    const size_t rs = (size_t)w.width * w.channels;
+#define BODY(x, rows, cols, count, o)                                          \
+    (average ? window_avx512(x, rows, cols, rs, w.channels, count, 1, o)      \
+             : window_avx512(x, rows, cols, rs, w.channels, count, 0, o))
+    CK_FOR_EACH_WINDOW(w, input, output, BODY)
+#undef BODY
+}
+#undef CK_WINDOW_VECTORS
+
 // Sums of channels [c, c + 8*BLOCKS) over all pixels, 8 channels (two ymm of doubles) a step.
 #define POOL_AVX2(BLOCKS)                                                                      \
     static inline __attribute__((always_inline, target("avx2,fma"))) void pool_avx2_##BLOCKS( \
@@ -97,4 +223,14 @@ void ck_global_average_pool(
     default: pool_channels_portable(input, pixels, channels, 0, channels, sums); break;
     }
     for (int c = 0; c < channels; c++) output[c] = (float)(sums[c] / (double)pixels);
+}
+
+void ck_pool2d(const float *input, ck_window window, bool average, float *output, ck_body body) {
+    switch (ck_available_body(body)) {
+#ifdef CK_X86
+    case CK_BODY_AVX512: pool2d_avx512(input, window, average, output); break;
+    case CK_BODY_AVX2: pool2d_avx2(input, window, average, output); break;
+#endif
+    default: pool2d_portable(input, window, average, output); break;
+    }
 }

@@ -145,4 +145,34 @@ final class PoolingTests: KernelTestCase {
             }
         }
     }
+
+    /// Every body of the windowed C pool gives the portable loop's bits, over channel counts
+    /// that leave each remainder (64-channel blocks, 16/8-channel steps, masked and scalar
+    /// tails) and windows clipped on every side; and the max matches the naive pool exactly.
+    func testWindowPoolBodiesGiveTheSameBits() {
+        var random = Random(seed: 7)
+        for c in [1, 3, 8, 13, 16, 24, 40, 64, 72, 100, 288] {
+            for w in [
+                Window2D.same(batch: 2, height: 7, width: 5, channels: c, kernel: (3, 3)),
+                .same(batch: 1, height: 8, width: 9, channels: c, kernel: (3, 3), strides: (2, 2)),
+                Window2D(batch: 1, height: 6, width: 7, channels: c, kernel: (2, 2), strides: (2, 2)),
+            ] {
+                let input = buffer(random.floats(w.inputCount, in: -4...4))
+                let count = w.outPixels * c
+                let naiveMax = output(count: count)
+                Kernels.maxPool2dNaive(input.const, window: w, output: naiveMax.pointer)
+                let portableAverage = output(count: count)
+                Kernels.averagePool2d(
+                    input.const, window: w, output: portableAverage.pointer, body: CK_BODY_PORTABLE)
+                for body in [CK_BODY_AVX512, CK_BODY_AVX2, CK_BODY_PORTABLE] {
+                    let maxOut = output(count: count), averageOut = output(count: count)
+                    Kernels.maxPool2d(input.const, window: w, output: maxOut.pointer, body: body)
+                    Kernels.averagePool2d(input.const, window: w, output: averageOut.pointer, body: body)
+                    XCTAssertEqual(maxOut.array, naiveMax.array, "max C \(c) \(w) body \(body.rawValue)")
+                    XCTAssertEqual(
+                        averageOut.array, portableAverage.array, "avg C \(c) \(w) body \(body.rawValue)")
+                }
+            }
+        }
+    }
 }

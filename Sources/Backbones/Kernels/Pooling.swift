@@ -63,69 +63,45 @@ extension Kernels {
         }
     }
 
-    /// Same result as `maxPool2dNaive`.
+    /// Same result as `maxPool2dNaive`: `ck_pool2d` image by image; `body` caps its SIMD body
+    /// (tests).
     /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
-    /// Trick: in NHWC a pixel's channels are contiguous, so 8 of them ride in one SIMD register,
+    /// Trick: in NHWC a pixel's channels are contiguous, so 16 of them ride in one zmm register,
     /// looping only over the taps inside the input.
     public static func maxPool2d(
-        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>,
+        body: ck_body = CK_BODY_AVX512
     ) {
-        pool(input, window: w, output: output, average: false)
+        pool(input, window: w, output: output, average: false, body: body)
     }
 
-    /// Same result as `averagePool2dNaive` (Float sums of at most KH*KW terms).
+    /// Same result as `averagePool2dNaive` (Float sums of at most KH*KW terms in (kh, kw)
+    /// order, divided by the valid-cell count; every body the same bits).
     /// in (N,H,W,C), window (KH,KW) -> out (N,OH,OW,C)
     /// Trick: as in `maxPool2d`; the valid-cell count is the product of the two valid tap ranges.
     public static func averagePool2d(
-        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>
+        _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>,
+        body: ck_body = CK_BODY_AVX512
     ) {
-        pool(input, window: w, output: output, average: true)
+        pool(input, window: w, output: output, average: true, body: body)
     }
 
     private static func pool(
         _ input: UnsafePointer<Float>, window w: Window2D, output: UnsafeMutablePointer<Float>,
-        average: Bool
+        average: Bool, body: ck_body
     ) {
         checkPoolWindow(w)
-        let (H, W, C) = (w.height, w.width, w.channels)
-        let (OH, OW) = (w.outHeight, w.outWidth)
-        let vectorEnd = C - C % 8
+        let window = ck_window(
+            height: Int32(w.height), width: Int32(w.width), channels: Int32(w.channels),
+            kernel_height: Int32(w.kernelHeight), kernel_width: Int32(w.kernelWidth),
+            stride_height: Int32(w.strideHeight), stride_width: Int32(w.strideWidth),
+            dilation_height: 1, dilation_width: 1,
+            pad_top: Int32(w.padding.top), pad_left: Int32(w.padding.left),
+            out_height: Int32(w.outHeight), out_width: Int32(w.outWidth))
         for n in 0..<w.batch {
-            let image = input + n * H * W * C
-            for oh in 0..<OH {
-                let r = w.validRows(oh)
-                for ow in 0..<OW {
-                    let col = w.validColumns(ow)
-                    let out = output + ((n * OH + oh) * OW + ow) * C
-                    let origin = (r.first * W + col.first) * C
-                    let count = Float((r.hi - r.lo) * (col.hi - col.lo))
-                    var c = 0
-                    while c < vectorEnd {
-                        var acc = SIMD8<Float>(repeating: average ? 0 : -.infinity)
-                        for kh in r.lo..<r.hi {
-                            let x = image + (origin + kh * W * C + c)
-                            for kw in col.lo..<col.hi {
-                                let v = load8(x + kw * C)
-                                // Not pointwiseMax: it does not inline and was 5 % of ResNet50.
-                                acc = average ? acc + v : acc.replacing(with: v, where: v .> acc)
-                            }
-                        }
-                        store8(average ? acc / count : acc, out + c)
-                        c += 8
-                    }
-                    while c < C {
-                        var acc: Float = average ? 0 : -.infinity
-                        for kh in r.lo..<r.hi {
-                            for kw in col.lo..<col.hi {
-                                let v = image[origin + (kh * W + kw) * C + c]
-                                acc = average ? acc + v : max(acc, v)
-                            }
-                        }
-                        out[c] = average ? acc / count : acc
-                        c += 1
-                    }
-                }
-            }
+            ck_pool2d(
+                input + n * w.height * w.width * w.channels, window, average,
+                output + n * w.outHeight * w.outWidth * w.channels, body)
         }
     }
 
@@ -195,14 +171,4 @@ extension Kernels {
             }
         }
     }
-}
-
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }

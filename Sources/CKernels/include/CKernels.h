@@ -76,6 +76,13 @@ void ck_depthwise_conv2d_body(
     const float *input, ck_window window, const float *kernel, const float *bias,
     ck_activation activation, float *output, ck_body body);
 
+/// Keras MaxPooling2D (average false) or AveragePooling2D (true) on ONE image, the window's
+/// dilation 1 and every window holding at least one input cell:
+/// in (H,W,C), window (KH,KW) -> out (OH,OW,C), over the window's taps inside the input, in
+/// (kh, kw) order, from -inf by `acc = v > acc ? v : acc` or from 0 by `acc + v` then divided
+/// by the number of taps inside (TF "same" excludes the padding). Every body gives the same bits.
+void ck_pool2d(const float *input, ck_window window, bool average, float *output, ck_body body);
+
 /// Keras GlobalAveragePooling2D on ONE image: in (pixels, C) -> out (C),
 /// `out[c] = (float)(sum_p (double)in[p,c] / pixels)`, the sum in Double in pixel order (the
 /// same bits in every body). `sums` is scratch for C doubles.
