@@ -81,13 +81,7 @@ extension Kernels {
             default: fused = CK_LINEAR
             }
             let after = fused == CK_LINEAR ? activation : .linear
-            let window = ck_window(
-                height: Int32(H), width: Int32(W), channels: Int32(C),
-                kernel_height: Int32(w.kernelHeight), kernel_width: Int32(w.kernelWidth),
-                stride_height: Int32(w.strideHeight), stride_width: Int32(w.strideWidth),
-                dilation_height: Int32(w.dilationHeight), dilation_width: Int32(w.dilationWidth),
-                pad_top: Int32(w.padding.top), pad_left: Int32(w.padding.left),
-                out_height: Int32(OH), out_width: Int32(OW))
+            let window = w.imageWindow
             for n in 0..<w.batch {
                 let out = output + n * OH * OW * C
                 ck_depthwise_conv2d_body(
@@ -130,5 +124,18 @@ extension Kernels {
                 }
             }
         }
+    }
+}
+
+extension Window2D {
+    /// The window over one of its images, as the C kernels take it.
+    var imageWindow: ck_window {
+        ck_window(
+            height: Int32(height), width: Int32(width), channels: Int32(channels),
+            kernel_height: Int32(kernelHeight), kernel_width: Int32(kernelWidth),
+            stride_height: Int32(strideHeight), stride_width: Int32(strideWidth),
+            dilation_height: Int32(dilationHeight), dilation_width: Int32(dilationWidth),
+            pad_top: Int32(padding.top), pad_left: Int32(padding.left),
+            out_height: Int32(outHeight), out_width: Int32(outWidth))
     }
 }

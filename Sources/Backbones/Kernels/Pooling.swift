@@ -91,13 +91,7 @@ extension Kernels {
         average: Bool, body: ck_body
     ) {
         checkPoolWindow(w)
-        let window = ck_window(
-            height: Int32(w.height), width: Int32(w.width), channels: Int32(w.channels),
-            kernel_height: Int32(w.kernelHeight), kernel_width: Int32(w.kernelWidth),
-            stride_height: Int32(w.strideHeight), stride_width: Int32(w.strideWidth),
-            dilation_height: 1, dilation_width: 1,
-            pad_top: Int32(w.padding.top), pad_left: Int32(w.padding.left),
-            out_height: Int32(w.outHeight), out_width: Int32(w.outWidth))
+        let window = w.imageWindow  // dilation 1: checked above
         for n in 0..<w.batch {
             ck_pool2d(
                 input + n * w.height * w.width * w.channels, window, average,
