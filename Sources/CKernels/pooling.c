@@ -38,20 +38,28 @@ static inline ck_taps taps(int first, int k, int n) {
     return t;
 }
 
-/// Calls BODY(x, rows, cols, count, out) for each output pixel: x is the input at the window's
-/// first valid tap, rows × cols the valid taps (row stride W*C, column stride C).
-#define CK_FOR_EACH_WINDOW(w, input, output, BODY)                                            \
-    for (int oh = 0; oh < (w).out_height; oh++) {                                             \
-        const int fh = oh * (w).stride_height - (w).pad_top;                                  \
-        const ck_taps r = taps(fh, (w).kernel_height, (w).height);                            \
-        for (int ow = 0; ow < (w).out_width; ow++) {                                          \
-            const int fw = ow * (w).stride_width - (w).pad_left;                              \
-            const ck_taps q = taps(fw, (w).kernel_width, (w).width);                          \
-            const float *x = (input) + ((size_t)(fh + r.lo) * (w).width + (fw + q.lo)) *     \
-                                           (w).channels;                                      \
-            float *o = (output) + ((size_t)oh * (w).out_width + ow) * (w).channels;            \
-            BODY(x, r.hi - r.lo, q.hi - q.lo, (float)((r.hi - r.lo) * (q.hi - q.lo)), o);     \
-        }                                                                                     \
+/// Defines `void NAME(input, window, average, output)`, the pool over every output pixel:
+/// WINDOW(x, rows, cols, row_stride, C, count, average, out) gets the input at the window's
+/// first valid tap, rows × cols valid taps (row stride W*C, column stride C) and their count;
+/// `average` is a literal at each call, so an inlined WINDOW has one loop per pool kind.
+#define CK_POOL2D(NAME, TARGET, WINDOW)                                                        \
+    static TARGET void NAME(const float *input, ck_window w, int average, float *output) {     \
+        const size_t rs = (size_t)w.width * w.channels;                                        \
+        for (int oh = 0; oh < w.out_height; oh++) {                                            \
+            const int fh = oh * w.stride_height - w.pad_top;                                   \
+            const ck_taps r = taps(fh, w.kernel_height, w.height);                             \
+            for (int ow = 0; ow < w.out_width; ow++) {                                         \
+                const int fw = ow * w.stride_width - w.pad_left;                               \
+                const ck_taps q = taps(fw, w.kernel_width, w.width);                           \
+                const float *x = input + ((size_t)(fh + r.lo) * w.width + (fw + q.lo)) *      \
+                                             w.channels;                                       \
+                float *o = output + ((size_t)oh * w.out_width + ow) * w.channels;              \
+                const int rows = r.hi - r.lo, cols = q.hi - q.lo;                              \
+                const float count = (float)(rows * cols);                                      \
+                if (average) WINDOW(x, rows, cols, rs, w.channels, count, 1, o);               \
+                else WINDOW(x, rows, cols, rs, w.channels, count, 0, o);                       \
+            }                                                                                  \
+        }                                                                                      \
     }
 
 /// Channels [c0, C) of one window, one lane at a time.
@@ -69,12 +77,10 @@ static inline void window_portable(
     }
 }
 
-static void pool2d_portable(const float *input, ck_window w, int average, float *output) {
-    const size_t rs = (size_t)w.width * w.channels;
-#define BODY(x, rows, cols, count, o) window_portable(x, rows, cols, rs, w.channels, 0, count, average, o)
-    CK_FOR_EACH_WINDOW(w, input, output, BODY)
-#undef BODY
-}
+#define WINDOW_PORTABLE(x, rows, cols, rs, C, count, average, o) \
+    window_portable(x, rows, cols, rs, C, 0, count, average, o)
+CK_POOL2D(pool2d_portable, , WINDOW_PORTABLE)
+#undef WINDOW_PORTABLE
 
 #ifdef CK_X86
 /// One window's channels [c, c + LANES·NV) (NV vectors, independent chains), as
@@ -108,15 +114,7 @@ static inline __attribute__((always_inline, target("avx2,fma"))) void window_avx
     window_portable(x, rows, cols, rs, C, c, count, average, o);
 }
 
-static __attribute__((target("avx2,fma"))) void pool2d_avx2(
-    const float *input, ck_window w, int average, float *output) {
-    const size_t rs = (size_t)w.width * w.channels;
-#define BODY(x, rows, cols, count, o)                                          \
-    (average ? window_avx2(x, rows, cols, rs, w.channels, count, 1, o)        \
-             : window_avx2(x, rows, cols, rs, w.channels, count, 0, o))
-    CK_FOR_EACH_WINDOW(w, input, output, BODY)
-#undef BODY
-}
+CK_POOL2D(pool2d_avx2, __attribute__((target("avx2,fma"))), window_avx2)
 
 static inline __attribute__((always_inline, target("avx512f,avx2,fma"))) void window_avx512(
     const float *x, int rows, int cols, size_t rs, int C, float count, int average, float *o) {
@@ -138,15 +136,7 @@ static inline __attribute__((always_inline, target("avx512f,avx2,fma"))) void wi
     }
 }
 
-static __attribute__((target("avx512f,avx2,fma"))) void pool2d_avx512(
-    const float *input, ck_window w, int average, float *output) {
-    const size_t rs = (size_t)w.width * w.channels;
-#define BODY(x, rows, cols, count, o)                                          \
-    (average ? window_avx512(x, rows, cols, rs, w.channels, count, 1, o)      \
-             : window_avx512(x, rows, cols, rs, w.channels, count, 0, o))
-    CK_FOR_EACH_WINDOW(w, input, output, BODY)
-#undef BODY
-}
+CK_POOL2D(pool2d_avx512, __attribute__((target("avx512f,avx2,fma"))), window_avx512)
 #undef CK_WINDOW_VECTORS
 
 // Sums of channels [c, c + 8*BLOCKS) over all pixels, 8 channels (two ymm of doubles) a step.
