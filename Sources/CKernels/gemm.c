@@ -100,8 +100,9 @@ INLINE_AVX2 void tile(
 /// `tile` for 6 rows, the hot case, with the 12 accumulators as named variables: written as an
 /// array loop, clang kept part of the tile in memory and ran no faster than OpenBLAS.
 INLINE_AVX2 void tile6(
-    int full, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-    const float *bias, int first, ck_activation act, __m256i m0, __m256i m1) {
+    int full, int PF, int kc, const float *a, size_t lda, const float *b, const float *pf,
+    float *c, size_t ldc, const float *bias, int first, ck_activation act, __m256i m0,
+    __m256i m1) {
 #define LOAD0(p) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m0))
 #define LOAD1(p) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m1))
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -122,6 +123,7 @@ INLINE_AVX2 void tile6(
                 *a5 = a + 5 * lda;
     for (int k = 0; k < kc; k++, b += NR) {
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        if (PF) _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);
         __m256 x;
 #define ROW(i)                                       \
     x = _mm256_broadcast_ss(a##i + k);               \
@@ -151,14 +153,19 @@ INLINE_AVX2 void tile6(
 /// Rows [m, m+rows) of one panel, in tiles of 6 and one tile of the rest; `tail` is the last
 /// panel's column count, used only when `full` is 0.
 INLINE_AVX2 void panel_rows_w(
-    int full, int rows, int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-    const float *bias, int first, ck_activation act, int tail) {
+    int full, int rows, int kc, const float *a, size_t lda, const float *b, const float *pf,
+    float *c, size_t ldc, const float *bias, int first, ck_activation act, int tail) {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), lanes);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail - 8), lanes);
 #define TILE(R) tile(R, full, kc, a, lda, b, c, ldc, bias, first, act, m0, m1)
+    // The first tile fetches the next call's block of B, as the AVX-512 body's does.
+    if (pf && rows >= MR) {
+        tile6(full, 1, kc, a, lda, b, pf, c, ldc, bias, first, act, m0, m1);
+        rows -= MR, a += MR * lda, c += MR * ldc;
+    }
     for (; rows >= MR; rows -= MR, a += MR * lda, c += MR * ldc)
-        tile6(full, kc, a, lda, b, c, ldc, bias, first, act, m0, m1);
+        tile6(full, 0, kc, a, lda, b, pf, c, ldc, bias, first, act, m0, m1);
     switch (rows) {
     case 5: TILE(5); break;
     case 4: TILE(4); break;
@@ -172,25 +179,29 @@ INLINE_AVX2 void panel_rows_w(
 /// The AVX2 panel function: one panel of `cols` >= 1 remaining columns (full when >= 16).
 INLINE_AVX2 int panel_rows(
     int cols, int rows, int kc, const float *a, size_t lda, const float *b, size_t b_next,
-    float *c, size_t ldc, const float *bias, int first, ck_activation act) {
-    (void)b_next;
-    if (cols >= NR) panel_rows_w(1, rows, kc, a, lda, b, c, ldc, bias, first, act, NR);
-    else panel_rows_w(0, rows, kc, a, lda, b, c, ldc, bias, first, act, cols);
+    const float *pf0, const float *pf1, float *c, size_t ldc, const float *bias, int first,
+    ck_activation act) {
+    (void)b_next, (void)pf1;
+    if (cols >= NR) panel_rows_w(1, rows, kc, a, lda, b, pf0, c, ldc, bias, first, act, NR);
+    else panel_rows_w(0, rows, kc, a, lda, b, pf0, c, ldc, bias, first, act, cols);
     return 1;
 }
 
 /// Computes rows [0, rows) of C's columns from the panel at `b` (the next panel's block is at
-/// b + b_next) for `cols` >= 1 remaining columns; returns how many panels it covered.
+/// b + b_next) for `cols` >= 1 remaining columns; returns how many panels it covered. pf0 and
+/// pf1 (or NULL) are the blocks of B the call after it reads, to prefetch.
 typedef int panel_fn(
     int cols, int rows, int kc, const float *a, size_t lda, const float *b, size_t b_next,
-    float *c, size_t ldc, const float *bias, int first, ck_activation act);
+    const float *pf0, const float *pf1, float *c, size_t ldc, const float *bias, int first,
+    ck_activation act);
 
 /// The blocking both bodies share; `panel` is a constant at each call site, so once this is
 /// inlined the panel function is too and full/tail stay literals in the tiles.
 static inline __attribute__((always_inline)) void gemm_blocked(
-    panel_fn *panel, int M, int N, int K, const float *A, size_t lda, const float *packed,
-    const float *bias, ck_activation act, float *C, size_t ldc) {
+    panel_fn *panel, int span, int M, int N, int K, const float *A, size_t lda,
+    const float *packed, const float *bias, ck_activation act, float *C, size_t ldc) {
     const int panels = (N + NR - 1) / NR;
+#define BLOCK(q, k) (packed + ((size_t)(q) * K + (k)) * NR)
     for (int k0 = 0; k0 < K; k0 += KC) {
         const int kc = K - k0 < KC ? K - k0 : KC;
         const int first = k0 == 0;
@@ -202,19 +213,27 @@ static inline __attribute__((always_inline)) void gemm_blocked(
             const int mc = M - i0 < block ? M - i0 : block;
             const float *a = A + (size_t)i0 * lda + k0;
             for (int q = 0; q < panels;) {
-                const float *b = packed + ((size_t)q * K + k0) * NR;
+                const float *b = BLOCK(q, k0);
                 float *c = C + (size_t)i0 * ldc + (size_t)q * NR;
                 const float *bq = bias ? bias + q * NR : NULL;
-                q += panel(N - q * NR, mc, kc, a, lda, b, (size_t)K * NR, c, ldc, bq, first, a_now);
+                // The next call's blocks: the next panels, else the first ones of the next
+                // row block or k-block (kc rows of them are fetched, so not a shorter last one).
+                int nq = q + span, nk = k0;
+                if (nq >= panels) nq = 0, nk = i0 + block < M ? k0 : k0 + KC;
+                const float *pf0 = nk + kc <= K ? BLOCK(nq, nk) : NULL;
+                const float *pf1 = pf0 && nq + 1 < panels ? BLOCK(nq + 1, nk) : pf0;
+                q += panel(N - q * NR, mc, kc, a, lda, b, (size_t)K * NR, pf0, pf1, c, ldc, bq,
+                           first, a_now);
             }
         }
     }
+#undef BLOCK
 }
 
 static __attribute__((target("avx2,fma"))) void gemm_avx2(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
     ck_activation act, float *C, size_t ldc) {
-    gemm_blocked(panel_rows, M, N, K, A, lda, packed, bias, act, C, ldc);
+    gemm_blocked(panel_rows, 1, M, N, K, A, lda, packed, bias, act, C, ldc);
 }
 
 // MARK: AVX-512
@@ -242,9 +261,9 @@ INLINE_AVX512 __m512 activate16(__m512 v, ck_activation act) {
 /// Every panel but the last of the tile is full; `mask` holds the last one's columns, used
 /// only when `full` is 0. ROWS, NV and full are literals at the call sites.
 INLINE_AVX512 void tile_zmm(
-    int ROWS, int NV, int full, int kc, const float *a, size_t lda, const float *b0,
-    const float *b1, float *c, size_t ldc, const float *bias, int first, ck_activation act,
-    __mmask16 mask) {
+    int ROWS, int NV, int full, int PF, int kc, const float *a, size_t lda, const float *b0,
+    const float *b1, const float *pf0, const float *pf1, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, __mmask16 mask) {
     // Masked loads and stores only in the last panel: on Zen 4 a masked store costs more.
 #define WHOLE(v) (full || (v) < NV - 1)
 #define LOADV(p, v) (WHOLE(v) ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask, p))
@@ -265,6 +284,10 @@ INLINE_AVX512 void tile_zmm(
     for (int k = 0; k < kc; k++) {
         __m512 bv[2];
         for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(bp[v] + (size_t)k * NR);
+        if (PF) {
+            _mm_prefetch((const char *)(pf0 + (size_t)k * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf1 + (size_t)k * NR), _MM_HINT_T0);
+        }
         for (int r = 0; r < ROWS; r++) {
             const __m512 x = _mm512_set1_ps(ar[r][k]);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
@@ -284,11 +307,20 @@ INLINE_AVX512 void tile_zmm(
 /// the rest; `tail` is the last panel's column count, used only when `full` is 0.
 INLINE_AVX512 void zmm_rows(
     int NV, int full, int rows, int kc, const float *a, size_t lda, const float *b0,
-    const float *b1, float *c, size_t ldc, const float *bias, int first, ck_activation act,
-    int tail) {
+    const float *b1, const float *pf0, const float *pf1, float *c, size_t ldc,
+    const float *bias, int first, ck_activation act, int tail) {
     const __mmask16 mask = (__mmask16)((1u << tail) - 1);
     const int MRZ = NV == 2 ? MR32 : MR16;
-#define TILE(R) tile_zmm(R, NV, full, kc, a, lda, b0, b1, c, ldc, bias, first, act, mask)
+#define TILE_PF(R, PF) \
+    tile_zmm(R, NV, full, PF, kc, a, lda, b0, b1, pf0, pf1, c, ldc, bias, first, act, mask)
+#define TILE(R) TILE_PF(R, 0)
+    // The first full tile also fetches the next call's blocks of B, one cache line of each per
+    // k: streamed from memory by the first tile alone (the deep layers' weights are read once
+    // per image), they held ResNet50's 7×7 1×1 convolutions to about 120 GFLOP/s.
+    if (pf0 && rows >= MRZ) {
+        TILE_PF(MRZ, 1);
+        rows -= MRZ, a += MRZ * lda, c += MRZ * ldc;
+    }
     for (; rows >= MRZ; rows -= MRZ, a += MRZ * lda, c += MRZ * ldc) TILE(MRZ);
     switch (rows) {
     case 11: TILE(11); break;
@@ -304,28 +336,33 @@ INLINE_AVX512 void zmm_rows(
     case 1: TILE(1); break;
     }
 #undef TILE
+#undef TILE_PF
 }
 
 /// The AVX-512 panel function: two panels at a time while more than 16 columns remain, then
 /// the last one alone.
 INLINE_AVX512 int panel_rows16(
     int cols, int rows, int kc, const float *a, size_t lda, const float *b, size_t b_next,
-    float *c, size_t ldc, const float *bias, int first, ck_activation act) {
+    const float *pf0, const float *pf1, float *c, size_t ldc, const float *bias, int first,
+    ck_activation act) {
+#define ROWS(NV, FULL, B1, TAIL) \
+    zmm_rows(NV, FULL, rows, kc, a, lda, b, B1, pf0, pf1, c, ldc, bias, first, act, TAIL)
     if (cols > NR) {
         const float *b1 = b + b_next;
-        if (cols >= 2 * NR) zmm_rows(2, 1, rows, kc, a, lda, b, b1, c, ldc, bias, first, act, NR);
-        else zmm_rows(2, 0, rows, kc, a, lda, b, b1, c, ldc, bias, first, act, cols - NR);
+        if (cols >= 2 * NR) ROWS(2, 1, b1, NR);
+        else ROWS(2, 0, b1, cols - NR);
         return 2;
     }
-    if (cols == NR) zmm_rows(1, 1, rows, kc, a, lda, b, b, c, ldc, bias, first, act, NR);
-    else zmm_rows(1, 0, rows, kc, a, lda, b, b, c, ldc, bias, first, act, cols);
+    if (cols == NR) ROWS(1, 1, b, NR);
+    else ROWS(1, 0, b, cols);
     return 1;
+#undef ROWS
 }
 
 static __attribute__((target("avx512f,avx2,fma"))) void gemm_avx512(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
     ck_activation act, float *C, size_t ldc) {
-    gemm_blocked(panel_rows16, M, N, K, A, lda, packed, bias, act, C, ldc);
+    gemm_blocked(panel_rows16, 2, M, N, K, A, lda, packed, bias, act, C, ldc);
 }
 #endif
 
