@@ -1,4 +1,4 @@
-import Backbones
+@testable import Backbones
 import XCTest
 
 final class SeparableTests: KernelTestCase {
@@ -55,6 +55,43 @@ final class SeparableTests: KernelTestCase {
                 outChannels: c.outChannels, bias: bias?.const, activation: c.activation,
                 output: observed.pointer, scratch: scratch.pointer)
             assertClose(observed.array, expected.array, "separable \(w) m\(c.multiplier)")
+        }
+    }
+
+    /// Bands of 1, 2 and 3 output rows (the first and last touching the padding, the middle
+    /// ones reading rows above their own) give the bits of the whole map in one band.
+    func testBandsGiveTheWholeMapsBits() {
+        var random = Random(seed: 9)
+        let windows = [
+            Window2D.same(batch: 2, height: 11, width: 6, channels: 21, kernel: (3, 3)),
+            .same(batch: 1, height: 13, width: 9, channels: 16, kernel: (3, 3), strides: (2, 2)),
+            Window2D(
+                batch: 1, height: 10, width: 7, channels: 8, kernel: (3, 3), strides: (2, 1),
+                padding: Padding(top: 0, bottom: 2, left: 1, right: 1)),
+        ]
+        for w in windows {
+            let k = 24
+            let input = buffer(random.floats(w.inputCount))
+            let depthwise = buffer(random.floats(9 * w.channels))
+            let pointwise = GemmWeights(random.floats(w.channels * k), rows: w.channels, columns: k)
+            let bias = buffer(random.floats(k))
+            func run(_ rows: Int) -> [Float] {
+                let scratch = output(count: rows * w.outWidth * w.channels)
+                let y = output(count: w.outPixels * k)
+                Kernels.separableConv2dBands(
+                    input.const, window: w, depthwiseKernel: depthwise.const,
+                    pointwiseKernel: pointwise, bias: bias.const, activation: .relu,
+                    output: y.pointer, scratch: scratch.pointer, bandRows: rows)
+                return y.array
+            }
+            let whole = run(w.outHeight)
+            for rows in [1, 2, 3] {
+                if pointwise.packed {
+                    XCTAssertEqual(run(rows), whole, "\(rows)-row bands of \(w)")
+                } else {
+                    assertClose(run(rows), whole, "\(rows)-row bands of \(w)")
+                }
+            }
         }
     }
 

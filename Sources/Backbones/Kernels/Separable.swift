@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     /// Keras `SeparableConv2D`: a depthwise convolution (the window's strides, dilation and
     /// padding; no bias), then a 1×1 pointwise convolution, the bias and the activation.
@@ -46,9 +48,18 @@ extension Kernels {
         }
     }
 
-    /// Floats of scratch `separableConv2d` needs: the depthwise output (N,OH,OW,C*M).
+    /// Floats of scratch `separableConv2d` needs: the depthwise output of one band of output
+    /// rows (`separableBandRows`), or of the whole batch (N,OH,OW,C*M) with a depth multiplier.
     public static func separableConv2dScratchCount(window w: Window2D, depthMultiplier: Int) -> Int {
-        w.outPixels * w.channels * depthMultiplier
+        if depthMultiplier == 1 { return separableBandRows(w) * w.outWidth * w.channels }
+        return w.outPixels * w.channels * depthMultiplier
+    }
+
+    /// Output rows per band: about 256 KiB of depthwise output, so the pointwise GEMM reads it
+    /// from L2. Written whole, Xception's 147×147×128 map (11 MB) went out to memory and back,
+    /// and its GEMMs ran at 100 GFLOP/s.
+    static func separableBandRows(_ w: Window2D) -> Int {
+        min(w.outHeight, max(1, (1 << 16) / max(w.outWidth * w.channels, 1)))
     }
 
     /// `separableConv2d` with the pointwise kernel given as its (1,1,C*M,K) floats (packed for
@@ -82,6 +93,13 @@ extension Kernels {
         let outChannels = pointwiseKernel.columns
         precondition(
             depthMultiplier > 0 && outChannels > 0, "separable \(depthMultiplier) \(outChannels)")
+        if depthMultiplier == 1 {
+            separableConv2dBands(
+                input, window: w, depthwiseKernel: depthwiseKernel, pointwiseKernel: pointwiseKernel,
+                bias: bias, activation: activation, output: output, scratch: scratch,
+                bandRows: separableBandRows(w))
+            return
+        }
         depthwiseConv2d(
             input, window: w, kernel: depthwiseKernel, depthMultiplier: depthMultiplier,
             bias: nil, activation: .linear, output: scratch)
@@ -91,5 +109,35 @@ extension Kernels {
         conv2d(
             scratch, window: pointwise, kernel: pointwiseKernel, outChannels: outChannels,
             bias: bias, activation: activation, output: output)
+    }
+
+    /// `separableConv2d` with depth multiplier 1, `bandRows` output rows at a time: the
+    /// depthwise half of a band into `scratch` (bandRows·OW·C floats), then its GEMM. With
+    /// packed weights the same bits as the whole map at once (a depthwise output depends only
+    /// on its taps, a `ck_gemm_packed` row only on its A row); cblas_sgemm may round another
+    /// row count differently, the same way for every image.
+    static func separableConv2dBands(
+        _ input: UnsafePointer<Float>, window w: Window2D,
+        depthwiseKernel: UnsafePointer<Float>, pointwiseKernel: GemmWeights,
+        bias: UnsafePointer<Float>?, activation: Activation, output: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, bandRows: Int
+    ) {
+        let (H, W, C, K) = (w.height, w.width, w.channels, pointwiseKernel.columns)
+        let (OH, OW) = (w.outHeight, w.outWidth)
+        precondition(bandRows > 0 && pointwiseKernel.rows == C, "separable band \(bandRows) for \(w)")
+        for n in 0..<w.batch {
+            for r0 in stride(from: 0, to: OH, by: bandRows) {
+                // Output rows r0 ..< r0 + rows as a window of their own: its row 0 reads input
+                // row r0·stride - top, i.e. a top padding of top - r0·stride (negative below
+                // the first band).
+                var band = w.imageWindow
+                band.out_height = Int32(min(bandRows, OH - r0))
+                band.pad_top = Int32(w.padding.top - r0 * w.strideHeight)
+                ck_depthwise_conv2d(input + n * H * W * C, band, depthwiseKernel, nil, CK_LINEAR, scratch)
+                gemm(
+                    m: Int(band.out_height) * OW, a: scratch, lda: C, weights: pointwiseKernel,
+                    bias: bias, activation: activation, c: output + (n * OH + r0) * OW * K, ldc: K)
+            }
+        }
     }
 }
