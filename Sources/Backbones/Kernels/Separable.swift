@@ -81,8 +81,9 @@ extension Kernels {
     /// Same result as `separableConv2dNaive`.
     /// in (N,H,W,C) * depthwise (KH,KW,C,M) * pointwise (C*M, K) + bias (K) -> out (N,OH,OW,K)
     /// Trick: the two halves as TensorFlow runs them: `depthwiseConv2d` into `scratch`
-    /// (`separableConv2dScratchCount` floats), then the pointwise half as one GEMM on it with
-    /// the bias and activation in its epilogue (`conv2d`'s 1×1 path).
+    /// (`separableConv2dScratchCount` floats), then the pointwise half as a GEMM on it with
+    /// the bias and activation in its epilogue; with depth multiplier 1 (every Keras
+    /// application) one band of output rows at a time (`separableConv2dBands`).
     public static func separableConv2d(
         _ input: UnsafePointer<Float>, window w: Window2D,
         depthwiseKernel: UnsafePointer<Float>, depthMultiplier: Int = 1,
