@@ -460,7 +460,8 @@ public final class CompiledGraph: @unchecked Sendable {
                 let w = Graph.window(
                     graph.shape(step.inputs[0]), batch: 1, kernel: p.kernel, strides: p.strides,
                     dilation: p.dilation, padding: p.padding)
-                return max(acc, Kernels.separableConv2dScratchCount(window: w, depthMultiplier: p.depthMultiplier))
+                return max(acc, Kernels.separableConv2dScratchCount(
+                    window: w, depthMultiplier: p.depthMultiplier, outChannels: p.filters))
             default:
                 return acc
             }

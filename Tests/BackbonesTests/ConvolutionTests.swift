@@ -63,8 +63,9 @@ final class ConvolutionTests: KernelTestCase {
         Case(
             height: 10, width: 9, channels: 3, outChannels: 8, kernel: (7, 7), strides: (2, 2),
             padding: Padding(top: 3, bottom: 3, left: 3, right: 3), activation: .sigmoid),
-        // 24*24 = 576 output pixels over 455-pixel tiles: two tiles, the last one partial.
-        Case(height: 24, width: 24, channels: 16, outChannels: 7, kernel: (3, 3)),
+        // 32*32 = 1024 output pixels over 455-pixel tiles: three tiles, the last one partial
+        // (a map of at most two tiles is one).
+        Case(height: 32, width: 32, channels: 16, outChannels: 7, kernel: (3, 3)),
         Case(
             height: 13, width: 11, channels: 8, outChannels: 12, kernel: (5, 5), strides: (2, 2),
             groups: 4, bias: false, activation: .tanh),

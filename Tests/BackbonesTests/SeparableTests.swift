@@ -47,7 +47,8 @@ final class SeparableTests: KernelTestCase {
                 outChannels: c.outChannels, bias: bias?.const, activation: c.activation,
                 output: expected.pointer)
             let scratch = output(
-                count: Kernels.separableConv2dScratchCount(window: w, depthMultiplier: c.multiplier))
+                count: Kernels.separableConv2dScratchCount(
+                    window: w, depthMultiplier: c.multiplier, outChannels: c.outChannels))
             let observed = output(count: w.outPixels * c.outChannels)
             Kernels.separableConv2d(
                 input.const, window: w, depthwiseKernel: depthwise.const,
@@ -112,7 +113,8 @@ final class SeparableTests: KernelTestCase {
         for fast in [false, true] {
             let out = output(count: 8)
             if fast {
-                let scratch = output(count: Kernels.separableConv2dScratchCount(window: w, depthMultiplier: 1))
+                let scratch = output(count: Kernels.separableConv2dScratchCount(
+                    window: w, depthMultiplier: 1, outChannels: 2))
                 Kernels.separableConv2d(
                     x.const, window: w, depthwiseKernel: dw.const, pointwiseKernel: pw.const,
                     outChannels: 2, bias: bias.const, activation: .relu, output: out.pointer,

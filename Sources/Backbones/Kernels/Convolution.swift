@@ -54,9 +54,12 @@ extension Kernels {
     /// Output pixels per im2col tile: about 256 KiB of patches, so a tile stays in L2 while the
     /// GEMM reads it and the epilogue rewrites its output rows, but at least 256: OpenBLAS
     /// repacks the whole kernel on every call, and with a 4608-value patch (3×3×512) 256 KiB is
-    /// 14 rows, so VGG16's block4 spent more time copying its kernel than multiplying.
+    /// 14 rows, so VGG16's block4 spent more time copying its kernel than multiplying. A map of
+    /// at most two tiles is one: InceptionV3's 17×17 maps (289 pixels) were a 256-row tile and a
+    /// 33-row one, two passes over the kernel for one, and its 7×1 and 1×7 ran 8 % slower.
     static func conv2dTileRows(patch: Int, pixels: Int) -> Int {
-        min(max(pixels, 1), max(256, (1 << 16) / max(patch, 1)))
+        let rows = max(256, (1 << 16) / max(patch, 1))
+        return max(pixels <= 2 * rows ? pixels : rows, 1)
     }
 
     /// The kernel of `conv2d` for this layer: (KH*KW*C/groups, K), packed for
