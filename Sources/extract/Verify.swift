@@ -43,10 +43,14 @@ struct Verify: AsyncParsableCommand {
     @Flag(help: "Also print where the time goes: seconds per image by kernel and the slowest layers (one thread).")
     var profile = false
 
+    @Option(help: "With --profile, how many of the slowest layers to list (0: every step, in time order).")
+    var profileSteps = 15
+
     func validate() throws {
         if selection.model == nil && weights == nil { throw ValidationError("say which model: --model NAME or --weights FILE") }
         if selection.includeTop { throw ValidationError("verify compares include_top=False outputs") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if profileSteps < 0 { throw ValidationError("--profile-steps must be 0 (all) or more") }
     }
 
     func run() async throws {
@@ -103,7 +107,7 @@ struct Verify: AsyncParsableCommand {
         }
     }
 
-    /// Per-kernel totals and the 15 slowest steps, in ms per image.
+    /// Per-kernel totals and the `profileSteps` slowest steps (0: all), in ms per image.
     private func printProfile(_ model: CompiledGraph, _ inputs: [Float], images: Int) throws {
         let seconds = try model.profile(inputs)
         let total = seconds.reduce(0, +)
@@ -114,7 +118,8 @@ struct Verify: AsyncParsableCommand {
         print(String(format: "\nprofile: %.1f ms per image on one thread, by kernel:", 1000 * total / Double(images)))
         for (kind, s) in kinds.sorted(by: { $0.value > $1.value }) { print("  \(perImage(s))  \(kind)") }
         print("slowest steps:")
-        for i in model.steps.indices.sorted(by: { seconds[$0] > seconds[$1] }).prefix(15) {
+        let slowest = model.steps.indices.sorted(by: { seconds[$0] > seconds[$1] })
+        for i in slowest.prefix(profileSteps == 0 ? slowest.count : profileSteps) {
             print("  \(perImage(seconds[i]))  \(model.steps[i].layers[0])  \(model.summary(model.steps[i]))")
         }
     }

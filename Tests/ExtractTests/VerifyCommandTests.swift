@@ -26,6 +26,29 @@ final class VerifyCommandTests: XCTestCase {
         XCTAssertTrue(off.stdout.split(separator: "\n").contains { $0.hasPrefix("max ") && $0.hasSuffix("ok") }, off.stdout)
         XCTAssertEqual(off.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count, 1, off.stderr)
 
+        // --profile lists the slowest steps; with --profile-steps 0 all of them, which add up
+        // to the total (each rounded to 0.01 ms and 0.1 %).
+        let reference = Fixtures.path("features/" + idx.verify.good)
+        func steps(_ n: String) throws -> (total: Double, ms: [Double], percent: [Double]) {
+            let r = try runExtract(["verify", reference, "--weights", weights, "--threads", "1", "--profile", "--profile-steps", n])
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            let lines = r.stdout.components(separatedBy: "\n")
+            let total = lines.first { $0.hasPrefix("profile: ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+            let listed = lines.drop { $0 != "slowest steps:" }.dropFirst().filter { !$0.isEmpty }.map { $0.split(separator: " ") }
+            return (total, listed.compactMap { Double($0[0]) }, listed.compactMap { Double($0[2]) })
+        }
+        let three = try steps("3")
+        XCTAssertEqual(three.ms.count, 3)
+        XCTAssertEqual(three.ms, three.ms.sorted(by: >))
+        let all = try steps("0")
+        XCTAssertGreaterThan(all.ms.count, 50, "ResNet50 has a step per conv, add, pool")
+        XCTAssertEqual(all.ms, all.ms.sorted(by: >))
+        XCTAssertEqual(all.ms.reduce(0, +), all.total, accuracy: 0.1 + 0.005 * Double(all.ms.count))
+        XCTAssertEqual(all.percent.reduce(0, +), 100, accuracy: 0.05 * Double(all.ms.count))
+        let negative = try runExtract(["verify", reference, "--weights", weights, "--profile", "--profile-steps", "-1"])
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.stderr.contains("--profile-steps"), negative.stderr)
+
         let missing = try runExtract(["verify", "/nonexistent.npz", "--weights", weights])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.hasPrefix("error: /nonexistent.npz: no such file"), missing.stderr)
