@@ -69,7 +69,7 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
             let what = detected.map { "holds \($0) weights" } ?? "matches no known architecture"
             return "\(path): \(what), not \(requested); pass --model \(detected.map { modelFlag($0) } ?? "<name>") or another weights file"
         case .hashMismatch(let path, let algorithm, let expected, let actual):
-            return "\(path): \(algorithm) hash is \(actual), expected \(expected); the file is damaged or a different release: delete it and download again"
+            return "\(path) is damaged: its \(algorithm) is \(actual), the published file's is \(expected) (nothing was downloaded); delete it and run again to download a fresh copy, or pass --weights PATH"
         case .unknownArchitecture(let name, let known):
             return "unknown architecture '\(name)'; known: \(known.joined(separator: ", "))"
         case .unsupportedHashAlgorithm(let algorithm):

@@ -69,13 +69,15 @@ public struct WeightStore: Sendable {
     }
 
     /// The cached file when it is the requested release; otherwise, when `allowed`, a fresh
-    /// download replacing whatever is there (as Keras does, also for another release of the same
-    /// name). Without `allowed`: `notInCache`, `hashMismatch` or `otherRelease`.
+    /// download (replacing another release of the same name, as Keras does). A damaged file
+    /// (`hashMismatch`) is an error either way. Without `allowed`: `notInCache` or `otherRelease`.
     public func locate(
         _ entry: WeightsEntry, download allowed: Bool, progress: (@Sendable (Int64, Int64?) -> Void)? = nil
     ) async throws -> CachedWeights {
-        var found: CachedWeights?
-        do { found = try cached(entry) } catch WeightLoaderError.hashMismatch where allowed { found = nil }
+        // A cached file whose hash is wrong is reported as the damaged file it is, before any
+        // download: replacing it silently would hide a disk or copy problem, and a failed
+        // download would then be blamed on the network.
+        let found = try cached(entry)
         if let found, found.isRequestedRelease { return found }
         guard allowed else {
             if let found {

@@ -128,7 +128,9 @@ final class WeightStoreTests: XCTestCase {
         XCTAssertEqual(located, found)
     }
 
-    func testStaleCachedFileIsDownloadedAgain() async throws {
+    /// A damaged cached file is reported as damaged, with its path, before any download is
+    /// tried (the old behaviour re-downloaded it and blamed the network when that failed).
+    func testDamagedCachedFileIsReportedBeforeAnyDownload() async throws {
         let e = entry(hash: payloadMD5)
         let stale = Data("stale".utf8)
         try putInCache(stale, as: e.file)
@@ -137,7 +139,12 @@ final class WeightStoreTests: XCTestCase {
         let mismatch = WeightLoaderError.hashMismatch(path: path, algorithm: "md5", expected: payloadMD5, actual: staleMD5)
         XCTAssertThrowsError(try store.cached(e)) { XCTAssertEqual($0 as? WeightLoaderError, mismatch) }
         await assertThrows(mismatch) { try await store.locate(e, download: false) }
+        await assertThrows(mismatch) { try await store.locate(e, download: true) }
+        XCTAssertEqual(try Data(contentsOf: store.path(for: e)), stale, "left as it was, for the user to look at")
+        XCTAssertTrue(mismatch.description.contains("is damaged"), mismatch.description)
+        XCTAssertTrue(mismatch.description.contains("delete it"), mismatch.description)
 
+        try FileManager.default.removeItem(at: store.path(for: e))
         let located = try await store.locate(e, download: true)
         XCTAssertEqual(located, CachedWeights(url: store.path(for: e), entry: e, requested: e, digest: payloadMD5))
         XCTAssertEqual(try Data(contentsOf: located.url), payload)
