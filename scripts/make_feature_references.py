@@ -89,7 +89,7 @@ def make_preprocess(out):
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import BACKBONE_BUILDERS  # noqa: E402  (the reference weights' models)
+from make_fixtures import BACKBONE_BUILDERS, legacy_order, randomize  # noqa: E402  (the reference weights' models)
 import gen_imagenet_classes  # noqa: E402  (the committed class index and its sources)
 
 A = keras.applications
@@ -246,6 +246,88 @@ def make_verify(fixtures, out):
             "weights": f"{stem}.h5", "outputs": sorted(k for k in arrays if k != "inputs")}
 
 
+# Keras' own defaults, for the command lines users type with the fewest options (`extract
+# --weights FILE imgs/`): each case names the file as users hold it, the extra options of the
+# command, and the model Keras builds for that file when nothing else is said (MobileNet's
+# input_shape=None means rows 224; the `_160_` file is the one Keras loads for a 160x160
+# input; a saved model runs at its InputLayer's size). Features are taken at the last block
+# and, because with random weights the last block hardly depends on the image, at an early
+# block too (DEFAULTS_EARLY), where a wrong input size cannot hide inside the tolerance.
+# (case, weights fixture, name the user's file has, extra options, keras builder(height, width),
+#  input (height, width), where the size must be said to come from)
+DEFAULTS = [
+    ("mobilenet_published_224", "reference/mobilenet_1.0_224.h5", "mobilenet_1_0_224_tf_no_top.h5", [],
+     lambda h, w: A.MobileNet(include_top=False, weights=None), (224, 224), "file name"),
+    ("mobilenet_published_160", "reference/mobilenet_1.0_224.h5", "mobilenet_1_0_160_tf_no_top.h5", [],
+     lambda h, w: A.MobileNet(input_shape=(h, w, 3), include_top=False, weights=None), (160, 160), "file name"),
+    ("mobilenet_model_named", "reference/mobilenet_1.0_224.h5", "mobilenet_1_0_224_tf_no_top.h5",
+     ["--model", "mobilenet"],
+     lambda h, w: A.MobileNet(include_top=False, weights=None), (224, 224), "file name"),
+    ("mobilenet_unnamed", "reference/mobilenet_1.0_224.h5", "my_weights.h5", [],
+     lambda h, w: A.MobileNet(include_top=False, weights=None), (224, 224), "Keras default"),
+    ("mobilenet_nonsquare", "reference/mobilenet_1.0_224.h5", "mobilenet_1_0_224_tf_no_top.h5",
+     ["--input-size", "160x224"],
+     lambda h, w: A.MobileNet(input_shape=(h, w, 3), include_top=False, weights=None), (160, 224), "command line"),
+    ("mobilenetv2_published_224", "reference/mobilenetv2_1.0_224.h5",
+     "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5", [],
+     lambda h, w: A.MobileNetV2(include_top=False, weights=None), (224, 224), "file name"),
+    # A user's own model, as the seeds save it: MobileNetV2 at 160 nested, GAP, Dense(19).
+    ("saved_mobilenetv2_160", "SAVED", "dog_breeds.h5", [],
+     None, (160, 160), "model config"),
+    ("saved_mobilenetv2_160_model_named", "SAVED", "dog_breeds.h5", ["--model", "mobilenet_v2"],
+     None, (160, 160), "model config"),
+]
+DEFAULTS_EARLY = {"MobileNet": "conv_pw_3_relu", "MobileNetV2": "block_3_expand_relu"}
+
+
+def saved_user_model(path):
+    """Keras 3 `model.save("x.h5")` of the seeds' shape; returns its backbone."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(160)
+    base = A.MobileNetV2(input_shape=(160, 160, 3), include_top=False, weights=None)
+    randomize(legacy_order(base), 160)  # as every reference backbone: BatchNorm statistics too
+    base.trainable = False
+    inputs = keras.Input((160, 160, 3))
+    x = base(inputs, training=False)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.2)(x)
+    outputs = keras.layers.Dense(19, activation="softmax")(x)
+    keras.Model(inputs, outputs).save(path)
+    return base
+
+
+def make_defaults(fixtures, out, files):
+    os.makedirs(os.path.join(out, "defaults"), exist_ok=True)
+    saved = os.path.join(out, "defaults", "dog_breeds.h5")
+    saved_base = None
+    cases = {}
+    for name, weights, user_name, options, build, (h, w), source in DEFAULTS:
+        keras.backend.clear_session()
+        if weights == "SAVED":
+            if saved_base is None:
+                saved_base = saved_user_model(saved)
+            base, rel_weights = saved_base, "features/defaults/dog_breeds.h5"
+        else:
+            base = build(h, w)
+            base.load_weights(os.path.join(fixtures, weights))
+            rel_weights = weights
+        family = "MobileNetV2" if "mobilenetv2" in name or weights == "SAVED" else "MobileNet"
+        pre = A.mobilenet_v2.preprocess_input if family == "MobileNetV2" else A.mobilenet.preprocess_input
+        early_layer = DEFAULTS_EARLY[family]
+        pooled = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.output))
+        early = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.get_layer(early_layer).output))
+        x = pre(np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(h, w))) for p in files]))
+        for suffix, model in (("", pooled), ("_early", early)):
+            y = model.predict(x, batch_size=8, verbose=0)
+            rel = f"defaults_{name}{suffix}.f32"
+            np.ascontiguousarray(y, dtype="<f4").tofile(os.path.join(out, rel))
+            cases[name + suffix] = {
+                "file": rel, "shape": list(y.shape), "weights": rel_weights, "user_file": user_name,
+                "options": options + (["--layer", early_layer] if suffix else []),
+                "input": [h, w], "source": source}
+    return {"photos": "images/photos", "cases": cases}
+
+
 def main(fixtures):
     out = os.path.join(fixtures, "features")
     os.makedirs(out, exist_ok=True)
@@ -257,6 +339,7 @@ def main(fixtures):
     }
     photos = os.path.join(fixtures, index["e2e"]["photos"])
     index["top"] = make_top_e2e(fixtures, out, [os.path.join(photos, f) for f in index["e2e"]["filenames"]])
+    index["defaults"] = make_defaults(fixtures, out, [os.path.join(photos, f) for f in index["e2e"]["filenames"]])
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1, ensure_ascii=False)
     print(f"features/: {len(index['tree']['filenames'])} listed files, "

@@ -1,5 +1,5 @@
 // One image file -> the model's input, the way a Keras user's code makes it:
-//   pil: load_img(path, target_size=(n, n), interpolation=..., keep_aspect_ratio=...)
+//   pil: load_img(path, target_size=(h, w), interpolation=..., keep_aspect_ratio=...)
 //        -> img_to_array -> preprocess_input  (flow_from_directory does the same)
 //   tf:  decode -> tf.image.resize(..., method) [-> smart_resize crop] -> preprocess_input
 //        (image_dataset_from_directory; its JPEG decoder is TensorFlow's, so pixels may differ
@@ -12,7 +12,8 @@ public enum ResizeMethod: String, CaseIterable, Sendable {
 }
 
 public struct ImagePipeline: Sendable {
-    public var size: Int
+    public var height: Int
+    public var width: Int
     public var interpolation: Interpolation
     public var keepAspectRatio: Bool
     public var resize: ResizeMethod
@@ -22,12 +23,24 @@ public struct ImagePipeline: Sendable {
     public var fastDecode: Bool
     public var preprocess: PreprocessMode
 
+    /// A square input, `size`×`size`.
     public init(
         size: Int, interpolation: Interpolation = .nearest, keepAspectRatio: Bool = false,
         resize: ResizeMethod = .pil, exifTranspose: Bool = false, fastDecode: Bool = false,
         preprocess: PreprocessMode
     ) {
-        self.size = size
+        self.init(
+            height: size, width: size, interpolation: interpolation, keepAspectRatio: keepAspectRatio,
+            resize: resize, exifTranspose: exifTranspose, fastDecode: fastDecode, preprocess: preprocess)
+    }
+
+    public init(
+        height: Int, width: Int, interpolation: Interpolation = .nearest, keepAspectRatio: Bool = false,
+        resize: ResizeMethod = .pil, exifTranspose: Bool = false, fastDecode: Bool = false,
+        preprocess: PreprocessMode
+    ) {
+        self.height = height
+        self.width = width
         self.interpolation = interpolation
         self.keepAspectRatio = keepAspectRatio
         self.resize = resize
@@ -36,20 +49,21 @@ public struct ImagePipeline: Sendable {
         self.preprocess = preprocess
     }
 
-    /// (size, size, 3) float32, preprocessed.
+    /// (height, width, 3) float32, preprocessed.
     public func load(_ path: String) throws -> [Float] {
-        let options = DecodeOptions(exifTranspose: exifTranspose, jpegShrinkTo: fastDecode ? size : nil)
+        // The reduced scale must still cover the longer side.
+        let options = DecodeOptions(exifTranspose: exifTranspose, jpegShrinkTo: fastDecode ? max(height, width) : nil)
         var x: [Float]
         switch resize {
         case .pil:
             x = try ImageDecoder.loadImage(
-                path: path, width: size, height: size, interpolation: interpolation,
+                path: path, width: width, height: height, interpolation: interpolation,
                 keepAspectRatio: keepAspectRatio, options: options
             ).pixels.map(Float.init)
         case .tf:
             let method = TFResizeMethod(rawValue: interpolation.rawValue) ?? .bilinear
             x = ImageResizer.tensorflowResize(
-                try ImageDecoder.decode(path: path, options: options), width: size, height: size,
+                try ImageDecoder.decode(path: path, options: options), width: width, height: height,
                 method: method, cropToAspectRatio: keepAspectRatio)
         }
         preprocess.apply(&x)

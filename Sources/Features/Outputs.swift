@@ -25,6 +25,26 @@ public enum OutputFormat: String, Sendable {
     }
 }
 
+extension OutputFormat {
+    /// Checks that `path` can be written, before any weights are fetched or images read: a
+    /// known extension, an existing writable folder, and not itself a folder.
+    public static func checkDestination(_ path: String) throws {
+        _ = try OutputFormat(path: path)
+        let dir = (path as NSString).deletingLastPathComponent
+        let folder = dir.isEmpty ? "." : dir
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+            throw OutputError.cannotCreate(path, reason: "folder \(folder) does not exist")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw OutputError.cannotCreate(path, reason: "folder \(folder) is not writable")
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw OutputError.cannotCreate(path, reason: "it is an existing folder; name a file such as \(path)/feats.npy")
+        }
+    }
+}
+
 /// Writes one run's outputs: rows go in as they come, the rest at `finish`.
 public final class FeatureOutput {
     public let path: String

@@ -24,13 +24,7 @@ public struct ModelSelection: Sendable, Equatable {
     /// The manifest entry this selection means. MobileNet v1/v2 default to alpha 1.0 and rows
     /// 224 as Keras does; the fchollet v0.2 ResNet50 is chosen only by its own name.
     public func resolve(in manifest: WeightsManifest = .shared) throws -> WeightsEntry {
-        let key = Self.normalize(name)
-        let byModel = manifest.entries.filter {
-            Self.normalize($0.architecture) == key || (Self.normalize($0.model) == key && !$0.architecture.contains("v0.2"))
-        }
-        guard !byModel.isEmpty else {
-            throw SelectionError.unknownModel(name, known: Self.modelNames(manifest))
-        }
+        let byModel = try Self.family(name, in: manifest)
         let wantAlpha = alpha ?? (byModel.contains { $0.alpha != nil } ? 1.0 : nil)
         let wantRows = rows ?? (byModel.contains { $0.rows != nil } ? 224 : nil)
         let matches = byModel.filter { entry in
@@ -46,6 +40,24 @@ public struct ModelSelection: Sendable, Equatable {
         return entry
     }
 
+    /// Every manifest entry a `--model` name can mean (all alphas, sizes, top and notop). The
+    /// fchollet v0.2 ResNet50 is in the family only by its own name, or when
+    /// `includingOldReleases` (a file given with --weights may be that release).
+    public static func family(_ name: String, in manifest: WeightsManifest = .shared, includingOldReleases: Bool = false) throws -> [WeightsEntry] {
+        let key = normalize(name)
+        let entries = manifest.entries.filter {
+            normalize($0.architecture) == key
+                || (normalize($0.model) == key && (includingOldReleases || !$0.architecture.contains("v0.2")))
+        }
+        guard !entries.isEmpty else { throw SelectionError.unknownModel(name, known: modelNames(manifest)) }
+        return entries
+    }
+
+    /// The token to type after `--model` for an entry (`mobilenetv2`, `resnet50_v0.2`).
+    public static func token(_ e: WeightsEntry) -> String {
+        e.architecture.contains("v0.2") ? e.architecture.lowercased() : e.model.lowercased()
+    }
+
     public static func describe(_ e: WeightsEntry) -> String {
         var parts = [e.model]
         if let a = e.alpha { parts.append("alpha \(a)") }
@@ -58,8 +70,7 @@ public struct ModelSelection: Sendable, Equatable {
     /// Distinct CLI model names, in manifest order.
     public static func modelNames(_ manifest: WeightsManifest = .shared) -> [String] {
         var seen = Set<String>()
-        return manifest.entries.map { $0.architecture.contains("v0.2") ? $0.architecture.lowercased() : $0.model.lowercased() }
-            .filter { seen.insert($0).inserted }
+        return manifest.entries.map(token).filter { seen.insert($0).inserted }
     }
 }
 

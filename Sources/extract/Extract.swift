@@ -41,6 +41,33 @@ struct Extract: AsyncParsableCommand {
     )
 }
 
+extension Extract {
+    /// Every failure ends the same way, whatever raised it: one `error: …` line on stderr and the
+    /// documented status (64 for a bad command line, 1 for bad input). ArgumentParser's own
+    /// `Error: …` plus usage block is replaced; help and version still print as usual.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            // Already reported (`fail`), or a plain exit.
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let text = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: "; ")
+            let hint = code.rawValue == 64 && !text.contains("(see `") ? " (see `extract --help`)" : ""
+            FileHandle.standardError.write(Data("error: \(text)\(hint)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
 /// Prints a user-data error the house way, one line after `error: `, and exits 1.
 func fail(_ error: Error) -> ExitCode {
     let text: String

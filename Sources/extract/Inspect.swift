@@ -156,23 +156,38 @@ func byteText(_ n: Int) -> String {
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every published model: input size, output width, preprocessing, whether it runs here, cache state.")
+        abstract: "List every published model: what to type, input size, output width, preprocessing, hash, whether it runs here, cache state.")
+
+    /// What to type for an entry: `--model mobilenet --alpha 0.5 --rows 160`.
+    static func options(_ e: WeightsEntry) -> String {
+        var parts = ["--model \(ModelSelection.token(e))"]
+        if let a = e.alpha { parts.append("--alpha \(a)") }
+        if let r = e.rows { parts.append("--rows \(r)") }
+        if e.variant == "minimalistic" { parts.append("--minimalistic") }
+        if e.includeTop { parts.append("--include-top") }
+        return parts.joined(separator: " ")
+    }
 
     func run() async throws {
         let store = WeightStore()
-        print("model".padding(toLength: 44, withPad: " ", startingAt: 0) + "input  features  preprocess  runs     weights")
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
+        print(pad("options", 52) + pad("input", 7) + pad("features", 10) + pad("preprocess", 12) + pad("hash", 8)
+            + pad("runs", 9) + "weights")
         let runs = Set(Backbone.supported + Backbone.supportedTop)
         for entry in WeightsManifest.shared.entries {
             // Existence only: hashing every cached file would make listing slow.
             let present = FileManager.default.fileExists(atPath: store.modelsDirectory.appendingPathComponent(entry.file).path)
             let state = present ? "in cache" : "not cached"
-            let name = ModelSelection.describe(entry)
-            print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                + "\(entry.defaultInput)".padding(toLength: 7, withPad: " ", startingAt: 0)
-                + "\(entry.outputWidth.map(String.init) ?? "?")".padding(toLength: 10, withPad: " ", startingAt: 0)
-                + entry.preprocess.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + (runs.contains(entry.architecture) ? "yes" : "not yet").padding(toLength: 9, withPad: " ", startingAt: 0)
-                + state)
+            let hash = entry.hash.map { FileHash.algorithm(forHash: $0, declared: entry.hashAlgorithm) } ?? "none"
+            let release = entry.architecture.contains("v0.2") ? " (old fchollet v0.2 release, same file name)" : ""
+            print(pad(Self.options(entry), 52)
+                + pad("\(entry.defaultInput)", 7)
+                + pad("\(entry.outputWidth.map(String.init) ?? "?")", 10)
+                + pad(entry.preprocess, 12)
+                + pad(hash, 8)
+                + pad(runs.contains(entry.architecture) ? "yes" : "not yet", 9)
+                + state + release)
         }
+        print("hash none: Keras publishes no hash for these files; they are checked by structure only.")
     }
 }

@@ -22,6 +22,13 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Compute every convolution by im2col + GEMM, Keras' own summation order, instead of Winograd for stride-1 3×3 ones (2–3× slower on VGG16, ~20 % on ResNet50; the features differ by ~1e-7 of their largest value).")
     var noWinograd = false
 
+    /// An unknown --model is a bad command line (64), found before anything is read.
+    func validate() throws {
+        if let model {
+            do { _ = try ModelSelection.family(model) } catch { throw ValidationError(String(describing: error)) }
+        }
+    }
+
     var planOptions: CompiledGraph.Options { CompiledGraph.Options(winograd: !noWinograd) }
 
     /// The manifest entry meant, or nil when no --model was given.

@@ -53,8 +53,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
     var layer: String?
 
-    @Option(help: ArgumentHelp("Square input side in pixels (default: the model's, e.g. 224; at least its minimum).", valueName: "n"))
-    var inputSize: Int?
+    @Option(help: ArgumentHelp("Input size in pixels: N (square) or HxW such as 160x224, as Keras' input_shape. Default, as Keras decides it: a saved model's own input, else the size the published file was trained at (its name: _160_), else the model's default (224 for most; 299, 300, ...).", valueName: "n|hxw"))
+    var inputSize: InputSize?
 
     @Option(help: ArgumentHelp("Resize filter, as load_img(interpolation=): nearest (load_img's default), bilinear, bicubic, hamming, box, lanczos. With --resize tf: bilinear (the default there), nearest, bicubic.", valueName: "filter"))
     var interpolation: String?
@@ -100,7 +100,7 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         if selection.model == nil && weights == nil {
-            throw ValidationError("say which model: --model NAME (see `extract models`) or --weights FILE")
+            throw ValidationError(ExtractionError.noModel.description)
         }
         if inputs.isEmpty { throw ValidationError("give a folder of images, a list file or image files") }
         if let pooling, GlobalPooling(rawValue: pooling) == nil { throw ValidationError("--pooling must be avg, max or none") }
@@ -132,12 +132,18 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--top must be between 1 and \(ImageNetClasses.all.count)")
         }
         // VGG's fc1 is sized for the default input; the check needs the entry (--model).
-        if let size = inputSize, let entry = try? selection.entry(), size != entry.defaultInput,
+        if let size = inputSize, let entry = try? selection.entry(), size != InputSize(square: entry.defaultInput),
             let graph = try? Backbone.graph(entry.architecture, height: entry.defaultInput, width: entry.defaultInput),
             Backbone.classifierFixesInputSize(graph)
         {
-            throw ValidationError(String(describing: ExtractionError.classifierInputSize(model: entry.model, size: size, required: entry.defaultInput)))
+            throw ValidationError(String(describing: ExtractionError.classifierInputSize(model: entry.model, size: size.description, required: entry.defaultInput)))
         }
+    }
+
+    var request: ModelRequest {
+        ModelRequest(
+            model: selection.model, alpha: selection.alpha, rows: selection.rows, minimalistic: selection.minimalistic,
+            includeTop: selection.includeTop, weightsPath: weights, inputSize: inputSize)
     }
 
     func run() async throws {
@@ -147,44 +153,45 @@ struct Run: AsyncParsableCommand {
         let interrupt = Interrupt.install()
         var out: FeatureOutput?
         do {
-            let entry: WeightsEntry
-            if let e = try selection.entry() {
-                entry = e
-            } else {
-                entry = try FeatureExtractor.entry(detectedIn: weights!)
-            }
-            if entry.includeTop != selection.includeTop {
-                throw entry.includeTop
-                    ? ExtractionError.classifierWeights(weights ?? entry.file)
-                    : ExtractionError.noClassifier(weights ?? entry.file)
-            }
+            // What is read and where it goes are checked before any weights are fetched.
+            let dataset = try Dataset.scan(inputs)
+            try OutputFormat.checkDestination(output)
+            let decision = try ModelDecider.decide(request)
+            let entry = decision.entry
+            if !quiet { for warning in decision.warnings { note("warning: \(warning)") } }
             let weightsPath: String
-            var digest: String?
+            var digest = decision.digest?.hex
             if let weights {
                 weightsPath = weights
+                // Hashed once, here: the header says whether it is the published file, and the
+                // run record names exactly which file made these features.
+                if digest == nil { digest = try FileHash.hex(of: weights, algorithm: decision.hashAlgorithm) }
             } else {
                 let bar = quiet ? nil : ProgressBar(title: entry.file)
                 let found = try await WeightStore().locate(entry, download: !noDownload, progress: bar?.handler())
                 weightsPath = found.url.path
                 digest = found.digest
             }
-            let dataset = try Dataset.scan(inputs)
             let extractor = try FeatureExtractor(
-                entry: entry, weightsPath: weightsPath, inputSize: inputSize,
+                decision: decision, weightsPath: weightsPath,
                 pooling: entry.includeTop ? .none : GlobalPooling(rawValue: pooling ?? "avg")!, layer: layer,
                 preprocess: preprocess.flatMap(PreprocessMode.init), options: selection.planOptions)
             let method = ResizeMethod(rawValue: resize)!
             let filter = interpolation.flatMap(Interpolation.init) ?? (method == .tf ? .bilinear : .nearest)
             let pipeline = ImagePipeline(
-                size: extractor.inputSize, interpolation: filter,
+                height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: filter,
                 keepAspectRatio: keepAspectRatio, resize: method,
                 exifTranspose: exifTranspose, fastDecode: fastDecode, preprocess: extractor.preprocess)
+            let integrity = decision.integrity(digest: digest)
 
             if !quiet {
                 let what = extractor.includeTop
                     ? "\(extractor.width) class probabilities per image"
                     : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
-                note("\(ModelSelection.describe(entry)) at \(extractor.inputSize)×\(extractor.inputSize), \(what); \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
+                let model = decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
+                    ?? ModelSelection.describe(extractor.entry)
+                note("\(model) at \(extractor.inputSize), \(what); \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
+                note("decided: " + Self.decidedLine(decision, weights: weights ?? weightsPath, integrity: integrity))
                 if fastDecode {
                     note("--fast-decode: JPEGs are decoded at reduced scale, so these are not the pixels (nor exactly the features) Keras gives")
                 }
@@ -210,8 +217,8 @@ struct Run: AsyncParsableCommand {
                 throw ExtractionError.failedImage("none of the \(dataset.items.count) images could be read; nothing was written")
             }
             let record = try RunRecord(
-                entry: entry, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
-                pipeline: pipeline, dataset: dataset, summary: summary, output: output.path,
+                decision: decision, integrity: integrity, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
+                pipeline: pipeline, dataset: dataset, inputs: inputs, summary: summary, output: output.path,
                 top: extractor.includeTop ? topK : nil
             ).json()
             try output.finish(
@@ -232,6 +239,23 @@ struct Run: AsyncParsableCommand {
             throw fail(error)
         }
     }
+}
+
+extension Run {
+    /// `weights mobilenet_1_0_224_tf_no_top.h5 = MobileNet 1.0 224 (file name) · alpha 1.0 (file
+    /// shapes) · input 224×224 (file name) · no published hash: checked by structure only`
+    static func decidedLine(_ d: ModelDecision, weights: String, integrity: String) -> String {
+        let file = URL(fileURLWithPath: weights).lastPathComponent
+        var parts = ["weights \(file) = \(d.entry.id) (\(d.entrySource.rawValue))"]
+        if let nested = d.nestedIn { parts.append("backbone '\(nested)' inside the saved model") }
+        parts += d.settings.map { "\($0.name) \($0.value) (\($0.source.rawValue))" }
+        parts.append(integrity)
+        return parts.joined(separator: " · ")
+    }
+}
+
+extension InputSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
 }
 
 func note(_ line: String) {

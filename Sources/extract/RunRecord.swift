@@ -5,6 +5,19 @@ import WeightLoader
 
 /// NAME.run.json: everything needed to know how a features file was made and to redo it.
 struct RunRecord: Encodable {
+    struct Setting<Value: Encodable>: Encodable {
+        let value: Value
+        let source: String
+    }
+    /// Every value decided for the model, with where it came from (`SettingSource`).
+    struct Decided: Encodable {
+        let manifestEntry: Setting<String>
+        let alpha: Setting<Double>?
+        let rows: Setting<Int>?
+        let minimalistic: Setting<Bool>?
+        /// [height, width].
+        let inputSize: Setting<[Int]>
+    }
     struct Model: Encodable {
         let name: String
         let manifestEntry: String
@@ -12,9 +25,16 @@ struct RunRecord: Encodable {
         let weightsFile: String
         let weightsHash: String?
         let hashAlgorithm: String?
+        /// "published md5 verified", or "no published hash: checked by structure only", ...
+        let integrity: String
+        /// The saved model's name for the backbone inside it, when the weights are nested.
+        let nestedIn: String?
+        let decided: Decided
+        let warnings: [String]
     }
     struct Input: Encodable {
-        let size: Int
+        /// [height, width], as Keras' input_shape[:2].
+        let size: [Int]
         let interpolation: String
         let keepAspectRatio: Bool
         let resize: String
@@ -29,6 +49,9 @@ struct RunRecord: Encodable {
     let tool = "extract \(Extract.version)"
     let created: String
     let command: [String]
+    /// Where the command ran, and the inputs as absolute paths (the index holds relative ones).
+    let workingDirectory: String
+    let inputRoots: [String]
     let model: Model
     let input: Input
     let layer: String?
@@ -48,21 +71,34 @@ struct RunRecord: Encodable {
     let imagesPerSecond: Double
 
     init(
-        entry: WeightsEntry, weightsPath: String, weightsDigest: String?, extractor: FeatureExtractor,
-        pipeline: ImagePipeline, dataset: Dataset, summary: ExtractionSummary, output: String,
-        top: Int? = nil
+        decision: ModelDecision, integrity: String, weightsPath: String, weightsDigest: String?,
+        extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset, inputs: [String],
+        summary: ExtractionSummary, output: String, top: Int? = nil
     ) throws {
+        let entry = extractor.entry
         // The cache verified the hash already; a --weights file is hashed here so the record
         // names exactly which file made these features.
-        let algorithm = entry.hash.map { FileHash.algorithm(forHash: $0, declared: entry.hashAlgorithm) } ?? "sha256"
+        let algorithm = decision.hashAlgorithm
         let digest = try weightsDigest ?? FileHash.hex(of: weightsPath, algorithm: algorithm)
         created = ISO8601DateFormatter().string(from: Date())
         command = CommandLine.arguments
+        let cwd = FileManager.default.currentDirectoryPath
+        workingDirectory = cwd
+        inputRoots = inputs.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path }
+        let size = [extractor.inputSize.height, extractor.inputSize.width]
         model = Model(
             name: ModelSelection.describe(entry), manifestEntry: entry.id, architecture: entry.architecture,
-            weightsFile: weightsPath, weightsHash: digest, hashAlgorithm: algorithm)
+            weightsFile: weightsPath, weightsHash: digest, hashAlgorithm: algorithm, integrity: integrity,
+            nestedIn: decision.nestedIn,
+            decided: Decided(
+                manifestEntry: Setting(value: entry.id, source: decision.entrySource.rawValue),
+                alpha: decision.alpha.map { Setting(value: $0.value, source: $0.source.rawValue) },
+                rows: decision.rows.map { Setting(value: $0.value, source: $0.source.rawValue) },
+                minimalistic: decision.minimalistic.map { Setting(value: $0.value, source: $0.source.rawValue) },
+                inputSize: Setting(value: size, source: decision.inputSize.source.rawValue)),
+            warnings: decision.warnings)
         input = Input(
-            size: extractor.inputSize, interpolation: pipeline.interpolation.rawValue,
+            size: size, interpolation: pipeline.interpolation.rawValue,
             keepAspectRatio: pipeline.keepAspectRatio, resize: pipeline.resize.rawValue,
             exifTranspose: pipeline.exifTranspose, fastDecode: pipeline.fastDecode,
             preprocessing: extractor.preprocess.rawValue)
