@@ -276,6 +276,9 @@ DEFAULTS = [
      None, (160, 160), "model config"),
     ("saved_mobilenetv2_160_model_named", "SAVED", "dog_breeds.h5", ["--model", "mobilenet_v2"],
      None, (160, 160), "model config"),
+    # The same in tf-keras 2's dialect (batch_input_shape, nested-list inbound_nodes), at 128.
+    ("saved_tfkeras_mobilenetv2_128", "SAVED_TFK", "tfkeras_model.h5", [],
+     None, (128, 128), "model config"),
 ]
 DEFAULTS_EARLY = {"MobileNet": "conv_pw_3_relu", "MobileNetV2": "block_3_expand_relu"}
 
@@ -296,6 +299,19 @@ def saved_user_model(path):
     return base
 
 
+def saved_tfkeras_model(path):
+    """tf-keras 2 `model.save("x.h5")`: Sequential([MobileNetV2 at 128, GAP, Dense(3)])."""
+    import tf_keras
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(128)
+    base = tf_keras.applications.MobileNetV2(input_shape=(128, 128, 3), include_top=False, weights=None)
+    randomize(legacy_order(base), 128)
+    model = tf_keras.Sequential([base, tf_keras.layers.GlobalAveragePooling2D(),
+                                 tf_keras.layers.Dense(3, activation="softmax")])
+    model.save(path)
+    return base
+
+
 def make_defaults(fixtures, out, files):
     os.makedirs(os.path.join(out, "defaults"), exist_ok=True)
     saved = os.path.join(out, "defaults", "dog_breeds.h5")
@@ -303,6 +319,23 @@ def make_defaults(fixtures, out, files):
     cases = {}
     for name, weights, user_name, options, build, (h, w), source in DEFAULTS:
         keras.backend.clear_session()
+        if weights == "SAVED_TFK":
+            import tf_keras
+            base = saved_tfkeras_model(os.path.join(out, "defaults", user_name))
+            rel_weights = f"features/defaults/{user_name}"
+            pre = A.mobilenet_v2.preprocess_input
+            x = pre(np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(h, w))) for p in files]))
+            early_layer = DEFAULTS_EARLY["MobileNetV2"]
+            for suffix, layer in (("", base.output), ("_early", base.get_layer(early_layer).output)):
+                model = tf_keras.Model(base.input, tf_keras.layers.GlobalAveragePooling2D()(layer))
+                y = model.predict(x, batch_size=8, verbose=0)
+                rel = f"defaults_{name}{suffix}.f32"
+                np.ascontiguousarray(y, dtype="<f4").tofile(os.path.join(out, rel))
+                cases[name + suffix] = {
+                    "file": rel, "shape": list(y.shape), "weights": rel_weights, "user_file": user_name,
+                    "options": options + (["--layer", early_layer] if suffix else []),
+                    "input": [h, w], "source": source}
+            continue
         if weights == "SAVED":
             if saved_base is None:
                 saved_base = saved_user_model(saved)

@@ -30,5 +30,9 @@ static inline int chdf5_is_group(hid_t loc, const char *name) {
 
 // Silences libhdf5's own stderr dump; errors reach the user as one typed line instead.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+// Drops the calling thread's error records after a failure we report ourselves: left behind on
+// a worker thread, they keep libhdf5's exit-time shutdown from finishing ("infinite loop
+// closing library" on stderr) when the process exits from another thread.
+static inline void chdf5_clear_errors(void) { H5Eclear2(H5E_DEFAULT); }
 
 #endif

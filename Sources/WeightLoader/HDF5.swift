@@ -16,6 +16,13 @@ public enum ArrayDType: String, Sendable, Codable, CustomStringConvertible {
     public var isNumeric: Bool { self != .string && self != .other }
 }
 
+/// A libhdf5 failure we report ourselves: the thread's error records are dropped first (see
+/// `chdf5_clear_errors`).
+func hdf5Failure(_ error: WeightLoaderError) -> WeightLoaderError {
+    chdf5_clear_errors()
+    return error
+}
+
 let hdf5Setup: Void = {
     _ = H5open()
     chdf5_silence_errors()
@@ -45,7 +52,7 @@ public final class HDF5File: @unchecked Sendable {
         let id = H5Fopen(path, chdf5_f_acc_rdonly(), chdf5_p_default())
         // The signature is present (H5Fis_hdf5 said so), so a failed open means a damaged file;
         // a file cut short is by far the commonest cause (an interrupted download or copy).
-        guard id >= 0 else { throw WeightLoaderError.truncated(path: path, detail: "HDF5 cannot open it") }
+        guard id >= 0 else { throw hdf5Failure(.truncated(path: path, detail: "HDF5 cannot open it")) }
         self.fileID = id
     }
 
@@ -65,7 +72,7 @@ public final class HDF5File: @unchecked Sendable {
         let id = H5Fopen("keras-archive-member.weights.h5", chdf5_f_acc_rdonly(), fapl)
         guard id >= 0 else {
             buffer.deallocate()
-            throw WeightLoaderError.notHDF5(path: displayPath)
+            throw hdf5Failure(WeightLoaderError.notHDF5(path: displayPath))
         }
         self.fileID = id
         self.image = buffer
@@ -133,7 +140,7 @@ public struct HDF5Group: Sendable {
     }
 
     func damaged(_ what: String) -> WeightLoaderError {
-        .damaged(path: file.path, object: path, detail: what)
+        hdf5Failure(.damaged(path: file.path, object: path, detail: what))
     }
 
     // MARK: attributes
@@ -209,7 +216,7 @@ public struct HDF5Dataset: Sendable {
 
     func open() throws -> hid_t {
         let did = H5Dopen2(file.fileID, path, chdf5_p_default())
-        guard did >= 0 else { throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot open dataset") }
+        guard did >= 0 else { throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot open dataset")) }
         return did
     }
 
@@ -220,7 +227,7 @@ public struct HDF5Dataset: Sendable {
         let space = H5Dget_space(did)
         defer { H5Sclose(space) }
         let rank = H5Sget_simple_extent_ndims(space)
-        guard rank >= 0 else { throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read shape") }
+        guard rank >= 0 else { throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read shape")) }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
         let type = H5Dget_type(did)
@@ -274,7 +281,7 @@ public struct HDF5Dataset: Sendable {
         if dtype == .bfloat16 {
             var raw = [UInt16](repeating: 0, count: count)
             guard H5Dread(did, chdf5_t_native_uint16(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &raw) >= 0 else {
-                throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data")
+                throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data"))
             }
             for i in 0..<count { out[i] = Float(bitPattern: UInt32(raw[i]) << 16) }
             return out
@@ -286,7 +293,7 @@ public struct HDF5Dataset: Sendable {
             H5Dread(did, chdf5_t_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
         }
         guard status >= 0 else {
-            throw WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)")
+            throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)"))
         }
         return out
     }

@@ -45,9 +45,9 @@ extension Extract {
     /// Every failure ends the same way, whatever raised it: one `error: …` line on stderr and the
     /// documented status (64 for a bad command line, 1 for bad input). ArgumentParser's own
     /// `Error: …` plus usage block is replaced; help and version still print as usual.
-    static func main() async {
+    nonisolated static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try await asyncParseAsRoot(nil)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -55,7 +55,7 @@ extension Extract {
             }
         } catch let code as ExitCode {
             // Already reported (`fail`), or a plain exit.
-            Foundation.exit(code.rawValue)
+            exit(withError: code)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }

@@ -113,6 +113,10 @@ struct Run: AsyncParsableCommand {
         }
         try validateTop()
         if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
+            throw ValidationError("-o \(output) is an existing folder; name the features file, such as \((output as NSString).appendingPathComponent("feats.npy"))")
+        }
         do { _ = try OutputFormat(path: output) } catch { throw ValidationError(String(describing: error)) }
     }
 

@@ -100,9 +100,35 @@ final class DefaultsCommandTests: XCTestCase {
             XCTAssertEqual(input["source"] as? String, c.source, name)
             let guessed = r.stderr.split(separator: "\n").filter { $0.hasPrefix("extract: warning:") }
             XCTAssertEqual(guessed.count, c.source == "Keras default" ? 1 : 0, "\(name): one warning when guessed: \(r.stderr)")
-            if (model["manifest_entry"] as? String ?? "").hasPrefix("mobilenet") {
-                XCTAssertEqual(model["integrity"] as? String, "no published hash: checked by structure only", name)
-            }
+            XCTAssertEqual(
+                model["integrity"] as? String,
+                name.hasPrefix("saved_") ? "a saved model of your own: checked by structure only" : "no published hash: checked by structure only",
+                name)
+        }
+    }
+
+    /// `--model` alone takes the file Keras would load: input_shape (160, 160, 3) loads the
+    /// `_160_` file, nothing loads the 224 one; the features equal the `--weights` runs'.
+    func testModelAloneTakesTheFileKerasWouldLoad() throws {
+        let idx = try index()
+        let home = tmp.appendingPathComponent("keras-home")
+        let models = home.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        for name in ["mobilenet_published_224_early", "mobilenet_published_160_early"] {
+            let c = try XCTUnwrap(idx.defaults.cases[name])
+            try FileManager.default.copyItem(atPath: Fixtures.path(c.weights), toPath: models.appendingPathComponent(c.user_file).path)
+        }
+        for (name, extra) in [("mobilenet_published_224_early", [String]()), ("mobilenet_published_160_early", ["--input-size", "160"])] {
+            let c = try XCTUnwrap(idx.defaults.cases[name])
+            let out = tmp.appendingPathComponent("\(name).npy").path
+            let r = try runExtract(["--model", "mobilenet", "--no-download"] + extra + c.options + [Fixtures.path(idx.defaults.photos), "-o", out],
+                                   environment: ["KERAS_HOME": home.path])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            guard r.status == 0 else { continue }
+            let model = try XCTUnwrap(try record(out)["model"] as? [String: Any])
+            XCTAssertEqual(model["weights_file"] as? String, models.appendingPathComponent(c.user_file).path, name)
+            let (failing, worst) = failingRows(try npy(out).values, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
+            XCTAssertEqual(failing, 0, "\(name): worst \(worst)")
         }
     }
 
@@ -160,7 +186,7 @@ final class DefaultsCommandTests: XCTestCase {
             (["--weights", weights, photos, "-o", tmp.path + "/f.csv"], 64, ".csv"),
             (["--weights", weights, "--threads", "0", photos, "-o", out], 64, "--threads"),
             (["--weights", tmp.path + "/none.h5", photos, "-o", out], 1, "none.h5"),
-            (["--weights", weights, photos, "-o", tmp.path], 1, "existing folder"),
+            (["--weights", weights, photos, "-o", tmp.path], 64, "existing folder"),
         ] as [([String], Int32, String)] {
             let r = try runExtract(args)
             assertRefused(r, status: status, mentions: [mention], args.joined(separator: " "))
@@ -187,7 +213,7 @@ final class DefaultsCommandTests: XCTestCase {
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(Set(lines).count, lines.count, "no two identical rows")
         for token in ["--model resnet50 ", "--model resnet50_v0.2 ", "--model mobilenet --alpha 0.25 --rows 128 ",
-                      "--model mobilenetv3small --minimalistic", "--model resnet50 --include-top"] {
+                      "--model mobilenetv3small --alpha 1.0 --minimalistic", "--model resnet50 --include-top"] {
             XCTAssertTrue(lines.contains { $0.hasPrefix(token) }, "no row for \(token): \(r.stdout)")
         }
         XCTAssertTrue(lines.contains { $0.hasPrefix("--model mobilenet --alpha 1.0 --rows 224 ") && $0.contains(" none ") })

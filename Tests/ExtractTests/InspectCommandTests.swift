@@ -81,7 +81,8 @@ final class InspectCommandTests: XCTestCase {
 
     func testUnknownModelIsAUsageLevelErrorWithChoices() throws {
         let r = try runExtract(["inspect", Fixtures.path("legacy/mobilenet_v2_0.35_96_k3.h5"), "--model", "resnet49"])
-        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.status, 64, "a bad command line")
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("unknown model 'resnet49'; choose one of: resnet50"), r.stderr)
     }
 }
