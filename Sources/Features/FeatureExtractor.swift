@@ -21,6 +21,14 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// Values per image in the output: the pooled width, or H·W·C of the map with `.none`.
     public var width: Int { model.outputShape.count }
 
+    /// One image's output as Keras' predict shapes it, without the batch axis: [C] pooled (or
+    /// the classifier's [1000]), [H, W, C] for a feature map (pooling none, --layer).
+    public var outputShape: [Int] { model.outputShape.dimensions }
+
+    /// The shape each row is written with: `outputShape`, or [H·W·C] when `flatten` (the same
+    /// floats in the same NHWC order, as keras.layers.Flatten gives them).
+    public func rowShape(flatten: Bool) -> [Int] { flatten ? [width] : outputShape }
+
     /// Binds `weightsPath` to `entry`'s architecture (positionally for the published files, by
     /// name for a backbone nested in a saved model) and plans the graph for `inputSize`
     /// (default: the manifest's; at least its minimum).

@@ -21,10 +21,11 @@ struct Run: AsyncParsableCommand {
             .tif .tiff, which are listed as Keras lists them but skipped as undecodable); a \
             .gif named on the command line is read (first frame).
 
-            Output by -o extension: .npy (float32 (N, D); beside it NAME.labels.npy, \
-            NAME.classes.txt, NAME.index.csv), .npz or .h5 (features, labels, paths, \
-            class_names inside); always NAME.run.json, the run record. Files appear only when \
-            complete.
+            Output by -o extension: .npy (float32 (N, C) pooled; a feature map (--pooling \
+            none) as Keras returns it, (N, H, W, C), or (N, H·W·C) with --flatten; beside it \
+            NAME.labels.npy, NAME.classes.txt, NAME.index.csv), .npz or .h5 (features, labels, \
+            paths, class_names inside, features in the same shape); always NAME.run.json, the \
+            run record. Files appear only when complete.
 
             With --include-top the model keeps its ImageNet classifier (include_top=True, the \
             published *_tf_dim_ordering_tf_kernels.h5 files): each row is the 1000 class \
@@ -47,11 +48,14 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A weights file to use instead of the Keras cache (a published file or your own saved model).", valueName: "path"))
     var weights: String?
 
-    @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, flattened per image).", valueName: "mode"))
+    @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, (N, H, W, C) as Keras returns it; see --flatten).", valueName: "mode"))
     var pooling: String?
 
     @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
     var layer: String?
+
+    @Flag(help: "With --pooling none: write the feature map as (N, H·W·C) rows instead of Keras' (N, H, W, C); the same floats in the same order.")
+    var flatten = false
 
     @Option(help: ArgumentHelp("Square input side in pixels (default: the model's, e.g. 224; at least its minimum).", valueName: "n"))
     var inputSize: Int?
@@ -112,6 +116,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--preprocess must be caffe, tf, torch or none")
         }
         try validateTop()
+        try validateDataset()
         if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
         do { _ = try OutputFormat(path: output) } catch { throw ValidationError(String(describing: error)) }
     }
@@ -137,6 +142,13 @@ struct Run: AsyncParsableCommand {
             Backbone.classifierFixesInputSize(graph)
         {
             throw ValidationError(String(describing: ExtractionError.classifierInputSize(model: entry.model, size: size, required: entry.defaultInput)))
+        }
+    }
+
+    /// --flatten.
+    func validateDataset() throws {
+        if flatten && pooling != GlobalPooling.none.rawValue {
+            throw ValidationError("--flatten applies to a feature map: add --pooling none (pooled features are already (N, C))")
         }
     }
 
@@ -192,7 +204,7 @@ struct Run: AsyncParsableCommand {
                     note("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
                 }
             }
-            let output = try FeatureOutput(path: output, width: extractor.width, expectedRows: dataset.items.count)
+            let output = try FeatureOutput(path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count)
             out = output
             interrupt.protect(output)
             // decode_predictions of each written row, printed once the progress bar is done.
@@ -212,7 +224,7 @@ struct Run: AsyncParsableCommand {
             let record = try RunRecord(
                 entry: entry, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
                 pipeline: pipeline, dataset: dataset, summary: summary, output: output.path,
-                top: extractor.includeTop ? topK : nil
+                flattened: flatten, top: extractor.includeTop ? topK : nil
             ).json()
             try output.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
@@ -223,8 +235,9 @@ struct Run: AsyncParsableCommand {
                 print(tops.map { Predictions.line(path: $0.name, $0.top) }.joined(separator: "\n"))
             }
             if !quiet {
-                note(String(format: "wrote %@: %d × %d float32 (%d skipped), %.1f images/s",
-                            output.path, summary.names.count, extractor.width, summary.skipped.count, summary.imagesPerSecond))
+                note(String(format: "wrote %@: %d × %@ float32 (%d skipped), %.1f images/s",
+                            output.path, summary.names.count, output.rowShape.map(String.init).joined(separator: "×"),
+                            summary.skipped.count, summary.imagesPerSecond))
             }
         } catch {
             out?.discard()

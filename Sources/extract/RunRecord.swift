@@ -39,6 +39,10 @@ struct RunRecord: Encodable {
     let includeTop: Bool
     let top: Int?
     let features: Int
+    /// One image's output as Keras shapes it ([C], or [H, W, C] for a feature map), and whether
+    /// the rows were written flattened to [H·W·C] (--flatten).
+    let outputShape: [Int]
+    let flattened: Bool
     let output: String
     let counts: Counts
     let classes: [String]
@@ -50,7 +54,7 @@ struct RunRecord: Encodable {
     init(
         entry: WeightsEntry, weightsPath: String, weightsDigest: String?, extractor: FeatureExtractor,
         pipeline: ImagePipeline, dataset: Dataset, summary: ExtractionSummary, output: String,
-        top: Int? = nil
+        flattened: Bool = false, top: Int? = nil
     ) throws {
         // The cache verified the hash already; a --weights file is hashed here so the record
         // names exactly which file made these features.
@@ -72,6 +76,8 @@ struct RunRecord: Encodable {
         includeTop = extractor.includeTop
         self.top = top
         features = extractor.width
+        outputShape = extractor.outputShape
+        self.flattened = flattened && outputShape.count > 1
         self.output = output
         counts = Counts(
             listed: dataset.items.count, written: summary.names.count, skipped: summary.skipped.count,
