@@ -16,10 +16,21 @@ struct Run: AsyncParsableCommand {
             classifier and writes one row per image.
 
             Input: a folder with one sub-folder per class (labels 0..n-1 in the sorted order \
-            flow_from_directory uses, files in its order), a flat folder of images, a text file \
-            listing image paths, or image files. Extensions: .png .jpg .jpeg .bmp (and .ppm \
-            .tif .tiff, which are listed as Keras lists them but skipped as undecodable); a \
-            .gif named on the command line is read (first frame).
+            flow_from_directory uses, files in its order), a flat folder of images, a table \
+            (.csv or .tsv with a header row, read as flow_from_dataframe reads it: paths \
+            relative to the table's folder, labels from a class or label column, classes \
+            sorted, rows in table order; rows naming a missing or non-image file are dropped \
+            with a warning, as its validate_filenames does), a text file listing image paths, \
+            or image files. Extensions: .png .jpg .jpeg .bmp (and .ppm .tif .tiff, which are \
+            listed as Keras lists them but skipped as undecodable); a .gif named on the \
+            command line is read (first frame).
+
+            Stable labels: --classes a,b,c reads only those classes, labelled in that order \
+            (flow_from_directory(classes=[...])); --classes-from train/feats.classes.txt \
+            labels a second folder or table as the training run did, so a folder holding two \
+            of four classes keeps their training labels. A listed class that is absent keeps \
+            its label with no images (a warning says so, as Keras keeps it); with \
+            --classes-from, a class it does not list is an error.
 
             Output by -o extension: .npy (float32 (N, C) pooled; a feature map (--pooling \
             none) as Keras returns it, (N, H, W, C), or (N, H·W·C) with --flatten; beside it \
@@ -56,6 +67,20 @@ struct Run: AsyncParsableCommand {
 
     @Flag(help: "With --pooling none: write the feature map as (N, H·W·C) rows instead of Keras' (N, H, W, C); the same floats in the same order.")
     var flatten = false
+
+    @Option(
+        help: ArgumentHelp("Read only these class folders (or table labels), labelled 0..n-1 in this order, as flow_from_directory(classes=[...]); other class folders are not read.", valueName: "a,b,c"),
+        transform: { try ClassList.selecting(commaSeparated: $0) })
+    var classes: ClassList?
+
+    @Option(help: ArgumentHelp("Label as a previous run did: its NAME.classes.txt (one class per line, in label order). A class folder (or table label) it does not list is an error; a listed class may be absent.", valueName: "file"))
+    var classesFrom: String?
+
+    @Option(help: ArgumentHelp("With a table input: the column of image paths, relative to the table's folder (default: the first column).", valueName: "name"))
+    var pathColumn: String?
+
+    @Option(help: ArgumentHelp("With a table input: the column of class names (default: a column named class or label; without one the rows are unlabeled).", valueName: "name"))
+    var labelColumn: String?
 
     @Option(help: ArgumentHelp("Square input side in pixels (default: the model's, e.g. 224; at least its minimum).", valueName: "n"))
     var inputSize: Int?
@@ -99,7 +124,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the features: NAME.npy, NAME.npz or NAME.h5.", valueName: "file"))
     var output: String
 
-    @Argument(help: ArgumentHelp("A folder of images (class sub-folders give labels), a list file, or image files.", valueName: "input"))
+    @Argument(help: ArgumentHelp("A folder of images (class sub-folders give labels), a table (.csv/.tsv), a list file, or image files.", valueName: "input"))
     var inputs: [String] = []
 
     func validate() throws {
@@ -145,11 +170,26 @@ struct Run: AsyncParsableCommand {
         }
     }
 
-    /// --flatten.
+    /// --classes, --classes-from, the table columns and --flatten.
     func validateDataset() throws {
+        if classes != nil && classesFrom != nil {
+            throw ValidationError("--classes and --classes-from both say how to number the labels: give one")
+        }
+        if (pathColumn != nil || labelColumn != nil) && !(inputs.count == 1 && Dataset.isTableName(inputs[0])) {
+            throw ValidationError("--path-column and --label-column apply to a table input (one .csv or .tsv file)")
+        }
         if flatten && pooling != GlobalPooling.none.rawValue {
             throw ValidationError("--flatten applies to a feature map: add --pooling none (pooled features are already (N, C))")
         }
+    }
+
+    /// The images, labelled as --classes / --classes-from / the table columns say; warns of
+    /// listed classes that are absent.
+    func scanInputs() throws -> Dataset {
+        let requested = try classes ?? classesFrom.map(ClassList.read)
+        let dataset = try Dataset.scan(inputs, classes: requested, columns: TableColumns(path: pathColumn, label: labelColumn))
+        if !quiet { dataset.warnings.forEach(note) }
+        return dataset
     }
 
     func run() async throws {
@@ -180,7 +220,7 @@ struct Run: AsyncParsableCommand {
                 weightsPath = found.url.path
                 digest = found.digest
             }
-            let dataset = try Dataset.scan(inputs)
+            let dataset = try scanInputs()
             let extractor = try FeatureExtractor(
                 entry: entry, weightsPath: weightsPath, inputSize: inputSize,
                 pooling: entry.includeTop ? .none : GlobalPooling(rawValue: pooling ?? "avg")!, layer: layer,
