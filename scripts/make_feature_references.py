@@ -19,7 +19,10 @@ photographs it reads). Writes FIXTURES_DIR/features/:
   and decode_predictions(top=5) of them (TOP_E2E), Keras reading the project's class index
   (Sources/Features/Generated/ImageNetClassIndex.swift) instead of downloading its file, after
   checking that the two are the same table;
-* index.json describing everything, for the Swift tests.
+* index.json describing everything, for the Swift tests;
+* datasets/ + datasets.json: class folders and tables (empty files) with the order and labels
+  Keras gives them with `flow_from_directory(classes=[...])` and `flow_from_dataframe` (with
+  and without `classes=`), for --classes, --classes-from and table inputs (DATASET_CASES).
 """
 import os
 import sys
@@ -31,7 +34,10 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 from unittest import mock  # noqa: E402
 
+import csv  # noqa: E402
+
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras.src.applications import imagenet_utils  # noqa: E402
@@ -67,6 +73,103 @@ def make_tree(root):
         "filenames": [f.replace(os.sep, "/") for f in it.filenames],
         "labels": [int(c) for c in it.classes],
     }
+
+
+# Stable labels and tables. A training folder of four classes and a second folder holding two
+# of them; a .csv with quoting (commas, quotes, a newline, CRLF line ends, a blank line), labels
+# that sort by code point, a missing file and a non-image row; a .tsv whose paths are not in
+# the first column. All files are empty: both iterators list without opening files.
+TRAIN = {"a_cat": ["1.jpg", "2.png"], "b_dog": ["1.jpg", "sub/3.jpg"], "c_fox": ["x.bmp"],
+         "d_owl": ["o.jpeg", "notes.txt"]}
+SECOND = {"b_dog": ["9.jpg"], "d_owl": ["p.png", "q.png"]}
+TABLE_HEADER = ["filename", "note", "class"]
+TABLE_ROWS = [  # (path, note, class); paths relative to the table's folder
+    ("imgs/a, b.png", "a comma in the path", "big, cat"),
+    ('imgs/say "hi".jpg', 'quotes "inside"', "2"),
+    ("imgs/plain.jpg", "two\nlines", "10"),
+    ("imgs/missing.jpg", "no such file: dropped, and its class B with it", "B"),
+    ("imgs/notes.txt", "not an image: dropped", "a"),
+    ("imgs/sub/deep.png", "", "a"),
+    ("imgs/plain.jpg", "the same file twice", "2"),
+    ("imgs/é.png", "non-ASCII", "10"),
+]
+TSV_ROWS = [("7", "owl", "pics/z z.png"), ("3", "cat", "pics/a.jpg"), ("5", "owl", "pics/b.jpg")]
+
+
+def touch(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").close()
+
+
+def make_datasets(out):
+    """Keras' answers for DATASET_CASES: filenames, labels and class order."""
+    root = os.path.join(out, "datasets")
+    shutil.rmtree(root, ignore_errors=True)
+    for name, tree in (("train", TRAIN), ("second", SECOND)):
+        for cls, files in tree.items():
+            for f in files:
+                touch(os.path.join(root, name, cls, f))
+    touch(os.path.join(root, "second", "stray.jpg"))  # beside the class folders: not read
+    train_classes = sorted(TRAIN)
+    # The classes file a run over train/ writes beside its output (FeatureOutput).
+    with open(os.path.join(root, "train.classes.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(c + "\n" for c in train_classes))
+
+    table_dir = os.path.join(root, "table")
+    for path, _, _ in TABLE_ROWS:
+        if "missing" not in path:
+            touch(os.path.join(table_dir, path))
+    with open(os.path.join(table_dir, "table.csv"), "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)  # QUOTE_MINIMAL, "\r\n" line ends
+        w.writerow(TABLE_HEADER)
+        for i, row in enumerate(TABLE_ROWS):
+            w.writerow(row)
+            if i == 2:
+                f.write("\r\n")  # a blank line: pandas skips it
+    for _, _, path in TSV_ROWS:
+        touch(os.path.join(table_dir, path))
+    with open(os.path.join(table_dir, "table.tsv"), "w", encoding="utf-8") as f:
+        f.write("id\tlabel\tpath\n" + "".join("\t".join(r) + "\n" for r in TSV_ROWS))
+
+    def directory(rel, classes):
+        it = ImageDataGenerator().flow_from_directory(
+            os.path.join(root, rel), classes=classes, target_size=(8, 8), shuffle=False)
+        return it
+
+    def dataframe(rel, x_col, y_col, classes=None):
+        sep = "\t" if rel.endswith(".tsv") else ","
+        # Cells as text, as the tool reads them (pandas would read a column of numbers as int,
+        # which flow_from_dataframe refuses as a label).
+        df = pd.read_csv(os.path.join(root, rel), sep=sep, dtype=str, keep_default_na=False)
+        return ImageDataGenerator().flow_from_dataframe(
+            df, directory=os.path.dirname(os.path.join(root, rel)), x_col=x_col, y_col=y_col,
+            classes=classes, target_size=(8, 8), shuffle=False)
+
+    # name -> (input, rule, classes, path column, label column, Keras' iterator). rule:
+    # "select" (--classes), "complete" (--classes-from datasets/train.classes.txt) or None.
+    cases = {
+        "folder_classes": ("train", "select", ["c_fox", "a_cat", "zz_missing"], None, None,
+                           directory("train", ["c_fox", "a_cat", "zz_missing"])),
+        "folder_classes_from": ("second", "complete", train_classes, None, None,
+                                directory("second", train_classes)),
+        "csv_sorted": ("table/table.csv", None, None, None, None,
+                       dataframe("table/table.csv", "filename", "class")),
+        "csv_classes": ("table/table.csv", "select", ["10", "zz_missing", "big, cat"], None, None,
+                        dataframe("table/table.csv", "filename", "class", ["10", "zz_missing", "big, cat"])),
+        "tsv_columns": ("table/table.tsv", None, None, "path", None,
+                        dataframe("table/table.tsv", "path", "label")),
+    }
+    result = {"root": "datasets", "classes_file": "datasets/train.classes.txt", "cases": {}}
+    for name, (rel, rule, classes, path_col, label_col, it) in cases.items():
+        result["cases"][name] = {
+            "input": f"datasets/{rel}", "rule": rule, "classes": classes,
+            "path_column": path_col, "label_column": label_col,
+            "filenames": [f.replace(os.sep, "/") for f in it.filenames],
+            "labels": [int(c) for c in it.classes],
+            "class_names": sorted(it.class_indices, key=it.class_indices.get)}
+    with open(os.path.join(out, "datasets.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, ensure_ascii=False)
+    return result
 
 
 def make_preprocess(out):
@@ -373,6 +476,7 @@ def main(fixtures):
     photos = os.path.join(fixtures, index["e2e"]["photos"])
     index["top"] = make_top_e2e(fixtures, out, [os.path.join(photos, f) for f in index["e2e"]["filenames"]])
     index["defaults"] = make_defaults(fixtures, out, [os.path.join(photos, f) for f in index["e2e"]["filenames"]])
+    make_datasets(out)
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1, ensure_ascii=False)
     print(f"features/: {len(index['tree']['filenames'])} listed files, "

@@ -21,6 +21,14 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// Values per image in the output: the pooled width, or H·W·C of the map with `.none`.
     public var width: Int { model.outputShape.count }
 
+    /// One image's output as Keras' predict shapes it, without the batch axis: [C] pooled (or
+    /// the classifier's [1000]), [H, W, C] for a feature map (pooling none, --layer).
+    public var outputShape: [Int] { model.outputShape.dimensions }
+
+    /// The shape each row is written with: `outputShape`, or [H·W·C] when `flatten` (the same
+    /// floats in the same NHWC order, as keras.layers.Flatten gives them).
+    public func rowShape(flatten: Bool) -> [Int] { flatten ? [width] : outputShape }
+
     /// A run as decided by `ModelDecider`: the file it opened is bound, not opened again.
     public convenience init(
         decision: ModelDecision, weightsPath: String, pooling: GlobalPooling = .avg, layer: String? = nil,

@@ -46,18 +46,23 @@ public enum Npy {
     }
 }
 
-/// A float32 (rows, width) .npy written row by row into an atomic file; the header is sized
-/// for `expectedRows` and rewritten with the actual count (fewer when images were skipped).
+/// A float32 (rows, ...rowShape) .npy written row by row into an atomic file: each row is one
+/// image's `rowShape` floats in C order (a feature map (H, W, C) is NHWC, so the bytes are the
+/// same whether the header says (N, H, W, C) or (N, H·W·C)). The header is sized for
+/// `expectedRows` and rewritten with the actual count (fewer when images were skipped).
 public final class NpyRowWriter {
     public let file: AtomicFile
+    public let rowShape: [Int]
+    /// Floats per row.
     public let width: Int
     public private(set) var rows = 0
     let headerLength: Int
 
-    public init(_ destination: String, width: Int, expectedRows: Int) throws {
+    public init(_ destination: String, rowShape: [Int], expectedRows: Int) throws {
         file = try AtomicFile(destination)
-        self.width = width
-        let h = Npy.header(descr: "<f4", shape: [expectedRows, width])
+        self.rowShape = rowShape
+        width = rowShape.reduce(1, *)
+        let h = Npy.header(descr: "<f4", shape: [expectedRows] + rowShape)
         headerLength = h.count
         try file.write(h)
     }
@@ -70,7 +75,7 @@ public final class NpyRowWriter {
 
     public func commit() throws {
         try file.seek(to: 0)
-        try file.write(Npy.header(descr: "<f4", shape: [rows, width], minimumLength: headerLength))
+        try file.write(Npy.header(descr: "<f4", shape: [rows] + rowShape, minimumLength: headerLength))
         try file.commit()
     }
 }

@@ -1,6 +1,8 @@
 // What a run leaves behind, chosen by the -o extension:
-//   feats.npy  float32 (N, D); beside it feats.labels.npy (int64, with class folders),
-//              feats.index.csv (row, path[, label, class]), feats.classes.txt
+//   feats.npy  float32 (N, ...row shape): (N, C) pooled, (N, H, W, C) a feature map as Keras'
+//              predict returns it, (N, H·W·C) when flattened (same bytes); beside it
+//              feats.labels.npy (int64, with class folders), feats.index.csv (row, path[,
+//              label, class]), feats.classes.txt
 //   (any)      with the ImageNet classifier, feats.predictions.csv (row, path, rank, wnid, name,
 //              probability): the top-k classes as decode_predictions gives them
 //   feats.npz  one archive: features, labels, paths, class_names (numpy arrays, no pickles)
@@ -49,15 +51,18 @@ extension OutputFormat {
 public final class FeatureOutput {
     public let path: String
     public let format: OutputFormat
-    public let width: Int
+    /// One image's shape in every format: [C], [H, W, C], or [H·W·C] flattened.
+    public let rowShape: [Int]
+    /// Floats per image.
+    public var width: Int { rows.width }
     let rows: NpyRowWriter
     /// Base path for side files: `feats` for `feats.npy`.
     let stem: String
 
-    public init(path: String, width: Int, expectedRows: Int) throws {
+    public init(path: String, rowShape: [Int], expectedRows: Int) throws {
         self.path = path
         format = try OutputFormat(path: path)
-        self.width = width
+        self.rowShape = rowShape
         stem = (path as NSString).deletingPathExtension
         let dir = (path as NSString).deletingLastPathComponent
         var isDir: ObjCBool = false
@@ -66,7 +71,7 @@ public final class FeatureOutput {
         }
         // For .npz/.h5 the rows stream to a hidden .npy that is packed at the end.
         let rowsPath = format == .npy ? path : "\(stem).features-rows.npy"
-        rows = try NpyRowWriter(rowsPath, width: width, expectedRows: expectedRows)
+        rows = try NpyRowWriter(rowsPath, rowShape: rowShape, expectedRows: expectedRows)
     }
 
     public var count: Int { rows.rows }
@@ -171,9 +176,10 @@ public final class FeatureOutput {
         var ok = true
         defer { H5Fclose(file) }
 
-        // features: copied from the streamed .npy in blocks of rows.
-        var dims: [hsize_t] = [hsize_t(rows), hsize_t(width)]
-        let space = H5Screate_simple(2, &dims, nil)
+        // features (N, ...rowShape): copied from the streamed .npy in blocks of rows.
+        let rank = Int32(1 + rowShape.count)
+        var dims: [hsize_t] = [hsize_t(rows)] + rowShape.map { hsize_t($0) }
+        let space = H5Screate_simple(rank, &dims, nil)
         let ds = H5Dcreate2(file, "features", chdf5_t_ieee_f32le(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
         if ds < 0 { ok = false }
         if ok, rows > 0, let input = FileHandle(forReadingAtPath: featuresNpy) {
@@ -186,10 +192,10 @@ public final class FeatureOutput {
             while ok, start < rows {
                 let n = min(block, rows - start)
                 guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else { ok = false; break }
-                var offs: [hsize_t] = [hsize_t(start), 0]
-                var count: [hsize_t] = [hsize_t(n), hsize_t(width)]
+                var offs: [hsize_t] = [hsize_t(start)] + rowShape.map { _ in 0 }
+                var count: [hsize_t] = [hsize_t(n)] + rowShape.map { hsize_t($0) }
                 H5Sselect_hyperslab(space, H5S_SELECT_SET, &offs, nil, &count, nil)
-                let mem = H5Screate_simple(2, &count, nil)
+                let mem = H5Screate_simple(rank, &count, nil)
                 let rc = data.withUnsafeBytes { H5Dwrite(ds, chdf5_t_native_float(), mem, space, chdf5_p_default(), $0.baseAddress) }
                 H5Sclose(mem)
                 if rc < 0 { ok = false }

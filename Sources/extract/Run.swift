@@ -16,15 +16,27 @@ struct Run: AsyncParsableCommand {
             classifier and writes one row per image.
 
             Input: a folder with one sub-folder per class (labels 0..n-1 in the sorted order \
-            flow_from_directory uses, files in its order), a flat folder of images, a text file \
-            listing image paths, or image files. Extensions: .png .jpg .jpeg .bmp (and .ppm \
-            .tif .tiff, which are listed as Keras lists them but skipped as undecodable); a \
-            .gif named on the command line is read (first frame).
+            flow_from_directory uses, files in its order), a flat folder of images, a table \
+            (.csv or .tsv with a header row, read as flow_from_dataframe reads it: paths \
+            relative to the table's folder, labels from a class or label column, classes \
+            sorted, rows in table order; rows naming a missing or non-image file are dropped \
+            with a warning, as its validate_filenames does), a text file listing image paths, \
+            or image files. Extensions: .png .jpg .jpeg .bmp (and .ppm .tif .tiff, which are \
+            listed as Keras lists them but skipped as undecodable); a .gif named on the \
+            command line is read (first frame).
 
-            Output by -o extension: .npy (float32 (N, D); beside it NAME.labels.npy, \
-            NAME.classes.txt, NAME.index.csv), .npz or .h5 (features, labels, paths, \
-            class_names inside); always NAME.run.json, the run record. Files appear only when \
-            complete.
+            Stable labels: --classes a,b,c reads only those classes, labelled in that order \
+            (flow_from_directory(classes=[...])); --classes-from train/feats.classes.txt \
+            labels a second folder or table as the training run did, so a folder holding two \
+            of four classes keeps their training labels. A listed class that is absent keeps \
+            its label with no images (a warning says so, as Keras keeps it); with \
+            --classes-from, a class it does not list is an error.
+
+            Output by -o extension: .npy (float32 (N, C) pooled; a feature map (--pooling \
+            none) as Keras returns it, (N, H, W, C), or (N, H·W·C) with --flatten; beside it \
+            NAME.labels.npy, NAME.classes.txt, NAME.index.csv), .npz or .h5 (features, labels, \
+            paths, class_names inside, features in the same shape); always NAME.run.json, the \
+            run record. Files appear only when complete.
 
             With --include-top the model keeps its ImageNet classifier (include_top=True, the \
             published *_tf_dim_ordering_tf_kernels.h5 files): each row is the 1000 class \
@@ -47,11 +59,28 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A weights file to use instead of the Keras cache (a published file or your own saved model).", valueName: "path"))
     var weights: String?
 
-    @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, flattened per image).", valueName: "mode"))
+    @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, (N, H, W, C) as Keras returns it; see --flatten).", valueName: "mode"))
     var pooling: String?
 
     @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
     var layer: String?
+
+    @Flag(help: "With --pooling none: write the feature map as (N, H·W·C) rows instead of Keras' (N, H, W, C); the same floats in the same order.")
+    var flatten = false
+
+    @Option(
+        help: ArgumentHelp("Read only these class folders (or table labels), labelled 0..n-1 in this order, as flow_from_directory(classes=[...]); other class folders are not read.", valueName: "a,b,c"),
+        transform: { try ClassList.selecting(commaSeparated: $0) })
+    var classes: ClassList?
+
+    @Option(help: ArgumentHelp("Label as a previous run did: its NAME.classes.txt (one class per line, in label order). A class folder (or table label) it does not list is an error; a listed class may be absent.", valueName: "file"))
+    var classesFrom: String?
+
+    @Option(help: ArgumentHelp("With a table input: the column of image paths, relative to the table's folder (default: the first column).", valueName: "name"))
+    var pathColumn: String?
+
+    @Option(help: ArgumentHelp("With a table input: the column of class names (default: a column named class or label; without one the rows are unlabeled).", valueName: "name"))
+    var labelColumn: String?
 
     @Option(help: ArgumentHelp("Input size in pixels: N (square) or HxW such as 160x224, as Keras' input_shape. Default, as Keras decides it: a saved model's own input, else the size the published file was trained at (its name: _160_), else the model's default (224 for most; 299, 300, ...).", valueName: "n|hxw"))
     var inputSize: InputSize?
@@ -95,7 +124,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the features: NAME.npy, NAME.npz or NAME.h5.", valueName: "file"))
     var output: String
 
-    @Argument(help: ArgumentHelp("A folder of images (class sub-folders give labels), a list file, or image files.", valueName: "input"))
+    @Argument(help: ArgumentHelp("A folder of images (class sub-folders give labels), a table (.csv/.tsv), a list file, or image files.", valueName: "input"))
     var inputs: [String] = []
 
     func validate() throws {
@@ -112,6 +141,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--preprocess must be caffe, tf, torch or none")
         }
         try validateTop()
+        try validateDataset()
         if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
@@ -150,6 +180,28 @@ struct Run: AsyncParsableCommand {
             includeTop: selection.includeTop, weightsPath: weights, inputSize: inputSize)
     }
 
+    /// --classes, --classes-from, the table columns and --flatten.
+    func validateDataset() throws {
+        if classes != nil && classesFrom != nil {
+            throw ValidationError("--classes and --classes-from both say how to number the labels: give one")
+        }
+        if (pathColumn != nil || labelColumn != nil) && !(inputs.count == 1 && Dataset.isTableName(inputs[0])) {
+            throw ValidationError("--path-column and --label-column apply to a table input (one .csv or .tsv file)")
+        }
+        if flatten && pooling != GlobalPooling.none.rawValue {
+            throw ValidationError("--flatten applies to a feature map: add --pooling none (pooled features are already (N, C))")
+        }
+    }
+
+    /// The images, labelled as --classes / --classes-from / the table columns say; warns of
+    /// listed classes that are absent.
+    func scanInputs() throws -> Dataset {
+        let requested = try classes ?? classesFrom.map(ClassList.read)
+        let dataset = try Dataset.scan(inputs, classes: requested, columns: TableColumns(path: pathColumn, label: labelColumn))
+        if !quiet { dataset.warnings.forEach(note) }
+        return dataset
+    }
+
     func run() async throws {
         // Past a file-size limit, writes fail with EFBIG (reported, temporary removed) instead
         // of the signal killing the process with the temporary left behind.
@@ -158,7 +210,7 @@ struct Run: AsyncParsableCommand {
         var out: FeatureOutput?
         do {
             // What is read and where it goes are checked before any weights are fetched.
-            let dataset = try Dataset.scan(inputs)
+            let dataset = try scanInputs()
             try OutputFormat.checkDestination(output)
             let decision = try ModelDecider.decide(request)
             let entry = decision.entry
@@ -203,7 +255,7 @@ struct Run: AsyncParsableCommand {
                     note("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
                 }
             }
-            let output = try FeatureOutput(path: output, width: extractor.width, expectedRows: dataset.items.count)
+            let output = try FeatureOutput(path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count)
             out = output
             interrupt.protect(output)
             // decode_predictions of each written row, printed once the progress bar is done.
@@ -223,7 +275,7 @@ struct Run: AsyncParsableCommand {
             let record = try RunRecord(
                 decision: decision, integrity: integrity, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
                 pipeline: pipeline, dataset: dataset, inputs: inputs, summary: summary, output: output.path,
-                top: extractor.includeTop ? topK : nil
+                flattened: flatten, top: extractor.includeTop ? topK : nil
             ).json()
             try output.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
@@ -234,8 +286,9 @@ struct Run: AsyncParsableCommand {
                 print(tops.map { Predictions.line(path: $0.name, $0.top) }.joined(separator: "\n"))
             }
             if !quiet {
-                note(String(format: "wrote %@: %d × %d float32 (%d skipped), %.1f images/s",
-                            output.path, summary.names.count, extractor.width, summary.skipped.count, summary.imagesPerSecond))
+                note(String(format: "wrote %@: %d × %@ float32 (%d skipped), %.1f images/s",
+                            output.path, summary.names.count, output.rowShape.map(String.init).joined(separator: "×"),
+                            summary.skipped.count, summary.imagesPerSecond))
             }
         } catch {
             out?.discard()

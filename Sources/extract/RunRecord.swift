@@ -44,6 +44,15 @@ struct RunRecord: Encodable {
         let preprocessing: String
     }
     struct Skipped: Encodable { let path: String; let reason: String }
+    /// What --classes / --classes-from asked for, as given.
+    struct Requested: Encodable {
+        let option: String
+        let file: String?
+        let names: [String]
+    }
+    /// Each class's label and how many rows carry it (0 for a listed class that is absent).
+    struct ClassLabel: Encodable { let `class`: String; let label: Int; let images: Int }
+    struct Table: Encodable { let file: String; let pathColumn: String; let labelColumn: String? }
     struct Counts: Encodable { let listed: Int; let written: Int; let skipped: Int; let notRead: Int }
 
     let tool = "extract \(Extract.version)"
@@ -62,9 +71,16 @@ struct RunRecord: Encodable {
     let includeTop: Bool
     let top: Int?
     let features: Int
+    /// One image's output as Keras shapes it ([C], or [H, W, C] for a feature map), and whether
+    /// the rows were written flattened to [H·W·C] (--flatten).
+    let outputShape: [Int]
+    let flattened: Bool
     let output: String
     let counts: Counts
     let classes: [String]
+    let classesRequested: Requested?
+    let classLabels: [ClassLabel]
+    let table: Table?
     let skipped: [Skipped]
     let notRead: [Skipped]
     let seconds: Double
@@ -73,7 +89,7 @@ struct RunRecord: Encodable {
     init(
         decision: ModelDecision, integrity: String, weightsPath: String, weightsDigest: String?,
         extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset, inputs: [String],
-        summary: ExtractionSummary, output: String, top: Int? = nil
+        summary: ExtractionSummary, output: String, flattened: Bool = false, top: Int? = nil
     ) throws {
         let entry = extractor.entry
         // The cache verified the hash already; a --weights file is hashed here so the record
@@ -108,11 +124,18 @@ struct RunRecord: Encodable {
         includeTop = extractor.includeTop
         self.top = top
         features = extractor.width
+        outputShape = extractor.outputShape
+        self.flattened = flattened && outputShape.count > 1
         self.output = output
         counts = Counts(
             listed: dataset.items.count, written: summary.names.count, skipped: summary.skipped.count,
             notRead: dataset.ignored.count)
         classes = dataset.classNames
+        classesRequested = dataset.requested.map { Requested(option: $0.option, file: $0.file, names: $0.names) }
+        var counts = [Int](repeating: 0, count: dataset.classNames.count)
+        for label in summary.labels { counts[label] += 1 }
+        classLabels = dataset.classNames.enumerated().map { ClassLabel(class: $1, label: $0, images: counts[$0]) }
+        table = dataset.table.map { Table(file: $0.file, pathColumn: $0.pathColumn, labelColumn: $0.labelColumn) }
         skipped = summary.skipped.map { Skipped(path: $0.path, reason: $0.reason) }
         notRead = dataset.ignored.map { Skipped(path: $0.path, reason: $0.reason) }
         seconds = (summary.seconds * 1000).rounded() / 1000
