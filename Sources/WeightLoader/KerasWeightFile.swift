@@ -271,6 +271,7 @@ public final class KerasWeightFile: @unchecked Sendable {
         var walk = Keras3Walk()
         return try walk.members(of: group, path: path)
     }
+
     /// `conv2d_12` -> `conv2d`: the snake-case class name Keras used as the key.
     static func keras3ClassKey(_ key: String) -> String {
         guard let underscore = key.lastIndex(of: "_"), Int(key[key.index(after: underscore)...]) != nil else { return key }
