@@ -73,7 +73,7 @@ let package = Package(
         ),
         // Fixture paths and a runner for the built binary, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "TestSupport"]),
+        .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Backbones", "WeightLoader", "TestSupport"]),

@@ -3,8 +3,9 @@
 
 Usage:  .venv/bin/python scripts/make_fixtures.py OUTDIR
 
-Writes every fixture under OUTDIR (legacy/, full/, v3/, bad/, an empty inputs/, reference/
-Keras outputs for the Swift backbones' parity tests) plus
+Writes every fixture under OUTDIR (legacy/, full/, v3/, attr/ (models that track layers as
+attributes, with their backbones' arrays, images and features), bad/, an empty inputs/,
+reference/ Keras outputs for the Swift backbones' parity tests) plus
 OUTDIR/expectations.json, which records for each file its layout, writer, counts and six
 value checks. Python/Keras are used only here, to produce test data; the Swift code never
 runs Python.
@@ -41,6 +42,7 @@ import zlib  # noqa: E402
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
 import keras  # noqa: E402  (Keras 3)
 import tf_keras  # noqa: E402  (Keras 2 API, writes Keras-2 style files)
 from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
@@ -692,6 +694,181 @@ def fx_float64(src_rel, src_entry):
     return fx
 
 
+# --- attribute-tracked Keras 3 models (layers held as attributes) --------------------------
+#
+# saving_lib._save_state walks a model by _walk_saveable: a Functional or Sequential model's
+# `layers` list first, then every attribute in sorted order (private ones last), and stores a
+# layer once, at the first path it is met. A subclassed model's attributes become root groups
+# (`backbone/layers/conv2d/vars/0`), a layer's sub-layers groups inside it
+# (`layers/conv_block/bn/vars/0`); the `vars` group's `name` attribute is the layer's name.
+
+L = keras.layers
+
+
+@keras.saving.register_keras_serializable(package="fixtures")
+class AttrClassifier(keras.Model):
+    """(a) A subclassed model holding a keras.applications backbone, a Sequential block and a
+    head as attributes. block1 reuses the backbone's first layer names (conv1, conv1_bn), as
+    Keras allows across models: only the path tells them apart."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = keras.applications.MobileNet(
+            alpha=0.25, input_shape=(ATTR_SIZES["MobileNet_0.25"],) * 2 + (3,),
+            include_top=False, weights=None)
+        self.block1 = keras.Sequential([L.Conv2D(16, 1, name="conv1"),
+                                        L.BatchNormalization(name="conv1_bn"), L.ReLU()],
+                                       name="block1")
+        self.pool = L.GlobalAveragePooling2D()
+        self.head = L.Dense(5, name="head")
+
+    def call(self, x):
+        return self.head(self.pool(self.block1(self.backbone(x))))
+
+
+@keras.saving.register_keras_serializable(package="fixtures")
+class ConvBlock(L.Layer):
+    """A layer holding its sub-layers as attributes (conv, bn)."""
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.conv = L.Conv2D(filters, 1, use_bias=False)
+        self.bn = L.BatchNormalization()
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
+
+    def call(self, x):
+        return keras.activations.relu(self.bn(self.conv(x)))
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}
+
+
+@keras.saving.register_keras_serializable(package="fixtures")
+class AttrTagger(keras.Model):
+    """(b) A Functional model whose backbone and Sequential neck are also attributes, with a
+    ConvBlock (sub-layers as attributes) in its graph."""
+
+    def __init__(self, **kwargs):
+        size = ATTR_SIZES["MobileNetV2_0.35"]
+        backbone = keras.applications.MobileNetV2(
+            alpha=0.35, input_shape=(size, size, 3), include_top=False, weights=None)
+        neck = keras.Sequential([L.Conv2D(32, 1, name="neck_conv"),
+                                 L.BatchNormalization(name="neck_bn"), L.ReLU()], name="neck")
+        inp = keras.Input((size, size, 3))
+        x = ConvBlock(24, name="refine")(neck(backbone(inp)))
+        out = L.Dense(4, name="tags")(L.GlobalAveragePooling2D()(x))
+        super().__init__(inp, out, **kwargs)
+        self.backbone = backbone
+        self.neck = neck
+
+
+# Architecture id -> input side of the attribute-tracked fixtures' backbones (odd 97: the
+# asymmetric "same" padding of stride-2 convolutions).
+ATTR_SIZES = {"MobileNet_0.25": 97, "MobileNetV2_0.35": 96}
+ATTR_IMAGES = 3
+_ATTR_CACHE = {}
+_ATTR_SIDE = {}
+
+
+def attr_model(kind):
+    """The randomized model of kind "subclassed" or "functional" (built once: the .weights.h5
+    and .keras fixtures hold the same values), its backbone, the backbone's path in the file,
+    and the shared side files: every backbone array (.npz, keyed `<layer name>/<index>` in the
+    legacy order), seeded PNG images of the input size, and Keras' backbone.predict on them."""
+    if kind in _ATTR_CACHE:
+        return _ATTR_CACHE[kind]
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed_of(f"attr {kind}"))
+    if kind == "subclassed":
+        arch, model = "MobileNet_0.25", AttrClassifier()
+        prefix = "backbone"
+    else:
+        arch, model = "MobileNetV2_0.35", AttrTagger()
+        prefix = f"layers/{v3_keys(model.layers)[id(model.backbone)]}"
+    size = ATTR_SIZES[arch]
+    model(np.zeros((1, size, size, 3), np.float32))  # builds a subclassed model
+    # Every variable of every layer, BatchNorm moving statistics included, then the backbone's
+    # kernels at the parity references' gain (activations stay O(1) through its depth).
+    randomize([(None, list(model.weights))], seed_of(f"attr {kind} values"))
+    _scale_conv_kernels(model.backbone, 1.0)
+    # Saved with the optimizer's state, as a training script's model.save leaves it (a group
+    # at the root that is no layer).
+    model.compile(optimizer="adam", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    _ATTR_CACHE[kind] = (arch, model, prefix)
+    return _ATTR_CACHE[kind]
+
+
+def attr_side_files(out, kind):
+    """attr/<kind>_arrays.npz, attr/<kind>_images/*.png, attr/<kind>_features.f32."""
+    arch, model, _ = attr_model(kind)
+    backbone, size = model.backbone, ATTR_SIZES[arch]
+    order = legacy_order(backbone)
+    np.savez(out(f"attr/{kind}_arrays.npz"),
+             **{f"{l.name}/{i}": to_numpy(w) for l, ws in order for i, w in enumerate(ws)})
+    rng = np.random.default_rng(seed_of(f"attr {kind} images"))
+    pixels = rng.integers(0, 256, size=(ATTR_IMAGES, size, size, 3), dtype=np.uint8)
+    os.makedirs(out(f"attr/{kind}_images"), exist_ok=True)
+    images = []
+    for n, image in enumerate(pixels):
+        rel = f"attr/{kind}_images/{n}.png"
+        Image.fromarray(image).save(out(rel))
+        images.append(rel)
+    # The tool's input: the PNG's pixels, not resized (same size), preprocessed as the
+    # backbone's family does (MobileNet, MobileNetV2: "tf", x / 127.5 - 1).
+    x = keras.applications.mobilenet.preprocess_input(pixels.astype(np.float32))
+    y = backbone.predict(x, batch_size=ATTR_IMAGES, verbose=0)
+    write_f32(out(f"attr/{kind}_features.f32"), y)
+    return {"arrays_npz": f"attr/{kind}_arrays.npz", "images": images, "size": size,
+            "features": f"attr/{kind}_features.f32", "features_shape": list(y.shape),
+            "max_abs": float(np.abs(y).max())}
+
+
+def fx_attr(kind, archive):
+    """27-30. Keras 3 files of models that track layers as attributes: (a) "subclassed", a
+    subclassed keras.Model holding a MobileNet 0.25 backbone (root groups backbone/, block1/,
+    head/, layers/ for the attributes Keras met first through Model.layers, optimizer/);
+    (b) "functional", a Functional model with attribute-held Sequential blocks and a layer whose
+    sub-layers are attributes (layers/conv_block/bn/vars). Saved by save_weights (.weights.h5)
+    and model.save (.keras). The checks and the .npz hold the backbone's arrays."""
+    def fx(out, rel):
+        arch, model, prefix = attr_model(kind)
+        if archive:
+            model.save(out(rel))
+        else:
+            model.save_weights(out(rel))
+        backbone = model.backbone
+        order = legacy_order(backbone)
+        bb = type("AttrBackbone", (), {"order": order, "ref_names": [l.name for l, _ in order]})
+        keys = v3_keys(backbone.layers)
+        checks = make_checks(bb, lambda k: order[k][0].name, lambda k, i: str(i),
+                             lambda k, i: f"/{prefix}/layers/{keys[id(order[k][0])]}/vars/{i}")
+        n_arrays = sum(len(ws) for _, ws in order)
+        params = sum(int(np.prod(w.shape)) for _, ws in order for w in ws)
+        all_params = sum(int(np.prod(w.shape)) for w in model.weights)
+        # Layers with variables of their own, at any depth (each one `vars` group with arrays).
+        weighted = sum(1 for l in model._flatten_layers(include_self=False, recursive=True)
+                       if l._trainable_variables or l._non_trainable_variables)
+        e = entry("keras3-archive" if archive else "keras3-weights", K3, arch, checks,
+                  keras_version=keras.__version__ if archive else None, nested_in=backbone.name,
+                  weighted_layers=weighted, arrays=len(model.weights), params=all_params,
+                  backbone={"layers": len(backbone.layers), "weighted_layers": len(order),
+                            "arrays": n_arrays, "params": params},
+                  tracking="attributes", binding_path=prefix, kind=kind)
+        if archive:
+            e["archive_member"] = "model.weights.h5"
+        if kind not in _ATTR_SIDE:
+            _ATTR_SIDE[kind] = attr_side_files(out, kind)
+        e["e2e"] = _ATTR_SIDE[kind]
+        return e
+    fx.__doc__ = fx_attr.__doc__
+    return fx
+
+
 # ----------------------------------------------------------------------------------------
 # Verification: re-open each written file and compare with its entry
 # ----------------------------------------------------------------------------------------
@@ -718,8 +895,11 @@ def file_counts(f, e):
         return {"layer_names_count": len(names), "weighted_layers": weighted,
                 "arrays": arrays, "params": params}
     groups = []
-    f["layers"].visititems(lambda p, o: groups.append(o)
-                           if isinstance(o, h5py.Group) and p.split("/")[-1] == "vars" else None)
+    # An attribute-tracked file has layers anywhere in the tree, beside an optimizer/ group.
+    top = f if e.get("tracking") == "attributes" else f["layers"]
+    top.visititems(lambda p, o: groups.append(o)
+                   if isinstance(o, h5py.Group) and p.split("/")[-1] == "vars"
+                   and not p.startswith("optimizer/") else None)
     ds = [d for g in groups for d in g.values() if isinstance(d, h5py.Dataset)]
     return {"layer_names_count": None,
             "weighted_layers": sum(any(isinstance(d, h5py.Dataset) for d in g.values())
@@ -743,11 +923,26 @@ def verify(path, e):
                 vars_name = f[c["file_path"]].parent.attrs.get("name")
                 if vars_name != c["keras_layer"]:
                     problems.append(f"{c['file_path']}: vars name {vars_name!r}")
+        if e.get("tracking") == "attributes":
+            problems += verify_attr_reload(path, e)
         if "head" in e and "file_path" in e["head"]:
             if not np.isclose(f[e["head"]["file_path"]][()].sum(dtype=np.float64),
                               e["head"]["sum"], rtol=1e-9):
                 problems.append("head differs")
     return problems
+
+
+def verify_attr_reload(path, e):
+    """Keras itself loads the attribute-tracked file into a fresh model of the same class and
+    gets every value back."""
+    _, saved, _ = attr_model(e["kind"])
+    fresh = AttrClassifier() if e["kind"] == "subclassed" else AttrTagger()
+    size = ATTR_SIZES[e["architecture"]]
+    fresh(np.zeros((1, size, size, 3), np.float32))
+    fresh.load_weights(path)
+    differ = [w.path for w, v in zip(fresh.weights, saved.weights)
+              if not np.array_equal(to_numpy(w), to_numpy(v))]
+    return [f"Keras reloads {len(differ)} arrays differently: {differ[:3]}"] if differ else []
 
 
 def verify_error(path, e):
@@ -1168,7 +1363,7 @@ def make_backbone_references(out):
 def main(outdir):
     t0 = time.time()
     os.makedirs(outdir, exist_ok=True)
-    for sub in ("legacy", "full", "v3", "bad", "inputs", "reference"):
+    for sub in ("legacy", "full", "v3", "attr", "bad", "inputs", "reference"):
         shutil.rmtree(os.path.join(outdir, sub), ignore_errors=True)
         os.makedirs(os.path.join(outdir, sub))
 
@@ -1204,6 +1399,10 @@ def main(outdir):
     run("v3/mobilenet_v2_0.35_96.weights.h5", fx_v3_plain)
     run("v3/nested.weights.h5", fx_v3_nested_weights)
     run("v3/nested.keras", fx_v3_nested_archive)
+    run("attr/subclassed.weights.h5", fx_attr("subclassed", archive=False))
+    run("attr/subclassed.keras", fx_attr("subclassed", archive=True))
+    run("attr/functional_blocks.weights.h5", fx_attr("functional", archive=False))
+    run("attr/functional_blocks.keras", fx_attr("functional", archive=True))
     run("bad/not_hdf5.h5", fx_not_hdf5)
     run("bad/empty.h5", fx_empty)
     run("bad/truncated.h5", fx_truncated(src))

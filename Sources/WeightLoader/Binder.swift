@@ -23,11 +23,28 @@ public enum BindingMethod: Sendable, Equatable, CustomStringConvertible {
     /// A backbone nested in a saved model, or a `.weights.h5`: by layer name, auto-named layers
     /// by order within their class.
     case byName(nestedIn: String?)
+    /// A Keras 3 file of a model that tracks layers as attributes (a subclassed `keras.Model`,
+    /// layers holding sub-layers): by the layer names its `vars` groups record, first in
+    /// Keras' visiting order where names repeat. `path` is the group of the model that bound
+    /// (`backbone`; nil: the file's layers as a whole), `model` its recorded name.
+    case byTrackedName(path: String?, model: String?)
 
     public var description: String {
         switch self {
         case .positional: return "positional"
         case .byName(let nested): return nested.map { "by name inside '\($0)'" } ?? "by name"
+        case .byTrackedName(let path, let model):
+            let place = path.map { "inside '\($0)'" + (model.map { " (\($0))" } ?? "") } ?? "across the whole file"
+            return "by the layer names of an attribute-tracked layout, \(place)"
+        }
+    }
+
+    /// The saved model the backbone was found in, by its recorded name.
+    public var nestedIn: String? {
+        switch self {
+        case .positional: return nil
+        case .byName(let nested): return nested
+        case .byTrackedName(_, let model): return model
         }
     }
 }
@@ -83,12 +100,38 @@ public enum Binder {
             }
             return try firstByName(nested, arch, file: file, fallback: { try positional(weighted, arch, path: file.path) })
         case .keras3Weights, .keras3Archive:
+            if file.tracking == .attributes { return try trackedByName(file, arch) }
             let nested = weighted.filter(\.isNested)
             if nested.isEmpty || weighted.count == arch.numWeightedLayers {
                 return try byName(weighted, arch, path: file.path, nestedIn: nil)
             }
             return try firstByName(nested, arch, file: file, fallback: { try byName(weighted, arch, path: file.path, nestedIn: nil) })
         }
+    }
+
+    /// An attribute-tracked Keras 3 file (`backbone/layers/conv2d/vars/0`, `block1/...`): each
+    /// model or layer-holding layer in the order Keras visits them (`_walk_saveable`), then all
+    /// the file's layers together, by the names their `vars` groups record. Where two layers
+    /// share a name, the first Keras visits binds, as the first model that fits does. When
+    /// nothing fits, the error is the one of the candidate whose size is nearest the model's.
+    static func trackedByName(_ file: KerasWeightFile, _ arch: Architecture) throws -> BindingPlan {
+        var closest: (distance: Int, error: Error)?
+        func note(_ error: Error, _ layers: Int) {
+            let distance = abs(layers - arch.numWeightedLayers)
+            if closest == nil || distance < closest!.distance { closest = (distance, error) }
+        }
+        for candidate in file.nestedLayers {
+            let layers = candidate.preorder.dropFirst().filter { !$0.arrays.isEmpty }
+            do {
+                return try byName(Array(layers), arch, path: file.path,
+                                  method: .byTrackedName(path: candidate.path, model: candidate.name))
+            } catch { note(error, layers.count) }
+        }
+        let leaves = file.leafLayers
+        do {
+            return try byName(leaves, arch, path: file.path, method: .byTrackedName(path: nil, model: nil))
+        } catch { note(error, leaves.count) }
+        throw closest!.error
     }
 
     /// Tries each nested model in turn; when none fits, reports the error of the one that came
@@ -125,6 +168,10 @@ public enum Binder {
     /// Named layers by name; layers Keras named automatically (`conv2d_7`, whose number depends
     /// on what else the session built) by order within their class, as `.weights.h5` keys are.
     static func byName(_ layers: [FileLayer], _ arch: Architecture, path: String, nestedIn: String?) throws -> BindingPlan {
+        try byName(layers, arch, path: path, method: .byName(nestedIn: nestedIn))
+    }
+
+    static func byName(_ layers: [FileLayer], _ arch: Architecture, path: String, method: BindingMethod) throws -> BindingPlan {
         var unused = Array(layers.indices)
         var byName: [String: Int] = [:]
         for (i, layer) in layers.enumerated() where byName[layer.name] == nil { byName[layer.name] = i }
@@ -152,7 +199,7 @@ public enum Binder {
             try check(stored, against: spec, arch: arch, path: path)
             return (layer: spec, source: stored)
         }
-        return BindingPlan(architecture: arch, method: .byName(nestedIn: nestedIn), pairs: pairs, path: path)
+        return BindingPlan(architecture: arch, method: method, pairs: pairs, path: path)
     }
 
     static func shapes(_ layer: FileLayer) -> [[Int]] { layer.arrays.map(\.shape) }
@@ -177,7 +224,7 @@ public enum Binder {
     /// when only names differ, as with the two ResNet50 releases).
     public static func detect(_ file: KerasWeightFile, among ids: [String] = ArchitectureCatalog.ids) -> [BindingPlan] {
         // Cheap prefilter: the file, or a model nested in it, holds exactly the parameters.
-        let sizes = Set([file.params] + file.weightedLayers.filter(\.isNested).map(\.params))
+        let sizes = Set([file.params] + file.nestedLayers.map(\.params))
         return ids.compactMap { id -> BindingPlan? in
             guard let arch = try? ArchitectureCatalog.architecture(id), sizes.contains(arch.numParams) else { return nil }
             return try? plan(file, arch)

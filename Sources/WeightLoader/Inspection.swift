@@ -11,6 +11,8 @@ public struct InspectReport: Codable, Sendable {
     public struct Layer: Codable, Sendable {
         public let name: String
         public let className: String?
+        /// Keras 3 files: the group it is stored at (`backbone/layers/conv2d`).
+        public let path: String?
         public let arrays: [Array]
         /// For a nested model: its inner layers with weights.
         public let inner: [Layer]?
@@ -27,12 +29,18 @@ public struct InspectReport: Codable, Sendable {
         public let architecture: String
         public let method: String
         public let nestedIn: String?
+        /// Attribute-tracked Keras 3 files: the group of the model that bound (nil: whole file).
+        public let path: String?
         public let layers: Int
         public let namesAgreeing: Int
     }
 
     public let path: String
     public let layout: String
+    /// Keras 3 files: "layer-lists" or "attributes" (`Keras3Tracking`).
+    public let tracking: String?
+    /// Keras 3 files: the groups that are tracked attributes, in Keras' visiting order.
+    public let trackedAttributes: [String]?
     public let kerasVersion: String?
     public let backend: String?
     public let bytes: Int
@@ -60,15 +68,16 @@ public enum Inspector {
         }
         let plans = Binder.detect(file)
         let matches = plans.map { plan -> InspectReport.Match in
-            var nested: String?
-            if case .byName(let n) = plan.method { nested = n }
+            var path: String?
+            if case .byTrackedName(let p, _) = plan.method { path = p }
             return InspectReport.Match(
-                architecture: plan.architecture.id, method: plan.method.description, nestedIn: nested,
-                layers: plan.pairs.count, namesAgreeing: plan.nameAgreement)
+                architecture: plan.architecture.id, method: plan.method.description, nestedIn: plan.method.nestedIn,
+                path: path, layers: plan.pairs.count, namesAgreeing: plan.nameAgreement)
         }
         let weighted = file.weightedLayers
         return InspectReport(
-            path: path, layout: file.layout.rawValue, kerasVersion: file.kerasVersion, backend: file.backend,
+            path: path, layout: file.layout.rawValue, tracking: file.tracking?.rawValue,
+            trackedAttributes: file.tracking == nil ? nil : file.trackedAttributes, kerasVersion: file.kerasVersion, backend: file.backend,
             bytes: bytes, hashes: ["md5": md5, "sha256": sha], manifestEntries: entries.map(\.id),
             layersListed: file.layers.count, weightedLayers: weighted.count,
             arrays: weighted.reduce(0) { $0 + $1.arrayCount },
@@ -80,7 +89,7 @@ public enum Inspector {
 
     static func describe(_ layer: FileLayer) -> InspectReport.Layer {
         InspectReport.Layer(
-            name: layer.name, className: layer.className,
+            name: layer.name, className: layer.className, path: layer.path,
             arrays: layer.isNested ? [] : layer.arrays.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype.rawValue) },
             inner: layer.isNested ? layer.inner.map(describe) : nil)
     }

@@ -39,8 +39,11 @@ public struct FileLayer: Sendable {
     /// Class when the layout records it (`.weights.h5` keys, `model_config`), else nil.
     public let className: String?
     public let arrays: [FileArray]
-    /// Inner layers of a nested model, in first-appearance order; empty for plain layers.
+    /// Inner layers of a nested model, in first-appearance order (Keras 3: in the order Keras
+    /// visits them); empty for plain layers.
     public let inner: [FileLayer]
+    /// Keras 3 files: the HDF5 group the layer is stored at (`backbone/layers/conv2d`).
+    public var path: String? = nil
 
     public var isNested: Bool { !inner.isEmpty }
     /// Legacy files list a nested model's arrays on the layer itself (`inner` regroups the same
@@ -48,6 +51,18 @@ public struct FileLayer: Sendable {
     /// Arrays counted once, with the same rule as `params`.
     public var arrayCount: Int { arrays.isEmpty ? inner.reduce(0) { $0 + $1.arrayCount } : arrays.count }
     public var params: Int { arrays.isEmpty ? inner.reduce(0) { $0 + $1.params } : arrays.reduce(0) { $0 + $1.count } }
+
+    /// This layer and every layer inside it, depth first, parents before children.
+    public var preorder: [FileLayer] { [self] + inner.flatMap(\.preorder) }
+}
+
+/// How a Keras 3 file records its layers (`saving_lib._walk_saveable`).
+public enum Keras3Tracking: String, Sendable, Codable {
+    /// Only `layers/` lists: Functional and Sequential models, nested ones included.
+    case layerLists = "layer-lists"
+    /// Some layers are tracked as attributes (`backbone/layers/...`, `block1/...`): subclassed
+    /// models, and layers that hold sub-layers.
+    case attributes
 }
 
 /// An opened Keras weight file of any layout, read through libhdf5.
@@ -60,12 +75,19 @@ public final class KerasWeightFile: @unchecked Sendable {
     public let modelConfig: String?
     /// Every layer the file lists, weightless ones included, in stored order.
     public let layers: [FileLayer]
+    /// Keras 3 files: whether any layer is tracked as an attribute; nil for legacy files.
+    public let tracking: Keras3Tracking?
+    /// Keras 3 files: the attribute groups, in the order Keras visits them (`backbone`,
+    /// `block1`, `layers/conv_block/bn`).
+    public let trackedAttributes: [String]
     /// Keeps the HDF5 file open while arrays are read lazily.
     let hdf5: HDF5File
 
     init(path: String, layout: KerasLayout, kerasVersion: String?, backend: String?, modelConfig: String?,
-         layers: [FileLayer], hdf5: HDF5File) {
+         layers: [FileLayer], hdf5: HDF5File, tracking: Keras3Tracking? = nil, trackedAttributes: [String] = []) {
         self.path = path
+        self.tracking = tracking
+        self.trackedAttributes = trackedAttributes
         self.layout = layout
         self.kerasVersion = kerasVersion
         self.backend = backend
@@ -77,6 +99,11 @@ public final class KerasWeightFile: @unchecked Sendable {
     /// Layers that carry weights, the ones Keras' legacy loader counts.
     public var weightedLayers: [FileLayer] { layers.filter { !$0.arrays.isEmpty || $0.isNested } }
     public var params: Int { layers.reduce(0) { $0 + $1.params } }
+    /// Every nested model or layer holding sub-layers, depth first, in stored order.
+    public var nestedLayers: [FileLayer] { layers.flatMap(\.preorder).filter(\.isNested) }
+    /// Every layer with its own arrays, depth first, in stored order (Keras' tracking order
+    /// for Keras 3 files).
+    public var leafLayers: [FileLayer] { layers.flatMap(\.preorder).filter { !$0.arrays.isEmpty } }
 
     /// Opens any Keras weight file, telling the layout from its content, not its name.
     public static func open(_ path: String) throws -> KerasWeightFile {
@@ -89,7 +116,7 @@ public final class KerasWeightFile: @unchecked Sendable {
         if root.isGroup("model_weights") {
             return try readLegacy(file, group: root.group("model_weights"), layout: .legacyFullModel, configHolder: root)
         }
-        if root.isGroup("layers") || root.isGroup("_layer_checkpoint_dependencies") {
+        if try looksLikeKeras3(root) {
             return try readKeras3(file, displayPath: path, layout: .keras3Weights, config: nil, version: nil)
         }
         throw WeightLoaderError.unknownLayout(path: path, found: (try? root.childNames()) ?? [])
@@ -204,36 +231,45 @@ public final class KerasWeightFile: @unchecked Sendable {
         return try readKeras3(file, displayPath: path, layout: .keras3Archive, config: config, version: version)
     }
 
-    /// `layers/<snake class>[_N]/vars/0..n`; the real layer name is the `vars` group's `name`
-    /// attribute (Keras >= 3.6), else the key stands in. Nested models recurse under `layers/`.
+    /// Walks the tree the way Keras 3 wrote it (`saving_lib._save_state`): every saveable that
+    /// has variables, or a name (Keras >= 3.6), is a group holding `vars/0..n`, whose `name`
+    /// attribute is the layer's name. A Functional or Sequential model puts its layers in
+    /// `layers/<snake class>[_N]`; any other tracked attribute becomes a group named after the
+    /// attribute (`backbone/...`, `block1/layers/conv2d/vars/0`), a list attribute one group
+    /// of `<snake class>[_N]` members. The root's own `vars` (the model's variables, usually
+    /// none) and `optimizer` (training state; Keras loads it only into a compiled model) are
+    /// not layers.
     static func readKeras3(_ file: HDF5File, displayPath: String, layout: KerasLayout, config: String?, version: String?) throws -> KerasWeightFile {
-        let root = file.root
-        let container = root.isGroup("layers") ? "layers" : "_layer_checkpoint_dependencies"
-        let layers = try readKeras3Layers(root.group(container))
+        var walk = Keras3Walk()
+        let layers = try walk.children(of: file.root, path: "", isRoot: true)
         return KerasWeightFile(path: displayPath, layout: layout, kerasVersion: version, backend: nil,
-                               modelConfig: config, layers: layers, hdf5: file)
+                               modelConfig: config, layers: layers, hdf5: file,
+                               tracking: walk.attributes.isEmpty ? .layerLists : .attributes,
+                               trackedAttributes: walk.attributes)
     }
 
-    static func readKeras3Layers(_ group: HDF5Group) throws -> [FileLayer] {
-        let keys = try group.childNames().sorted(by: keras3KeyOrder)
-        return try keys.map { key in
-            let layerGroup = group.group(key)
-            var arrays: [FileArray] = []
-            var name = key
-            if layerGroup.isGroup("vars") {
-                let vars = layerGroup.group("vars")
-                name = try vars.stringAttribute("name") ?? key
-                let indices = try vars.childNames().compactMap(Int.init).sorted()
-                for index in indices {
-                    let ds = vars.dataset(String(index))
-                    let (shape, dtype) = try ds.info()
-                    arrays.append(FileArray(name: "\(name)/\(index)", shape: shape, dtype: dtype, dataset: ds))
-                }
+    /// A Keras 3 file, however its layers are tracked: any `vars` group in it (the root may
+    /// hold only attributes of a subclassed model: `backbone`, `block1`, ...).
+    static func looksLikeKeras3(_ root: HDF5Group) throws -> Bool {
+        if root.isGroup("layers") || root.isGroup("_layer_checkpoint_dependencies") || root.isGroup("vars") { return true }
+        var pending = [root]
+        var seen = 0
+        while let group = pending.popLast(), seen < 100_000 {
+            for name in try group.childNames() where group.isGroup(name) {
+                if name == "vars" { return true }
+                pending.append(group.group(name))
+                seen += 1
             }
-            let inner = layerGroup.isGroup("layers") ? try readKeras3Layers(layerGroup.group("layers")) : []
-            return FileLayer(name: name, className: keras3ClassKey(key), arrays: arrays,
-                             inner: inner.filter { !$0.arrays.isEmpty || $0.isNested })
         }
+        return false
+    }
+
+    /// The Keras 3 layers directly under `group` (a `layers/` list of a Functional model, or
+    /// any list attribute), in list order as far as the keys tell it: by class, then by the
+    /// occurrence number Keras appended (the order between classes is not stored).
+    static func readKeras3Layers(_ group: HDF5Group, path: String = "") throws -> [FileLayer] {
+        var walk = Keras3Walk()
+        return try walk.members(of: group, path: path)
     }
 
     /// `conv2d_12` -> `conv2d`: the snake-case class name Keras used as the key.
@@ -242,7 +278,14 @@ public final class KerasWeightFile: @unchecked Sendable {
         return String(key[..<underscore])
     }
 
+    /// Keras' `_name_key` order of attribute names: by code point, private (`_x`) ones last.
+    static func attributeOrder(_ a: String, _ b: String) -> Bool {
+        func key(_ s: String) -> [UInt32] { (s.hasPrefix("_") ? "~" + s : s).unicodeScalars.map(\.value) }
+        return key(a).lexicographicallyPrecedes(key(b))
+    }
+
     /// Keys sort by class, then by the occurrence number Keras appended (`conv2d` = 0).
+    /// Sub-lists are `container`, `container_1`, ... and sort the same way.
     static func keras3KeyOrder(_ a: String, _ b: String) -> Bool {
         func split(_ key: String) -> (String, Int) {
             let cls = keras3ClassKey(key)
@@ -250,5 +293,75 @@ public final class KerasWeightFile: @unchecked Sendable {
         }
         let (ca, ia) = split(a), (cb, ib) = split(b)
         return ca != cb ? ca < cb : ia < ib
+    }
+}
+
+/// One pass over a Keras 3 weights tree, noting the attribute groups it meets.
+struct Keras3Walk {
+    /// Paths of the groups that are attributes, not members of a list, in visiting order.
+    var attributes: [String] = []
+
+    /// A saveable's children in the order Keras visits them (`_walk_saveable`): a Functional or
+    /// Sequential model's `layers` list first, then its attributes sorted by name. A group that
+    /// holds attributes beside `layers` is a subclassed model, whose `layers` property Keras
+    /// visits as one more attribute, in its alphabetical place (it holds only the layers no
+    /// earlier attribute reached). A layer met twice is stored once, where Keras met it first.
+    mutating func children(of group: HDF5Group, path: String, isRoot: Bool = false) throws -> [FileLayer] {
+        let names = try group.childNames().filter { group.isGroup($0) }
+        let list = ["layers", "_layer_checkpoint_dependencies"].first { names.contains($0) }
+        let attributeNames = names.filter { $0 != "vars" && $0 != list && !(isRoot && $0 == "optimizer") }
+        let order = attributeNames.isEmpty ? (list.map { [$0] } ?? [])
+            : (attributeNames + (list.map { [$0] } ?? [])).sorted(by: KerasWeightFile.attributeOrder)
+        var out: [FileLayer] = []
+        for key in order {
+            let childPath = path.isEmpty ? key : path + "/" + key
+            let child = group.group(key)
+            if key == list {
+                out += try members(of: child, path: childPath)
+            } else {
+                attributes.append(childPath)
+                // One saveable (it has `vars`, or a list of layers), else a list or dict of them.
+                out += child.isGroup("vars") || child.isGroup("layers")
+                    ? [try saveable(child, className: nil, path: childPath)] : try members(of: child, path: childPath)
+            }
+        }
+        return out
+    }
+
+    /// A list's members: `<snake class>[_N]` saveables and `container[_N]` sub-lists
+    /// (`_save_container_state`).
+    mutating func members(of group: HDF5Group, path: String) throws -> [FileLayer] {
+        var out: [FileLayer] = []
+        for key in try group.childNames().sorted(by: KerasWeightFile.keras3KeyOrder) where group.isGroup(key) {
+            let child = group.group(key)
+            let childPath = path.isEmpty ? key : path + "/" + key
+            let classKey = KerasWeightFile.keras3ClassKey(key)
+            if classKey == "container" && !child.isGroup("vars") {
+                out += try members(of: child, path: childPath)
+            } else {
+                out.append(try saveable(child, className: classKey, path: childPath))
+            }
+        }
+        return out
+    }
+
+    /// A layer or model: its own arrays `vars/0..n` (`_trainable_variables` then
+    /// `_non_trainable_variables`), named by the `name` attribute, and what it tracks.
+    mutating func saveable(_ group: HDF5Group, className: String?, path: String) throws -> FileLayer {
+        let key = String(path.split(separator: "/").last ?? Substring(path))
+        var arrays: [FileArray] = []
+        var name = key
+        if group.isGroup("vars") {
+            let vars = group.group("vars")
+            name = try vars.stringAttribute("name") ?? key
+            for index in try vars.childNames().compactMap(Int.init).sorted() {
+                let ds = vars.dataset(String(index))
+                let (shape, dtype) = try ds.info()
+                arrays.append(FileArray(name: "\(name)/\(index)", shape: shape, dtype: dtype, dataset: ds))
+            }
+        }
+        let inner = try children(of: group, path: path)
+        return FileLayer(name: name, className: className, arrays: arrays,
+                         inner: inner.filter { !$0.arrays.isEmpty || $0.isNested }, path: path)
     }
 }

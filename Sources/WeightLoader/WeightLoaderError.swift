@@ -48,7 +48,7 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
             return "\(path): damaged HDF5 object \(object): \(detail); download or copy the file again"
         case .unknownLayout(let path, let found):
             let list = found.isEmpty ? "nothing" : found.prefix(8).joined(separator: ", ")
-            return "\(path): not a Keras weight file (no layer_names, model_weights or layers group; the root holds \(list))"
+            return "\(path): not a Keras weight file (no layer_names, model_weights, layers or vars group; the root holds \(list))"
         case .notKerasArchive(let path, let detail):
             return "\(path): not a Keras .keras archive (\(detail))"
         case .layerCountMismatch(let path, let arch, let expected, let actual, let index, let expectedLayer, let fileLayer):

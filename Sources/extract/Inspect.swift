@@ -9,9 +9,10 @@ struct Inspect: AsyncParsableCommand {
         discussion: """
             Reads any Keras weight file through libhdf5: the published keras.applications files \
             (legacy .h5), models saved with model.save("x.h5") or save_weights, Keras 3 \
-            .weights.h5 files and .keras archives. Prints the layout, Keras version, every layer \
-            with its arrays, the parameter count, the published file it is (by hash) and the \
-            known architectures it binds to. With --model, binds it to that model and reports \
+            .weights.h5 files and .keras archives, those of subclassed models (layers tracked as \
+            attributes) included. Prints the layout, Keras version, every layer with its arrays \
+            (and, for Keras 3 files, the group it is stored at), the parameter count, the \
+            published file it is (by hash) and the known architectures it binds to, and how. With --model, binds it to that model and reports \
             why not if it does not fit.
 
             Examples:
@@ -88,7 +89,14 @@ struct Inspect: AsyncParsableCommand {
         func line(_ key: String, _ value: String) { out += key.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n" }
         line("file", r.path)
         line("layout", layoutText(r.layout))
-        line("keras", r.kerasVersion.map { "\($0)" + (r.backend.map { " (backend \($0))" } ?? "") } ?? "not recorded (Keras 1 writer)")
+        if r.tracking == Keras3Tracking.attributes.rawValue, let attributes = r.trackedAttributes {
+            let shown = attributes.prefix(8).joined(separator: ", ") + (attributes.count > 8 ? ", ..." : "")
+            line("tracking", "layers tracked as attributes (a subclassed model, or layers holding layers): \(shown)")
+        } else if let tracking = r.tracking {
+            line("tracking", tracking == Keras3Tracking.layerLists.rawValue ? "layers/ lists (Functional and Sequential models)" : tracking)
+        }
+        let unrecorded = r.layout == KerasLayout.keras3Weights.rawValue ? "not recorded (.weights.h5 files do not store it)" : "not recorded (Keras 1 writer)"
+        line("keras", r.kerasVersion.map { "\($0)" + (r.backend.map { " (backend \($0))" } ?? "") } ?? unrecorded)
         line("size", "\(byteText(r.bytes)), md5 \(r.hashes["md5"] ?? "?")")
         let known = r.manifestEntries.compactMap { WeightsManifest.shared.entry(id: $0) }
         line("published", known.isEmpty ? "no (hash matches no published keras.applications file)"
@@ -109,17 +117,26 @@ struct Inspect: AsyncParsableCommand {
                 out += "  \(node.name) [\(node.className)]" + (node.backbone.map { "  <- \($0) backbone" } ?? "") + "\n"
             }
         }
-        out += "\nweighted layers:\n"
-        let rows = r.layers.enumerated().map { $0 }
+        // Attribute-tracked files: every layer, nested ones followed by theirs, with the group
+        // it is stored at; the binding is by those layers' names.
+        let tracked = r.tracking == Keras3Tracking.attributes.rawValue
+        func flatten(_ layers: [InspectReport.Layer], depth: Int) -> [(depth: Int, layer: InspectReport.Layer)] {
+            layers.flatMap { [(depth, $0)] + (tracked ? flatten($0.inner ?? [], depth: depth + 1) : []) }
+        }
+        let rows = flatten(r.layers, depth: 0).enumerated().map { $0 }
+        out += tracked ? "\nlayers with weights (\(rows.count), nested ones followed by theirs):\n" : "\nweighted layers:\n"
         let shown = all || rows.count <= 20 ? rows : Array(rows.prefix(10)) + Array(rows.suffix(10))
         var last = -1
-        for (i, layer) in shown {
+        for (i, row) in shown {
+            let layer = row.layer
             if i != last + 1 { out += "  ... \(i - last - 1) more (use --all)\n" }
             last = i
-            out += "  \(i)".padding(toLength: 7, withPad: " ", startingAt: 0) + layer.name + (layer.className.map { " [\($0)]" } ?? "") + "\n"
-            for a in layer.arrays { out += "         \(a.name) \(shapeString(a.shape)) \(a.dtype)\n" }
+            let indent = String(repeating: "  ", count: row.depth)
+            out += "  \(i)".padding(toLength: 7, withPad: " ", startingAt: 0) + indent + layer.name
+                + (layer.className.map { " [\($0)]" } ?? "") + (layer.path.map { "  at \($0)" } ?? "") + "\n"
+            for a in layer.arrays { out += "         \(indent)\(a.name) \(shapeString(a.shape)) \(a.dtype)\n" }
             if let inner = layer.inner {
-                out += "         nested model: \(inner.count) layers with weights, \(inner.reduce(0) { $0 + $1.arrays.count }) arrays\n"
+                out += "         \(indent)nested model: \(inner.count) layers with weights, \(inner.reduce(0) { $0 + $1.arrays.count }) arrays\n"
             }
         }
         return out

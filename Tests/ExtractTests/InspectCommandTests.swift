@@ -79,6 +79,48 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertTrue(shape.stderr.contains("shape mismatch in layer"), shape.stderr)
     }
 
+    /// A subclassed model's file: how it binds (layout, tracking, method and where), and every
+    /// layer with the group it is stored at, the repeated names included.
+    func testInspectAttributeTrackedFileSaysHowItBindsAndListsItsLayers() throws {
+        let path = Fixtures.path("attr/subclassed.weights.h5")
+        let r = try runExtract(["inspect", path, "--all"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "")
+        XCTAssertTrue(r.stdout.contains("keras3-weights (Keras 3 .weights.h5)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("layers tracked as attributes (a subclassed model, or layers holding layers): backbone, block1, head"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(
+            "MobileNet_0.25: binds by the layer names of an attribute-tracked layout, inside 'backbone' (mobilenet_0.25_97), 54 layers, 54 names"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("conv1 [conv2d]  at backbone/layers/conv2d\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("conv1 [conv2d]  at block1/layers/conv2d\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("conv1/0 (1, 1, 256, 16) float32"), r.stdout)
+        // An attribute's key is its name, not its class: no class is shown.
+        XCTAssertTrue(r.stdout.contains("head  at head\n"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("optimizer"), r.stdout)
+
+        let bound = try runExtract(["inspect", path, "--model", "mobilenet", "--alpha", "0.25"])
+        XCTAssertEqual(bound.status, 0, bound.stderr)
+        XCTAssertTrue(bound.stdout.contains(
+            "--model       MobileNet_0.25: binds by the layer names of an attribute-tracked layout, inside 'backbone' (mobilenet_0.25_97) (54 layers, shapes checked)"), bound.stdout)
+
+        let json = try runExtract(["inspect", "--json", Fixtures.path("attr/functional_blocks.keras")])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["tracking"] as? String, "attributes")
+        XCTAssertEqual(object?["trackedAttributes"] as? [String], ["layers/conv_block/bn", "layers/conv_block/conv"])
+        let match = (object?["matches"] as? [[String: Any]])?.first
+        XCTAssertEqual(match?["architecture"] as? String, "MobileNetV2_0.35")
+        XCTAssertEqual(match?["path"] as? String, "layers/functional")
+        XCTAssertEqual(match?["nestedIn"] as? String, "mobilenetv2_0.35_96")
+    }
+
+    func testAttributeTrackedFileOfAnotherVariantIsOneErrorLine() throws {
+        let path = Fixtures.path("attr/subclassed.keras")
+        let r = try runExtract(["inspect", path, "--model", "mobilenet", "--alpha", "0.5"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, "error: \(path): holds MobileNet_0.25 weights, not MobileNet_0.5; pass --model mobilenet --alpha 0.25 or another weights file\n")
+    }
+
     func testUnknownModelIsAUsageLevelErrorWithChoices() throws {
         let r = try runExtract(["inspect", Fixtures.path("legacy/mobilenet_v2_0.35_96_k3.h5"), "--model", "resnet49"])
         XCTAssertEqual(r.status, 64, "a bad command line")

@@ -38,11 +38,15 @@ public enum Fixtures {
         public let params: Int?
         public let checks: [Check]?
         public let error: String?
+        /// Keras 3 files of models that track layers as attributes: "attributes".
+        public let tracking: String?
+        /// Attribute-tracked files: the group of the backbone (`backbone`, `layers/functional`).
+        public let bindingPath: String?
 
         enum CodingKeys: String, CodingKey {
-            case layout, writer, architecture, checks, error, arrays, params, backend
+            case layout, writer, architecture, checks, error, arrays, params, backend, tracking
             case kerasVersion = "keras_version", nestedIn = "nested_in", layerNamesCount = "layer_names_count"
-            case weightedLayers = "weighted_layers"
+            case weightedLayers = "weighted_layers", bindingPath = "binding_path"
         }
     }
 

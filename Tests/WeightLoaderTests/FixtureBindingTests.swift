@@ -38,7 +38,9 @@ final class FixtureBindingTests: XCTestCase {
             let file = try KerasWeightFile.open(Fixtures.path(name))
             let arch = try ArchitectureCatalog.architecture(archID)
             let bound = try Binder.bind(file, to: arch)
-            if let nested = want.nestedIn {
+            if want.tracking == "attributes" {
+                XCTAssertEqual(bound.method, .byTrackedName(path: want.bindingPath, model: want.nestedIn), name)
+            } else if let nested = want.nestedIn {
                 XCTAssertEqual(bound.method, .byName(nestedIn: nested), name)
             } else if file.layout == .legacyWeights || file.layout == .legacyFullModel {
                 XCTAssertEqual(bound.method, .positional, name)

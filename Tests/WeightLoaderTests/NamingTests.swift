@@ -22,6 +22,13 @@ final class NamingTests: XCTestCase {
         XCTAssertEqual(KerasWeightFile.keras3ClassKey("dense"), "dense")
     }
 
+    /// saving_lib._name_key: attributes in code-point order (capitals first), private ones last.
+    func testAttributesOrderAsKerasVisitsThem() {
+        let names = ["head", "_aux", "Backbone", "block1", "layers", "_Z", "block10", "block2"]
+        XCTAssertEqual(names.sorted(by: KerasWeightFile.attributeOrder),
+                       ["Backbone", "block1", "block10", "block2", "head", "layers", "_Z", "_aux"])
+    }
+
     func testModelSelectionFollowsKerasDefaults() throws {
         XCTAssertEqual(try ModelSelection(name: "MobileNet").resolve().id, "mobilenet_1.0_224_notop")
         XCTAssertEqual(try ModelSelection(name: "mobilenet_v2", alpha: 0.35, rows: 96).resolve().id, "mobilenet_v2_0.35_96_notop")
