@@ -422,24 +422,13 @@ def make_defaults(fixtures, out, files):
     cases = {}
     for name, weights, user_name, options, build, (h, w), source in DEFAULTS:
         keras.backend.clear_session()
+        framework = keras
         if weights == "SAVED_TFK":
             import tf_keras
+            framework = tf_keras
             base = saved_tfkeras_model(os.path.join(out, "defaults", user_name))
             rel_weights = f"features/defaults/{user_name}"
-            pre = A.mobilenet_v2.preprocess_input
-            x = pre(np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(h, w))) for p in files]))
-            early_layer = DEFAULTS_EARLY["MobileNetV2"]
-            for suffix, layer in (("", base.output), ("_early", base.get_layer(early_layer).output)):
-                model = tf_keras.Model(base.input, tf_keras.layers.GlobalAveragePooling2D()(layer))
-                y = model.predict(x, batch_size=8, verbose=0)
-                rel = f"defaults_{name}{suffix}.f32"
-                np.ascontiguousarray(y, dtype="<f4").tofile(os.path.join(out, rel))
-                cases[name + suffix] = {
-                    "file": rel, "shape": list(y.shape), "weights": rel_weights, "user_file": user_name,
-                    "options": options + (["--layer", early_layer] if suffix else []),
-                    "input": [h, w], "source": source}
-            continue
-        if weights == "SAVED":
+        elif weights == "SAVED":
             if saved_base is None:
                 saved_base = saved_user_model(saved)
             base, rel_weights = saved_base, "features/defaults/dog_breeds.h5"
@@ -447,13 +436,12 @@ def make_defaults(fixtures, out, files):
             base = build(h, w)
             base.load_weights(os.path.join(fixtures, weights))
             rel_weights = weights
-        family = "MobileNetV2" if "mobilenetv2" in name or weights == "SAVED" else "MobileNet"
+        family = "MobileNetV2" if "mobilenetv2" in name or weights.startswith("SAVED") else "MobileNet"
         pre = A.mobilenet_v2.preprocess_input if family == "MobileNetV2" else A.mobilenet.preprocess_input
         early_layer = DEFAULTS_EARLY[family]
-        pooled = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.output))
-        early = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.get_layer(early_layer).output))
         x = pre(np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(h, w))) for p in files]))
-        for suffix, model in (("", pooled), ("_early", early)):
+        for suffix, layer in (("", base.output), ("_early", base.get_layer(early_layer).output)):
+            model = framework.Model(base.input, framework.layers.GlobalAveragePooling2D()(layer))
             y = model.predict(x, batch_size=8, verbose=0)
             rel = f"defaults_{name}{suffix}.f32"
             np.ascontiguousarray(y, dtype="<f4").tofile(os.path.join(out, rel))
