@@ -53,7 +53,7 @@ final class AttributeLayoutCommandTests: XCTestCase {
             guard r.status == 0 else { continue }
             let ours = try Npy.read(Data(contentsOf: URL(fileURLWithPath: out)), name: out)
             let rows = c.features_shape[0], width = c.features_shape.dropFirst().reduce(1, *)
-            XCTAssertEqual(ours.shape, [rows, width], name)
+            XCTAssertEqual(ours.shape, c.features_shape, "\(name): the map as Keras' predict shapes it")
             let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(c.features))).withUnsafeBytes {
                 Array($0.bindMemory(to: Float.self))
             }

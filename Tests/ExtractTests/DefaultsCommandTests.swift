@@ -107,6 +107,36 @@ final class DefaultsCommandTests: XCTestCase {
         }
     }
 
+    /// Every end-to-end case of RunCommandTests (ResNet50, VGG16, MobileNet, EfficientNetB0,
+    /// DenseNet121 in the published layout), typed without --model, --alpha or --input-size:
+    /// the file alone decides, and the features are Keras' at Keras' size.
+    func testEveryPublishedLayoutFixtureAloneGivesKerasFeatures() throws {
+        struct E2E: Decodable {
+            struct Case: Decodable {
+                let file: String; let shape: [Int]; let size: Int; let weights: String; let interpolation: String
+                let keep_aspect_ratio: Bool; let resize: String; let pooling: String; let layer: String?
+            }
+            let photos: String; let cases: [String: Case]
+        }
+        struct Index: Decodable { let e2e: E2E }
+        let idx = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
+        XCTAssertGreaterThanOrEqual(idx.e2e.cases.count, 10)
+        for (name, c) in idx.e2e.cases.sorted(by: { $0.key < $1.key }) {
+            let out = tmp.appendingPathComponent("\(name).npy").path
+            var args = ["--weights", Fixtures.path(c.weights), "--pooling", c.pooling, "--interpolation", c.interpolation,
+                        "--resize", c.resize, Fixtures.path(idx.e2e.photos), "-o", out]
+            if c.keep_aspect_ratio { args.append("--keep-aspect-ratio") }
+            if let layer = c.layer { args += ["--layer", layer] }
+            let r = try runExtract(args)
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            guard r.status == 0 else { continue }
+            XCTAssertTrue(r.stderr.contains("input \(c.size)×\(c.size) ("), "\(name): \(r.stderr)")
+            let (failing, worst) = failingRows(try npy(out).values, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
+            print("\(name) with --weights alone: worst max err / max|keras| \(worst)")
+            XCTAssertEqual(failing, 0, "\(name): worst \(worst)")
+        }
+    }
+
     /// `--model` alone takes the file Keras would load: input_shape (160, 160, 3) loads the
     /// `_160_` file, nothing loads the 224 one; the features equal the `--weights` runs'.
     func testModelAloneTakesTheFileKerasWouldLoad() throws {
