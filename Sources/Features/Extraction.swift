@@ -19,16 +19,15 @@ public struct ExtractionSummary: Sendable {
 public enum Extraction {
     /// Runs `items` through `extractor`, appending rows to `output` (not finished here).
     /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip;
-    /// `written` sees each written row with its image name.
+    /// `written` sees each written row with its image name; `progress` (done, total) each image.
     public static func run(
-        _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureOutput,
+        _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureSink,
         load: @escaping @Sendable (String) throws -> [Float], batchSize: Int = 32, threads: Int = 1,
-        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in },
+        strict: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil, warn: (String) -> Void = { _ in },
         written: (String, [Float]) -> Void = { _, _ in }
     ) throws -> ExtractionSummary {
         let start = ContinuousClock.now
         var summary = ExtractionSummary()
-        var bar = progress
         // At least one image per thread is decoded ahead, so every core has an image to run.
         let perBatch = max(1, batchSize, threads)
         let batches = stride(from: 0, to: items.count, by: perBatch).map {
@@ -69,11 +68,10 @@ public enum Extraction {
                         warn("skipped \(reason)")
                     }
                     done += 1
-                    bar?.update(Int64(done), total: Int64(items.count))
+                    progress?(done, items.count)
                 }
             }
         }
-        bar?.finish()
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         return summary
     }

@@ -1,22 +1,24 @@
-// A published model ready to turn pixels into features: the manifest entry (input size,
-// preprocessing), the weights bound to its architecture, and the planned graph.
+// A loaded model planned for one output: the pooling, the layer taken, the preprocessing.
+// Several extractors can share one `LoadedModel` (`extract verify` plans one per output).
 
 import Backbones
 import Foundation
 import WeightLoader
 
 public final class FeatureExtractor: @unchecked Sendable {
-    public let entry: WeightsEntry
-    public let weightsPath: String
-    public let inputSize: InputSize
+    public let loaded: LoadedModel
     public let pooling: GlobalPooling
     /// The layer whose output is taken (`--layer`), nil for the last one.
     public let layer: String?
+    public let preprocess: PreprocessMode
+    public let model: CompiledGraph
+
+    public var entry: WeightsEntry { loaded.entry }
+    public var weightsPath: String { loaded.weightsPath }
+    public var inputSize: InputSize { loaded.inputSize }
     /// Whether the model ends in the ImageNet classifier (a top entry): rows are (1000)
     /// probabilities, decoded with `Predictions.top`.
     public var includeTop: Bool { entry.includeTop }
-    public let preprocess: PreprocessMode
-    public let model: CompiledGraph
 
     /// Values per image in the output: the pooled width, or H·W·C of the map with `.none`.
     public var width: Int { model.outputShape.count }
@@ -29,86 +31,25 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// floats in the same NHWC order, as keras.layers.Flatten gives them).
     public func rowShape(flatten: Bool) -> [Int] { flatten ? [width] : outputShape }
 
-    /// A run as decided by `ModelDecider`: the file it opened is bound, not opened again.
-    public convenience init(
-        decision: ModelDecision, weightsPath: String, pooling: GlobalPooling = .avg, layer: String? = nil,
-        preprocess: PreprocessMode? = nil, options: CompiledGraph.Options = .init()
-    ) throws {
-        try self.init(
-            entry: decision.entry, weightsPath: weightsPath, file: decision.file, size: decision.inputSize.value,
-            pooling: pooling, layer: layer, preprocess: preprocess, options: options)
-    }
-
-    /// A square input of `inputSize` (default: the manifest's).
-    public convenience init(
-        entry: WeightsEntry, weightsPath: String, inputSize: Int? = nil, pooling: GlobalPooling = .avg,
-        layer: String? = nil, preprocess: PreprocessMode? = nil, options: CompiledGraph.Options = .init()
-    ) throws {
-        try self.init(
-            entry: entry, weightsPath: weightsPath, file: nil, size: InputSize(square: inputSize ?? entry.defaultInput),
-            pooling: pooling, layer: layer, preprocess: preprocess, options: options)
-    }
-
-    /// Binds `weightsPath` (or `file`, when already open) to `entry`'s architecture
-    /// (positionally for the published files, by name for a backbone nested in a saved model)
-    /// and plans the graph for `size` (at least the model's minimum on each side).
+    /// Plans `loaded`'s graph at its decided input size; the bound weights are used as they
+    /// are (no file is read here). `preprocess` overrides the entry's.
     public init(
-        entry: WeightsEntry, weightsPath: String, file: KerasWeightFile?, size: InputSize, pooling: GlobalPooling,
-        layer: String?, preprocess: PreprocessMode?, options: CompiledGraph.Options
+        _ loaded: LoadedModel, pooling: GlobalPooling = .avg, layer: String? = nil, preprocess: PreprocessMode? = nil,
+        options: CompiledGraph.Options = .init()
     ) throws {
-        if let minimum = entry.minInput, size.height < minimum || size.width < minimum {
-            throw ExtractionError.inputTooSmall(model: entry.model, size: size.description, minimum: minimum)
-        }
+        let entry = loaded.entry
         guard let mode = preprocess ?? PreprocessMode(rawValue: entry.preprocess) else {
             throw ExtractionError.unknownPreprocessing(entry.preprocess)
         }
-        var entry = entry
-        var arch = try ArchitectureCatalog.architecture(entry.architecture)
-        let file = try file ?? KerasWeightFile.open(weightsPath)
-        // Two releases of one model can share shapes and differ in arithmetic (the fchollet v0.2
-        // ResNet50: BatchNorm epsilon 1e-3). The file's names say which release it is.
-        // (Not for a classifier entry: a features file there is a mistake to report, not a variant.)
-        if !entry.includeTop, let best = Binder.detect(file).first, best.architecture.id != arch.id,
-           let other = WeightsManifest.shared.entries.first(where: { $0.architecture == best.architecture.id && !$0.includeTop }),
-           other.model == entry.model
-        {
-            entry = other
-            arch = best.architecture
-        }
-        let bound: BoundWeights
-        do {
-            bound = try Binder.bind(file, to: arch)
-        } catch {
-            // Say which model the file is when it is another known one.
-            if let other = Binder.detect(file).first?.architecture.id, other != arch.id {
-                if other + Backbone.topSuffix == arch.id { throw ExtractionError.noClassifier(weightsPath) }
-                if other == arch.id + Backbone.topSuffix { throw ExtractionError.classifierWeights(weightsPath) }
-                throw WeightLoaderError.wrongArchitecture(path: weightsPath, requested: arch.id, detected: other)
-            }
-            throw error
-        }
-        let graph = try layer.map { try Backbone.graph(arch.id, height: size.height, width: size.width, layer: $0, pooling: pooling) }
-            ?? Backbone.graph(arch.id, height: size.height, width: size.width, pooling: pooling)
-        if entry.includeTop, size != InputSize(square: entry.defaultInput), Backbone.classifierFixesInputSize(graph) {
-            throw ExtractionError.classifierInputSize(model: entry.model, size: size.description, required: entry.defaultInput)
-        }
-        self.entry = entry
-        self.weightsPath = weightsPath
-        self.inputSize = size
+        let size = loaded.inputSize
+        let id = loaded.weights.architecture.id
+        let graph = try layer.map { try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling) }
+            ?? Backbone.graph(id, height: size.height, width: size.width, pooling: pooling)
+        self.loaded = loaded
         self.pooling = pooling
         self.layer = layer
         self.preprocess = mode
-        self.model = try CompiledGraph(graph, weights: bound, options: options)
-    }
-
-    /// The manifest entry a weights file is (for `--weights` without `--model`), as
-    /// `ModelDecider` identifies it: features file first, else the classifier file.
-    public static func entry(detectedIn weightsPath: String, manifest: WeightsManifest = .shared) throws -> WeightsEntry {
-        do {
-            return try ModelDecider.decide(ModelRequest(weightsPath: weightsPath), manifest: manifest).entry
-        } catch ExtractionError.classifierWeights {
-            return try ModelDecider.decide(ModelRequest(includeTop: true, weightsPath: weightsPath), manifest: manifest).entry
-        }
+        self.model = try CompiledGraph(graph, weights: loaded.weights, options: options)
     }
 
     /// Preprocessed (height, width, 3) images -> `width` features each, the images shared

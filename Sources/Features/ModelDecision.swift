@@ -91,6 +91,9 @@ public struct ModelDecision: Sendable {
     public let minimalistic: Decided<Bool>?
     /// The `--weights` file, opened once; nil when the weights come from the Keras cache.
     public let file: KerasWeightFile?
+    /// How `file` binds to `entry`'s architecture, found when the file was detected (bound
+    /// from this plan, never matched again).
+    public let plan: BindingPlan?
     /// The `--weights` file's digest when it was hashed to identify it (algorithm, hex).
     public let digest: (algorithm: String, hex: String)?
     /// A saved model's own input, from its config, when the config fixes one.
@@ -108,6 +111,23 @@ public struct ModelDecision: Sendable {
         if let minimalistic { out.append(("minimalistic", minimalistic.value ? "yes" : "no", minimalistic.source)) }
         out.append(("input", inputSize.value.description, inputSize.source))
         return out
+    }
+
+    /// The decided input fits the model: at least Keras' minimum on each side, and with the
+    /// classifier, the one size its weights fit where they fix it (VGG's fc1). Asked before
+    /// any weights are fetched; the one home of both checks.
+    public func checkInput() throws {
+        let size = inputSize.value
+        let trained = InputSize(square: entry.defaultInput)
+        if entry.includeTop, size != trained,
+            Backbone.classifierFixesInputSize(
+                try Backbone.graph(entry.architecture, height: trained.height, width: trained.width))
+        {
+            throw ExtractionError.classifierInputSize(model: entry.model, size: size.description, required: entry.defaultInput)
+        }
+        if let minimum = entry.minInput, size.height < minimum || size.width < minimum {
+            throw ExtractionError.inputTooSmall(model: entry.model, size: size.description, minimum: minimum)
+        }
     }
 
     /// A saved model of the user's own (a backbone inside, or an input in its config).
@@ -159,7 +179,7 @@ public enum ModelDecider {
         return ModelDecision(
             entry: entry, entrySource: .commandLine, inputSize: size, alpha: alpha, rows: rows,
             minimalistic: minimalisticSetting(entry, family: family, given: request.minimalistic),
-            file: nil, digest: nil, savedInput: nil, nestedIn: nil, warnings: [])
+            file: nil, plan: nil, digest: nil, savedInput: nil, nestedIn: nil, warnings: [])
     }
 
     static func minimalisticSetting(_ entry: WeightsEntry, family: [WeightsEntry], given: Bool) -> Decided<Bool>? {
@@ -295,7 +315,7 @@ public enum ModelDecider {
         }
         return ModelDecision(
             entry: entry, entrySource: entrySource, inputSize: size, alpha: alpha, rows: rows,
-            minimalistic: minimalistic, file: file, digest: digest, savedInput: savedInput, nestedIn: nestedIn,
+            minimalistic: minimalistic, file: file, plan: best, digest: digest, savedInput: savedInput, nestedIn: nestedIn,
             warnings: warnings)
     }
 }

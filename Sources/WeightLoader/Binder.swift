@@ -62,6 +62,7 @@ public struct BindingPlan: Sendable {
 
     /// Reads every array. Values are converted to float32 by libhdf5.
     public func load() throws -> BoundWeights {
+        Tally.shared.count(\.loads)
         let layers = try pairs.map { pair in
             BoundLayer(
                 name: pair.layer.name, className: pair.layer.className, sourceName: pair.source.name,
@@ -223,6 +224,7 @@ public enum Binder {
     /// Every known architecture the file binds to, best name agreement first (several can fit
     /// when only names differ, as with the two ResNet50 releases).
     public static func detect(_ file: KerasWeightFile, among ids: [String] = ArchitectureCatalog.ids) -> [BindingPlan] {
+        Tally.shared.count(\.detections)
         // Cheap prefilter: the file, or a model nested in it, holds exactly the parameters.
         let sizes = Set([file.params] + file.nestedLayers.map(\.params))
         return ids.compactMap { id -> BindingPlan? in

@@ -7,6 +7,7 @@ public enum FileHash {
     static let chunkSize = 1 << 20
 
     public static func hex(of path: String, algorithm: String) throws -> String {
+        Tally.shared.count(\.hashes)
         var digest = try StreamingDigest(algorithm: algorithm)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             if !FileManager.default.fileExists(atPath: path) { throw WeightLoaderError.fileNotFound(path: path) }

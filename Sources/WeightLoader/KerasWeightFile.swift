@@ -107,6 +107,7 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// Opens any Keras weight file, telling the layout from its content, not its name.
     public static func open(_ path: String) throws -> KerasWeightFile {
+        Tally.shared.count(\.opens)
         if try isZip(path) { return try openArchive(path) }
         let file = try HDF5File(path: path)
         let root = file.root

@@ -1,10 +1,11 @@
 import ArgumentParser
+import Features
 import Foundation
 import WeightLoader
 
 @main
 struct Extract: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = RunRecord.toolVersion
 
     static let configuration = CommandConfiguration(
         commandName: "extract",

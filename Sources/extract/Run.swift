@@ -2,7 +2,6 @@ import ArgumentParser
 import Backbones
 import Features
 import Foundation
-import WeightLoader
 
 /// The main job: `extract --model mobilenet --pooling avg imgs/ -o feats.npy`.
 struct Run: AsyncParsableCommand {
@@ -60,7 +59,7 @@ struct Run: AsyncParsableCommand {
     var weights: String?
 
     @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, (N, H, W, C) as Keras returns it; see --flatten).", valueName: "mode"))
-    var pooling: String?
+    var pooling: GlobalPooling?
 
     @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
     var layer: String?
@@ -86,16 +85,16 @@ struct Run: AsyncParsableCommand {
     var inputSize: InputSize?
 
     @Option(help: ArgumentHelp("Resize filter, as load_img(interpolation=): nearest (load_img's default), bilinear, bicubic, hamming, box, lanczos. With --resize tf: bilinear (the default there), nearest, bicubic.", valueName: "filter"))
-    var interpolation: String?
+    var interpolation: Interpolation?
 
     @Flag(help: "Crop the largest centred box of the target aspect ratio before resizing, as load_img(keep_aspect_ratio=True).")
     var keepAspectRatio = false
 
     @Option(help: ArgumentHelp("Resize semantics: pil (load_img, flow_from_directory) or tf (tf.image.resize, image_dataset_from_directory; default filter bilinear).", valueName: "kind"))
-    var resize: String = "pil"
+    var resize: ResizeMethod = .pil
 
     @Option(help: ArgumentHelp("Override the model's preprocessing: caffe, tf, torch or none.", valueName: "mode"))
-    var preprocess: String?
+    var preprocess: PreprocessMode?
 
     @Flag(help: "Apply the EXIF orientation tag (Keras ignores it).")
     var exifTranspose = false
@@ -132,14 +131,6 @@ struct Run: AsyncParsableCommand {
             throw ValidationError(ExtractionError.noModel.description)
         }
         if inputs.isEmpty { throw ValidationError("give a folder of images, a list file or image files") }
-        if let pooling, GlobalPooling(rawValue: pooling) == nil { throw ValidationError("--pooling must be avg, max or none") }
-        if let interpolation, Interpolation(rawValue: interpolation) == nil {
-            throw ValidationError("--interpolation must be one of \(Interpolation.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if ResizeMethod(rawValue: resize) == nil { throw ValidationError("--resize must be pil or tf") }
-        if let preprocess, PreprocessMode(rawValue: preprocess) == nil {
-            throw ValidationError("--preprocess must be caffe, tf, torch or none")
-        }
         try validateTop()
         try validateDataset()
         if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
@@ -165,12 +156,10 @@ struct Run: AsyncParsableCommand {
         if let top, !(1...ImageNetClasses.all.count).contains(top) {
             throw ValidationError("--top must be between 1 and \(ImageNetClasses.all.count)")
         }
-        // VGG's fc1 is sized for the default input; the check needs the entry (--model).
-        if let size = inputSize, let entry = try? selection.entry(), size != InputSize(square: entry.defaultInput),
-            let graph = try? Backbone.graph(entry.architecture, height: entry.defaultInput, width: entry.defaultInput),
-            Backbone.classifierFixesInputSize(graph)
-        {
-            throw ValidationError(String(describing: ExtractionError.classifierInputSize(model: entry.model, size: size.description, required: entry.defaultInput)))
+        // A size the classifier's weights cannot take is a bad command line; with --model it is
+        // known before any file is read (with --weights, the job asks the same question).
+        if inputSize != nil, weights == nil, let decision = try? ModelDecider.decide(request) {
+            do { try decision.checkInput() } catch { throw ValidationError(String(describing: error)) }
         }
     }
 
@@ -188,18 +177,21 @@ struct Run: AsyncParsableCommand {
         if (pathColumn != nil || labelColumn != nil) && !(inputs.count == 1 && Dataset.isTableName(inputs[0])) {
             throw ValidationError("--path-column and --label-column apply to a table input (one .csv or .tsv file)")
         }
-        if flatten && pooling != GlobalPooling.none.rawValue {
+        if flatten && pooling != GlobalPooling.none {
             throw ValidationError("--flatten applies to a feature map: add --pooling none (pooled features are already (N, C))")
         }
     }
 
-    /// The images, labelled as --classes / --classes-from / the table columns say; warns of
-    /// listed classes that are absent.
-    func scanInputs() throws -> Dataset {
-        let requested = try classes ?? classesFrom.map(ClassList.read)
-        let dataset = try Dataset.scan(inputs, classes: requested, columns: TableColumns(path: pathColumn, label: labelColumn))
-        if !quiet { dataset.warnings.forEach(note) }
-        return dataset
+    var job: ExtractionJob {
+        ExtractionJob(
+            inputs: inputs, output: output, model: request, classes: classes, classesFrom: classesFrom,
+            columns: TableColumns(path: pathColumn, label: labelColumn), download: !noDownload, pooling: pooling,
+            layer: layer, flatten: flatten,
+            image: ImageSettings(
+                interpolation: interpolation, keepAspectRatio: keepAspectRatio, resize: resize,
+                exifTranspose: exifTranspose, fastDecode: fastDecode),
+            preprocess: preprocess, top: top, batchSize: batchSize, threads: threads, strict: strict,
+            plan: selection.planOptions)
     }
 
     func run() async throws {
@@ -207,122 +199,28 @@ struct Run: AsyncParsableCommand {
         // of the signal killing the process with the temporary left behind.
         signal(SIGXFSZ, SIG_IGN)
         let interrupt = Interrupt.install()
-        var out: FeatureOutput?
+        defer { interrupt.release() }
         do {
-            // What is read and where it goes are checked before any weights are fetched.
-            let dataset = try scanInputs()
-            try OutputFormat.checkDestination(output)
-            let decision = try ModelDecider.decide(request)
-            let entry = decision.entry
-            if !quiet { for warning in decision.warnings { note("warning: \(warning)") } }
-            let weightsPath: String
-            var digest = decision.digest?.hex
-            if let weights {
-                weightsPath = weights
-                // Hashed once, here: the header says whether it is the published file, and the
-                // run record names exactly which file made these features.
-                if digest == nil { digest = try FileHash.hex(of: weights, algorithm: decision.hashAlgorithm) }
-            } else {
-                let bar = quiet ? nil : ProgressBar(title: entry.file)
-                let found = try await WeightStore().locate(entry, download: !noDownload, progress: bar?.handler())
-                weightsPath = found.url.path
-                digest = found.digest
-            }
-            let extractor = try FeatureExtractor(
-                decision: decision, weightsPath: weightsPath,
-                pooling: entry.includeTop ? .none : GlobalPooling(rawValue: pooling ?? "avg")!, layer: layer,
-                preprocess: preprocess.flatMap(PreprocessMode.init), options: selection.planOptions)
-            let method = ResizeMethod(rawValue: resize)!
-            let filter = interpolation.flatMap(Interpolation.init) ?? (method == .tf ? .bilinear : .nearest)
-            let pipeline = ImagePipeline(
-                height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: filter,
-                keepAspectRatio: keepAspectRatio, resize: method,
-                exifTranspose: exifTranspose, fastDecode: fastDecode, preprocess: extractor.preprocess)
-            let integrity = decision.integrity(digest: digest)
-
-            if !quiet {
-                let what = extractor.includeTop
-                    ? "\(extractor.width) class probabilities per image"
-                    : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
-                let model = decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
-                    ?? ModelSelection.describe(extractor.entry)
-                note("\(model) at \(extractor.inputSize), \(what); \(dataset.items.count) images" + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"))
-                note("decided: " + Self.decidedLine(decision, weights: weights ?? weightsPath, integrity: integrity))
-                if fastDecode {
-                    note("--fast-decode: JPEGs are decoded at reduced scale, so these are not the pixels (nor exactly the features) Keras gives")
-                }
-                if !dataset.ignored.isEmpty {
-                    note("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
-                }
-            }
-            let output = try FeatureOutput(path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count)
-            out = output
-            interrupt.protect(output)
-            // decode_predictions of each written row, printed once the progress bar is done.
-            var tops: [(name: String, top: [Prediction])] = []
-            let topK = top ?? 5
-            let summary = try Extraction.run(
-                dataset.items, extractor: extractor, output: output, load: { try pipeline.load($0) },
-                batchSize: batchSize, threads: threads, strict: strict,
-                progress: quiet ? nil : ProgressBar(title: "extract", format: ProgressBar.items("images")),
-                warn: { if !quiet { note($0) } },
-                written: { name, probabilities in
-                    if extractor.includeTop { tops.append((name, Predictions.top(probabilities, k: topK))) }
-                })
-            if summary.names.isEmpty {
-                throw ExtractionError.failedImage("none of the \(dataset.items.count) images could be read; nothing was written")
-            }
-            let record = try RunRecord(
-                decision: decision, integrity: integrity, weightsPath: weightsPath, weightsDigest: digest, extractor: extractor,
-                pipeline: pipeline, dataset: dataset, inputs: inputs, summary: summary, output: output.path,
-                flattened: flatten, top: extractor.includeTop ? topK : nil
-            ).json()
-            try output.finish(
-                names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
-                classNames: dataset.classNames, record: record,
-                predictions: extractor.includeTop ? Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top)) : nil)
+            let result = try await job.run(Terminal.events(quiet: quiet, protect: { interrupt.protect($0) }))
             interrupt.release()
-            if extractor.includeTop {
-                print(tops.map { Predictions.line(path: $0.name, $0.top) }.joined(separator: "\n"))
+            if !result.predictions.isEmpty {
+                print(result.predictions.map { Predictions.line(path: $0.name, $0.top) }.joined(separator: "\n"))
             }
             if !quiet {
                 note(String(format: "wrote %@: %d × %@ float32 (%d skipped), %.1f images/s",
-                            output.path, summary.names.count, output.rowShape.map(String.init).joined(separator: "×"),
-                            summary.skipped.count, summary.imagesPerSecond))
+                            result.record.output, result.summary.names.count, result.rowShape.map(String.init).joined(separator: "×"),
+                            result.summary.skipped.count, result.summary.imagesPerSecond))
             }
         } catch {
-            out?.discard()
-            interrupt.release()
             throw fail(error)
         }
     }
 }
 
-extension Run {
-    /// `weights mobilenet_1_0_224_tf_no_top.h5 = MobileNet 1.0 224 (file name) · alpha 1.0 (file
-    /// shapes) · input 224×224 (file name) · no published hash: checked by structure only`
-    static func decidedLine(_ d: ModelDecision, weights: String, integrity: String) -> String {
-        let file = URL(fileURLWithPath: weights).lastPathComponent
-        var parts = ["weights \(file) = \(d.entry.id) (\(d.entrySource.rawValue))"]
-        if let nested = d.nestedIn { parts.append("backbone '\(nested)' inside the saved model") }
-        parts += d.settings.map { "\($0.name) \($0.value) (\($0.source.rawValue))" }
-        parts.append(integrity)
-        return parts.joined(separator: " · ")
-    }
-}
-
-extension InputSize: ExpressibleByArgument {
-    public init?(argument: String) { self.init(parsing: argument) }
-}
-
-func note(_ line: String) {
-    FileHandle.standardError.write(Data("extract: \(line)\n".utf8))
-}
-
 /// Ctrl-C or a kill: remove the temporary output, exit 130.
 final class Interrupt: @unchecked Sendable {
     private let lock = NSLock()
-    private var output: FeatureOutput?
+    private var output: FeatureSink?
     private var sources: [DispatchSourceSignal] = []
 
     static func install() -> Interrupt {
@@ -343,7 +241,7 @@ final class Interrupt: @unchecked Sendable {
         return i
     }
 
-    func protect(_ output: FeatureOutput) {
+    func protect(_ output: FeatureSink) {
         lock.lock()
         self.output = output
         lock.unlock()

@@ -2,7 +2,6 @@ import ArgumentParser
 import Backbones
 import Features
 import Foundation
-import WeightLoader
 
 /// `extract verify`: does our port give what Keras gave, on the user's own weights and inputs?
 struct Verify: AsyncParsableCommand {
@@ -60,14 +59,18 @@ struct Verify: AsyncParsableCommand {
             guard let inputs = arrays["inputs"] else {
                 throw NpyError.malformed(reference, "no `inputs` array (has \(arrays.keys.sorted().joined(separator: ", ")))")
             }
-            guard inputs.shape.count == 4, inputs.shape[3] == 3, inputs.shape[1] == inputs.shape[2] else {
-                throw NpyError.malformed(reference, "`inputs` must be (N, n, n, 3), is \(inputs.shape)")
+            guard inputs.shape.count == 4, inputs.shape[3] == 3 else {
+                throw NpyError.malformed(reference, "`inputs` must be (N, H, W, 3), is \(inputs.shape)")
             }
             let outputs = arrays.keys.filter { $0 != "inputs" }.sorted()
             if outputs.isEmpty { throw NpyError.malformed(reference, "no Keras outputs (none, avg, max or layer_NAME) beside `inputs`") }
-            let entry = try selection.entry() ?? FeatureExtractor.entry(detectedIn: weights!)
-            var weightsPath = weights ?? ""
-            if weights == nil { weightsPath = try await WeightStore().locate(entry, download: false).url.path }
+            // Opened, detected and bound once; each output is planned from the same weights.
+            let loaded = try await LoadedModel.load(
+                ModelRequest(
+                    model: selection.model, alpha: selection.alpha, rows: selection.rows,
+                    minimalistic: selection.minimalistic, weightsPath: weights,
+                    inputSize: InputSize(height: inputs.shape[1], width: inputs.shape[2])),
+                download: false)
             print("output".padding(toLength: 34, withPad: " ", startingAt: 0)
                 + "shape               max|keras|  max abs err  err/max|keras|  max rel err  cosine         images/s  ")
             for key in outputs {
@@ -78,8 +81,7 @@ struct Verify: AsyncParsableCommand {
                     throw NpyError.malformed(reference, "unknown output `\(key)`: name outputs none, avg, max or layer_NAME")
                 }
                 let extractor = try FeatureExtractor(
-                    entry: entry, weightsPath: weightsPath, inputSize: inputs.shape[1], pooling: pooling,
-                    layer: layer, preprocess: PreprocessMode.none, options: selection.planOptions)
+                    loaded, pooling: pooling, layer: layer, preprocess: PreprocessMode.none, options: selection.planOptions)
                 // The model alone, inputs already in memory: what `scripts/bench.py` compares with
                 // TensorFlow's and ONNX Runtime's predict.
                 let start = ContinuousClock.now

@@ -139,6 +139,12 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual((record?["counts"] as? [String: Int])?["written"], idx.e2e.filenames.count)
         XCTAssertEqual((record?["input"] as? [String: Any])?["interpolation"] as? String, "nearest")
         XCTAssertNotNil((record?["model"] as? [String: Any])?["weights_hash"] as? String)
+        // The record reads back as the typed value the job wrote, and writes the same bytes.
+        let json = try Data(contentsOf: URL(fileURLWithPath: RunRecord.path(forOutput: out)))
+        let typed = try RunRecord.read(RunRecord.path(forOutput: out))
+        XCTAssertEqual(try typed.json(), json)
+        XCTAssertEqual(typed.counts.written, idx.e2e.filenames.count)
+        XCTAssertEqual(typed.classes, idx.e2e.classes)
         // No temporary file is left beside the outputs.
         let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(left, [])

@@ -1,0 +1,235 @@
+// The main job as one library call: inputs -> a loaded model -> one row per image -> a feature
+// file and its run record. `extract run` parses options into this value and calls `run`; any
+// other front end (a classifier fitting on fresh features, a resumed or sharded run) does the
+// same. What is read and where it goes are checked before any weights are fetched.
+
+import Backbones
+import Foundation
+import WeightLoader
+
+/// Where rows go as they are made, and the files that complete them: nothing is visible at
+/// `path` before `finish`, and `discard` leaves nothing behind.
+public protocol FeatureSink: AnyObject {
+    var path: String { get }
+    /// One row's shape as written ([C], [H, W, C] or the flattened [H·W·C]).
+    var rowShape: [Int] { get }
+    /// Rows appended so far.
+    var count: Int { get }
+    func append(_ row: [Float]) throws
+    func finish(names: [String], labels: [Int]?, classNames: [String], record: Data, predictions: String?) throws
+    func discard()
+}
+
+extension FeatureOutput: FeatureSink {}
+
+/// How pixels are read: `load_img`'s settings, or `tf.image.resize`'s with `.tf`.
+public struct ImageSettings: Sendable, Equatable {
+    /// nil: the resize's own default (nearest for load_img, bilinear for tf.image.resize).
+    public var interpolation: Interpolation?
+    public var keepAspectRatio: Bool
+    public var resize: ResizeMethod
+    public var exifTranspose: Bool
+    public var fastDecode: Bool
+
+    public init(
+        interpolation: Interpolation? = nil, keepAspectRatio: Bool = false, resize: ResizeMethod = .pil,
+        exifTranspose: Bool = false, fastDecode: Bool = false
+    ) {
+        self.interpolation = interpolation
+        self.keepAspectRatio = keepAspectRatio
+        self.resize = resize
+        self.exifTranspose = exifTranspose
+        self.fastDecode = fastDecode
+    }
+
+    public var filter: Interpolation { interpolation ?? (resize == .tf ? .bilinear : .nearest) }
+}
+
+/// What a running job tells its caller. Every hook may be left out; a quiet front end leaves
+/// out `note`.
+public struct ExtractionEvents: Sendable {
+    /// Header lines, warnings and skipped images, one line each.
+    public var note: @Sendable (String) -> Void
+    /// A download's progress display for the file named, or nil for none.
+    public var download: @Sendable (_ file: String) -> (@Sendable (Int64, Int64?) -> Void)?
+    /// The sink rows go to, once it exists: what an interrupt must discard.
+    public var opened: @Sendable (FeatureSink) -> Void
+    /// Images done (written or skipped) of the total, after each one.
+    public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+
+    public init(
+        note: @escaping @Sendable (String) -> Void = { _ in },
+        download: @escaping @Sendable (String) -> (@Sendable (Int64, Int64?) -> Void)? = { _ in nil },
+        opened: @escaping @Sendable (FeatureSink) -> Void = { _ in },
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) {
+        self.note = note
+        self.download = download
+        self.opened = opened
+        self.progress = progress
+    }
+}
+
+public struct ExtractionJob: Sendable {
+    /// Folders, tables, list files or images, as `Dataset.scan` reads them.
+    public var inputs: [String]
+    /// `--classes`: only these classes, labelled in this order.
+    public var classes: ClassList?
+    /// `--classes-from`: a previous run's NAME.classes.txt.
+    public var classesFrom: String?
+    public var columns: TableColumns
+    public var model: ModelRequest
+    /// Whether a published file missing from the Keras cache may be downloaded.
+    public var download: Bool
+    /// nil: `avg` for features; the classifier (include_top) has its own.
+    public var pooling: GlobalPooling?
+    public var layer: String?
+    /// A feature map written as (N, H·W·C) rows instead of (N, H, W, C).
+    public var flatten: Bool
+    public var image: ImageSettings
+    /// nil: the model's own `preprocess_input`.
+    public var preprocess: PreprocessMode?
+    /// With the classifier: classes per image decoded (nil: `defaultTop`).
+    public var top: Int?
+    public var batchSize: Int
+    public var threads: Int
+    /// Stop at the first unreadable image instead of skipping it.
+    public var strict: Bool
+    public var plan: CompiledGraph.Options
+    /// NAME.npy, NAME.npz or NAME.h5.
+    public var output: String
+    /// The command line the record names.
+    public var command: [String]
+
+    /// decode_predictions' default.
+    public static let defaultTop = 5
+
+    public init(
+        inputs: [String], output: String, model: ModelRequest, classes: ClassList? = nil, classesFrom: String? = nil,
+        columns: TableColumns = TableColumns(), download: Bool = true, pooling: GlobalPooling? = nil,
+        layer: String? = nil, flatten: Bool = false, image: ImageSettings = ImageSettings(),
+        preprocess: PreprocessMode? = nil, top: Int? = nil, batchSize: Int = 32,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, strict: Bool = false,
+        plan: CompiledGraph.Options = .init(), command: [String] = CommandLine.arguments
+    ) {
+        self.inputs = inputs
+        self.output = output
+        self.model = model
+        self.classes = classes
+        self.classesFrom = classesFrom
+        self.columns = columns
+        self.download = download
+        self.pooling = pooling
+        self.layer = layer
+        self.flatten = flatten
+        self.image = image
+        self.preprocess = preprocess
+        self.top = top
+        self.batchSize = batchSize
+        self.threads = threads
+        self.strict = strict
+        self.plan = plan
+        self.command = command
+    }
+
+    /// The pooling the run uses: the classifier's own head, else `pooling`, else avg.
+    public var resolvedPooling: GlobalPooling { model.includeTop ? .none : pooling ?? .avg }
+
+    /// The images, labelled as `classes` / `classesFrom` / the table columns say.
+    public func scan() throws -> Dataset {
+        let requested = try classes ?? classesFrom.map(ClassList.read)
+        return try Dataset.scan(inputs, classes: requested, columns: columns)
+    }
+
+    /// Runs the job; on any failure nothing is left at `output`.
+    public func run(_ events: ExtractionEvents = ExtractionEvents()) async throws -> ExtractionResult {
+        let dataset = try scan()
+        dataset.warnings.forEach(events.note)
+        try OutputFormat.checkDestination(output)
+        let loaded = try await LoadedModel.load(
+            model, download: download, warn: { events.note("warning: \($0)") }, progress: events.download)
+        let extractor = try FeatureExtractor(
+            loaded, pooling: resolvedPooling, layer: layer, preprocess: preprocess, options: plan)
+        let pipeline = ImagePipeline(
+            height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: image.filter,
+            keepAspectRatio: image.keepAspectRatio, resize: image.resize, exifTranspose: image.exifTranspose,
+            fastDecode: image.fastDecode, preprocess: extractor.preprocess)
+        header(extractor, dataset).forEach(events.note)
+
+        let sink = try FeatureOutput(
+            path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count)
+        events.opened(sink)
+        do {
+            // decode_predictions of each written row.
+            var tops: [(name: String, top: [Prediction])] = []
+            let topK = top ?? Self.defaultTop
+            let summary = try Extraction.run(
+                dataset.items, extractor: extractor, output: sink, load: { try pipeline.load($0) },
+                batchSize: batchSize, threads: threads, strict: strict, progress: events.progress,
+                warn: events.note,
+                written: { name, probabilities in
+                    if extractor.includeTop { tops.append((name, Predictions.top(probabilities, k: topK))) }
+                })
+            if summary.names.isEmpty {
+                throw ExtractionError.failedImage("none of the \(dataset.items.count) images could be read; nothing was written")
+            }
+            let record = RunRecord(
+                loaded: loaded, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
+                summary: summary, output: sink.path, flattened: flatten, top: extractor.includeTop ? topK : nil,
+                command: command)
+            try sink.finish(
+                names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
+                classNames: dataset.classNames, record: try record.json(),
+                predictions: extractor.includeTop ? Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top)) : nil)
+            return ExtractionResult(record: record, summary: summary, rowShape: sink.rowShape, predictions: tops)
+        } catch {
+            sink.discard()
+            throw error
+        }
+    }
+
+    /// What will be run, said before the first image: the model and its output, the decided
+    /// settings with their sources, and what will not be read.
+    func header(_ extractor: FeatureExtractor, _ dataset: Dataset) -> [String] {
+        let loaded = extractor.loaded
+        let what = extractor.includeTop
+            ? "\(extractor.width) class probabilities per image"
+            : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
+        let model = loaded.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
+            ?? ModelSelection.describe(extractor.entry)
+        var lines = [
+            "\(model) at \(extractor.inputSize), \(what); \(dataset.items.count) images"
+                + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"),
+            "decided: " + loaded.decision.decidedLine(weights: self.model.weightsPath ?? loaded.weightsPath, integrity: loaded.integrity),
+        ]
+        if image.fastDecode {
+            lines.append("--fast-decode: JPEGs are decoded at reduced scale, so these are not the pixels (nor exactly the features) Keras gives")
+        }
+        if !dataset.ignored.isEmpty {
+            lines.append("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
+        }
+        return lines
+    }
+}
+
+/// A finished job: the record written beside the features, and what the caller may print.
+public struct ExtractionResult: Sendable {
+    public let record: RunRecord
+    public let summary: ExtractionSummary
+    public let rowShape: [Int]
+    /// With the classifier: each written image's top classes, in row order.
+    public let predictions: [(name: String, top: [Prediction])]
+}
+
+extension ModelDecision {
+    /// `weights mobilenet_1_0_224_tf_no_top.h5 = MobileNet 1.0 224 (file name) · alpha 1.0 (file
+    /// shapes) · input 224×224 (file name) · no published hash: checked by structure only`
+    public func decidedLine(weights: String, integrity: String) -> String {
+        let file = URL(fileURLWithPath: weights).lastPathComponent
+        var parts = ["weights \(file) = \(entry.id) (\(entrySource.rawValue))"]
+        if let nestedIn { parts.append("backbone '\(nestedIn)' inside the saved model") }
+        parts += settings.map { "\($0.name) \($0.value) (\($0.source.rawValue))" }
+        parts.append(integrity)
+        return parts.joined(separator: " · ")
+    }
+}

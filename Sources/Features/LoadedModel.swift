@@ -1,0 +1,67 @@
+// A model ready to plan: the weight file opened once, its architecture detected once, every
+// array read once and bound to the architecture, the file hashed once. Everything that asks a
+// question of the weights (is it the classifier? the published file? which input size?) asks
+// this value; nothing opens or matches the file again.
+
+import Backbones
+import Foundation
+import WeightLoader
+
+public struct LoadedModel: Sendable {
+    /// What was decided, and from what (the header line and the run record say it).
+    public let decision: ModelDecision
+    /// The weight file the arrays came from (`--weights`, or the Keras cache's copy).
+    public let weightsPath: String
+    public let weights: BoundWeights
+    /// The file's hex digest in `hashAlgorithm`.
+    public let digest: String
+    /// How the file's integrity was established (`published md5 verified`, ...).
+    public let integrity: String
+
+    public var entry: WeightsEntry { decision.entry }
+    public var inputSize: InputSize { decision.inputSize.value }
+    public var includeTop: Bool { entry.includeTop }
+    public var hashAlgorithm: String { decision.hashAlgorithm }
+
+    /// Decides the model, checks the input size, finds the weights (`--weights`, else the Keras
+    /// cache, downloading when `download` allows), then opens, binds and hashes the file once.
+    /// `progress(file)` gives what sees a download's bytes (received, total when known).
+    public static func load(
+        _ request: ModelRequest, download: Bool = true, store: WeightStore = WeightStore(),
+        warn: (String) -> Void = { _ in },
+        progress: (_ file: String) -> (@Sendable (Int64, Int64?) -> Void)? = { _ in nil }
+    ) async throws -> LoadedModel {
+        let decision = try ModelDecider.decide(request)
+        try decision.checkInput()
+        decision.warnings.forEach(warn)
+        if let path = request.weightsPath {
+            return try bind(decision, path: path, digest: nil)
+        }
+        let found = try await store.locate(decision.entry, download: download, progress: progress(decision.entry.file))
+        return try bind(decision, path: found.url.path, digest: found.digest)
+    }
+
+    /// The same, for a decision already made (the weights file at `path`).
+    public static func bind(_ decision: ModelDecision, path: String, digest known: String?) throws -> LoadedModel {
+        let file = try decision.file ?? KerasWeightFile.open(path)
+        let weights: BoundWeights
+        do {
+            weights = try (decision.plan ?? Binder.plan(file, ArchitectureCatalog.architecture(decision.entry.architecture))).load()
+        } catch {
+            throw explained(error, file: file, path: path, wanted: decision.entry.architecture)
+        }
+        let digest = try known ?? decision.digest?.hex ?? FileHash.hex(of: path, algorithm: decision.hashAlgorithm)
+        return LoadedModel(
+            decision: decision, weightsPath: path, weights: weights, digest: digest,
+            integrity: decision.integrity(digest: digest))
+    }
+
+    /// A file that does not bind to the architecture asked for: when it is another known one,
+    /// say which (the features file where the classifier was asked for, or another model).
+    static func explained(_ error: Error, file: KerasWeightFile, path: String, wanted: String) -> Error {
+        guard let other = Binder.detect(file).first?.architecture.id, other != wanted else { return error }
+        if other + Backbone.topSuffix == wanted { return ExtractionError.noClassifier(path) }
+        if other == wanted + Backbone.topSuffix { return ExtractionError.classifierWeights(path) }
+        return WeightLoaderError.wrongArchitecture(path: path, requested: wanted, detected: other)
+    }
+}

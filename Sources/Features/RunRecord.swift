@@ -1,0 +1,188 @@
+import Foundation
+import WeightLoader
+
+/// NAME.run.json: everything needed to know how a features file was made and to redo it.
+/// Written by `ExtractionJob`, read back by whatever builds on a features file.
+public struct RunRecord: Codable, Equatable, Sendable {
+    public struct Setting<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+        public let value: Value
+        public let source: String
+    }
+    /// Every value decided for the model, with where it came from (`SettingSource`).
+    public struct Decided: Codable, Equatable, Sendable {
+        public let manifestEntry: Setting<String>
+        public let alpha: Setting<Double>?
+        public let rows: Setting<Int>?
+        public let minimalistic: Setting<Bool>?
+        /// [height, width].
+        public let inputSize: Setting<[Int]>
+    }
+    public struct Model: Codable, Equatable, Sendable {
+        public let name: String
+        public let manifestEntry: String
+        public let architecture: String
+        public let weightsFile: String
+        public let weightsHash: String?
+        public let hashAlgorithm: String?
+        /// "published md5 verified", or "no published hash: checked by structure only", ...
+        public let integrity: String
+        /// The saved model's name for the backbone inside it, when the weights are nested.
+        public let nestedIn: String?
+        public let decided: Decided
+        public let warnings: [String]
+    }
+    public struct Input: Codable, Equatable, Sendable {
+        /// [height, width], as Keras' input_shape[:2].
+        public let size: [Int]
+        public let interpolation: String
+        public let keepAspectRatio: Bool
+        public let resize: String
+        public let exifTranspose: Bool
+        /// JPEGs decoded at a reduced DCT scale (`--fast-decode`): not Keras' pixels.
+        public let fastDecode: Bool
+        public let preprocessing: String
+    }
+    public struct Skipped: Codable, Equatable, Sendable { public let path: String; public let reason: String }
+    /// What --classes / --classes-from asked for, as given.
+    public struct Requested: Codable, Equatable, Sendable {
+        public let option: String
+        public let file: String?
+        public let names: [String]
+    }
+    /// Each class's label and how many rows carry it (0 for a listed class that is absent).
+    public struct ClassLabel: Codable, Equatable, Sendable { public let `class`: String; public let label: Int; public let images: Int }
+    public struct Table: Codable, Equatable, Sendable { public let file: String; public let pathColumn: String; public let labelColumn: String? }
+    public struct Counts: Codable, Equatable, Sendable { public let listed: Int; public let written: Int; public let skipped: Int; public let notRead: Int }
+
+    /// The tool's version, as `extract --version` prints it.
+    public static let toolVersion = "0.1.0"
+
+    public var tool = "extract \(RunRecord.toolVersion)"
+    public let created: String
+    public let command: [String]
+    /// Where the command ran, and the inputs as absolute paths (the index holds relative ones).
+    public let workingDirectory: String
+    public let inputRoots: [String]
+    public let model: Model
+    public let input: Input
+    public let layer: String?
+    public let pooling: String
+    /// "winograd" (stride-1 3×3 convolutions by Winograd F(4×4)/F(2×2)) or "im2col".
+    public let convolution: String
+    /// include_top=True: rows are class probabilities; `top` classes per image were decoded.
+    public let includeTop: Bool
+    public let top: Int?
+    public let features: Int
+    /// One image's output as Keras shapes it ([C], or [H, W, C] for a feature map), and whether
+    /// the rows were written flattened to [H·W·C] (--flatten).
+    public let outputShape: [Int]
+    public let flattened: Bool
+    public let output: String
+    public let counts: Counts
+    public let classes: [String]
+    public let classesRequested: Requested?
+    public let classLabels: [ClassLabel]
+    public let table: Table?
+    public let skipped: [Skipped]
+    public let notRead: [Skipped]
+    public let seconds: Double
+    public let imagesPerSecond: Double
+
+    init(
+        loaded: LoadedModel, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset, inputs: [String],
+        summary: ExtractionSummary, output: String, flattened: Bool, top: Int?, command: [String]
+    ) {
+        let decision = loaded.decision
+        let entry = extractor.entry
+        created = ISO8601DateFormatter().string(from: Date())
+        self.command = command
+        let cwd = FileManager.default.currentDirectoryPath
+        workingDirectory = cwd
+        inputRoots = inputs.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path }
+        let size = [extractor.inputSize.height, extractor.inputSize.width]
+        model = Model(
+            name: ModelSelection.describe(entry), manifestEntry: entry.id, architecture: entry.architecture,
+            weightsFile: loaded.weightsPath, weightsHash: loaded.digest, hashAlgorithm: loaded.hashAlgorithm,
+            integrity: loaded.integrity, nestedIn: decision.nestedIn,
+            decided: Decided(
+                manifestEntry: Setting(value: entry.id, source: decision.entrySource.rawValue),
+                alpha: decision.alpha.map { Setting(value: $0.value, source: $0.source.rawValue) },
+                rows: decision.rows.map { Setting(value: $0.value, source: $0.source.rawValue) },
+                minimalistic: decision.minimalistic.map { Setting(value: $0.value, source: $0.source.rawValue) },
+                inputSize: Setting(value: size, source: decision.inputSize.source.rawValue)),
+            warnings: decision.warnings)
+        input = Input(
+            size: size, interpolation: pipeline.interpolation.rawValue,
+            keepAspectRatio: pipeline.keepAspectRatio, resize: pipeline.resize.rawValue,
+            exifTranspose: pipeline.exifTranspose, fastDecode: pipeline.fastDecode,
+            preprocessing: extractor.preprocess.rawValue)
+        layer = extractor.layer
+        pooling = extractor.pooling.rawValue
+        convolution = extractor.model.options.winograd ? "winograd" : "im2col"
+        includeTop = extractor.includeTop
+        self.top = top
+        features = extractor.width
+        outputShape = extractor.outputShape
+        self.flattened = flattened && outputShape.count > 1
+        self.output = output
+        counts = Counts(
+            listed: dataset.items.count, written: summary.names.count, skipped: summary.skipped.count,
+            notRead: dataset.ignored.count)
+        classes = dataset.classNames
+        classesRequested = dataset.requested.map { Requested(option: $0.option, file: $0.file, names: $0.names) }
+        var counts = [Int](repeating: 0, count: dataset.classNames.count)
+        for label in summary.labels { counts[label] += 1 }
+        classLabels = dataset.classNames.enumerated().map { ClassLabel(class: $1, label: $0, images: counts[$0]) }
+        table = dataset.table.map { Table(file: $0.file, pathColumn: $0.pathColumn, labelColumn: $0.labelColumn) }
+        skipped = summary.skipped.map { Skipped(path: $0.path, reason: $0.reason) }
+        notRead = dataset.ignored.map { Skipped(path: $0.path, reason: $0.reason) }
+        seconds = (summary.seconds * 1000).rounded() / 1000
+        imagesPerSecond = (summary.imagesPerSecond * 10).rounded() / 10
+    }
+
+    /// The record as NAME.run.json holds it: snake_case keys, sorted, pretty-printed.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    /// A record read back from its JSON (`json()`'s form).
+    public init(json data: Data) throws {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        self = try decoder.decode(RunRecord.self, from: data)
+    }
+
+    /// NAME.run.json beside a features file, or the record file itself.
+    public static func read(_ path: String) throws -> RunRecord {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw RunRecordError.unreadable(path, reason: (error as NSError).localizedDescription)
+        }
+        do { return try RunRecord(json: data) } catch {
+            throw RunRecordError.malformed(path, reason: String(describing: error))
+        }
+    }
+
+    /// Where the record of the features file `output` lives: `feats.npy` -> `feats.run.json`.
+    public static func path(forOutput output: String) -> String {
+        (output as NSString).deletingPathExtension + ".run.json"
+    }
+}
+
+public enum RunRecordError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    case unreadable(String, reason: String)
+    case malformed(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "cannot read the run record \(path): \(reason)"
+        case .malformed(let path, let reason):
+            return "\(path) is not a run record written by extract \(RunRecord.toolVersion) (\(reason)); run the extraction again to rewrite it"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
