@@ -34,7 +34,7 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// Plans `loaded`'s graph at its decided input size; the bound weights are used as they
     /// are (no file is read here). `preprocess` overrides the entry's.
     public init(
-        _ loaded: LoadedModel, pooling: GlobalPooling = .avg, layer: String? = nil, preprocess: PreprocessMode? = nil,
+        _ loaded: LoadedModel, pooling: GlobalPooling, layer: String? = nil, preprocess: PreprocessMode? = nil,
         options: CompiledGraph.Options = .init()
     ) throws {
         let entry = loaded.entry

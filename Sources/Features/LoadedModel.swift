@@ -46,22 +46,15 @@ public struct LoadedModel: Sendable {
         let file = try decision.file ?? KerasWeightFile.open(path)
         let weights: BoundWeights
         do {
-            weights = try (decision.plan ?? Binder.plan(file, ArchitectureCatalog.architecture(decision.entry.architecture))).load()
-        } catch {
-            throw explained(error, file: file, path: path, wanted: decision.entry.architecture)
+            weights = try (decision.plan ?? Binder.planOrExplain(file, ArchitectureCatalog.architecture(decision.entry.architecture))).load()
+        } catch WeightLoaderError.wrongArchitecture(_, let requested, let detected) where detected.map { $0 + Backbone.topSuffix } == requested {
+            throw ExtractionError.noClassifier(path)
+        } catch WeightLoaderError.wrongArchitecture(_, let requested, let detected) where detected == requested + Backbone.topSuffix {
+            throw ExtractionError.classifierWeights(path)
         }
         let digest = try known ?? decision.digest?.hex ?? FileHash.hex(of: path, algorithm: decision.hashAlgorithm)
         return LoadedModel(
             decision: decision, weightsPath: path, weights: weights, digest: digest,
             integrity: decision.integrity(digest: digest))
-    }
-
-    /// A file that does not bind to the architecture asked for: when it is another known one,
-    /// say which (the features file where the classifier was asked for, or another model).
-    static func explained(_ error: Error, file: KerasWeightFile, path: String, wanted: String) -> Error {
-        guard let other = Binder.detect(file).first?.architecture.id, other != wanted else { return error }
-        if other + Backbone.topSuffix == wanted { return ExtractionError.noClassifier(path) }
-        if other == wanted + Backbone.topSuffix { return ExtractionError.classifierWeights(path) }
-        return WeightLoaderError.wrongArchitecture(path: path, requested: wanted, detected: other)
     }
 }

@@ -221,6 +221,20 @@ public enum Binder {
         }
     }
 
+    /// `plan`, and when the file does not bind but is another known architecture, the error
+    /// says which (`wrongArchitecture`) instead of naming only the first mismatch. The one home
+    /// of that explanation; detection runs only on this failure path.
+    public static func planOrExplain(_ file: KerasWeightFile, _ arch: Architecture) throws -> BindingPlan {
+        do {
+            return try plan(file, arch)
+        } catch {
+            if let other = detect(file).first?.architecture.id, other != arch.id {
+                throw WeightLoaderError.wrongArchitecture(path: file.path, requested: arch.id, detected: other)
+            }
+            throw error
+        }
+    }
+
     /// Every known architecture the file binds to, best name agreement first (several can fit
     /// when only names differ, as with the two ResNet50 releases).
     public static func detect(_ file: KerasWeightFile, among ids: [String] = ArchitectureCatalog.ids) -> [BindingPlan] {

@@ -69,19 +69,9 @@ struct Inspect: AsyncParsableCommand {
         }
     }
 
-    /// Binds to the requested model; when that fails and the file is another known
-    /// architecture, says which instead of only reporting the first mismatch.
+    /// Binds to the requested model, saying which model the file is when it is another.
     func bindOrExplain(entry: WeightsEntry, report: InspectReport) throws -> BindingPlan {
-        let arch = try ArchitectureCatalog.architecture(entry.architecture)
-        let file = try KerasWeightFile.open(self.file)
-        do {
-            return try Binder.plan(file, arch)
-        } catch {
-            if let other = report.matches.first?.architecture, other != arch.id {
-                throw WeightLoaderError.wrongArchitecture(path: self.file, requested: arch.id, detected: other)
-            }
-            throw error
-        }
+        try Binder.planOrExplain(KerasWeightFile.open(self.file), ArchitectureCatalog.architecture(entry.architecture))
     }
 
     func render(_ r: InspectReport, bound: BindingPlan?) -> String {
