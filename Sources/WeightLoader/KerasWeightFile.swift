@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import ZIPFoundation
 
 /// The four ways Keras stores weights (see shared notes §2.3, §3.1, §3.2).
@@ -28,7 +29,7 @@ public struct FileArray: Sendable {
         guard dtype.isNumeric else {
             throw WeightLoaderError.unsupportedDType(path: dataset.file.path, dataset: dataset.path, dtype: dtype.rawValue)
         }
-        return try dataset.readFloats()
+        return try readingHDF5 { try dataset.readFloats() }
     }
 }
 
@@ -107,6 +108,10 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// Opens any Keras weight file, telling the layout from its content, not its name.
     public static func open(_ path: String) throws -> KerasWeightFile {
+        try readingHDF5 { try openAny(path) }
+    }
+
+    static func openAny(_ path: String) throws -> KerasWeightFile {
         if try isZip(path) { return try openArchive(path) }
         let file = try HDF5File(path: path)
         let root = file.root

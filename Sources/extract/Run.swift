@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backbones
+import FeatureFiles
 import Features
 import Foundation
 import WeightLoader

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backbones
 import Features
+import FeatureFiles
 import Foundation
 import WeightLoader
 
