@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "FeatureFiles", targets: ["FeatureFiles"]),
+        .library(name: "Images", targets: ["Images"]),
         .library(name: "WeightLoader", targets: ["WeightLoader"]),
         .library(name: "Backbones", targets: ["Backbones"]),
         .library(name: "Features", targets: ["Features"]),
@@ -51,7 +52,10 @@ let package = Package(
         .target(name: "Backbones", dependencies: ["COpenBLAS", "CKernels", "WeightLoader"]),
         // Images to features: decoding and resizing with PIL / load_img / tf.image.resize
         // semantics, preprocessing, dataset listing, the extraction loop.
-        .target(name: "Features", dependencies: ["Backbones", "WeightLoader", "FeatureFiles", "CImageCodecs"]),
+        .target(name: "Features", dependencies: ["Backbones", "WeightLoader", "FeatureFiles", "Images"]),
+        // Image files to RGB pixels and resized pixels: decoding (libjpeg, libpng, giflib, BMP),
+        // EXIF orientation, PIL's and tf.image's resizing.
+        .target(name: "Images", dependencies: ["CImageCodecs"]),
         // libhdf5 in Swift: reading (weights, feature files) and writing (feature files).
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         // Feature files (.npy with its side files, .npz, .h5) written atomically and read back:
@@ -71,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "extract",
             dependencies: [
-                "WeightLoader", "Backbones", "Features", "FeatureFiles",
+                "WeightLoader", "Backbones", "Features", "FeatureFiles", "Images",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,6 +86,7 @@ let package = Package(
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "Backbones", "WeightLoader", "TestSupport"]),
         // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "FeatureFilesTests", dependencies: ["FeatureFiles"], exclude: ["Data"]),
     ]
 )

@@ -3,6 +3,7 @@ import Backbones
 import FeatureFiles
 import Features
 import Foundation
+import Images
 import WeightLoader
 
 /// The main job: `extract --model mobilenet --pooling avg imgs/ -o feats.npy`.
