@@ -24,7 +24,7 @@ public enum Extraction {
     public static func run(
         _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureOutput,
         load: @escaping @Sendable (String) throws -> [Float], batchSize: Int = 32, threads: Int = 1,
-        strict: Bool = false, progress: ProgressBar? = nil, warn: (String) -> Void = { _ in },
+        strict: Bool = false, progress: (any ExtractionProgress)? = nil, warn: (String) -> Void = { _ in },
         written: (String, [Float]) -> Void = { _, _ in }
     ) throws -> ExtractionSummary {
         let start = ContinuousClock.now
