@@ -194,16 +194,9 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// Layer name -> class name from a legacy `model_config` JSON (top level only).
     static func layerClasses(fromConfig json: String) -> [String: String] {
-        guard let data = json.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let config = object["config"] as? [String: Any],
-            let layers = config["layers"] as? [[String: Any]]
-        else { return [:] }
         var out: [String: String] = [:]
-        for layer in layers {
-            guard let cls = layer["class_name"] as? String else { continue }
-            let name = (layer["config"] as? [String: Any])?["name"] as? String ?? layer["name"] as? String
-            if let name { out[name] = cls }
+        for layer in ModelConfig.topLevelLayers(json) {
+            if let name = layer.name { out[name] = layer.className }
         }
         return out
     }
