@@ -81,12 +81,15 @@ let package = Package(
         ),
         // Fixture paths and a runner for the built binary, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "FeatureFiles", "TestSupport"]),
+        .testTarget(
+            name: "WeightLoaderTests",
+            dependencies: ["WeightLoader", "FeatureFiles", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
-        .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "Backbones", "WeightLoader", "TestSupport"]),
-        // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
+        // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
         .testTarget(name: "FeatureFilesTests", dependencies: ["FeatureFiles"], exclude: ["Data"]),
     ]
 )
