@@ -5,6 +5,9 @@ let package = Package(
     name: "keras-features",
     platforms: [.macOS(.v13)],
     products: [
+        .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "FeatureFiles", targets: ["FeatureFiles"]),
+        .library(name: "Images", targets: ["Images"]),
         .library(name: "WeightLoader", targets: ["WeightLoader"]),
         .library(name: "Backbones", targets: ["Backbones"]),
         .library(name: "Features", targets: ["Features"]),
@@ -48,18 +51,23 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Backbones", dependencies: ["COpenBLAS", "CKernels", "WeightLoader"]),
         // Images to features: decoding and resizing with PIL / load_img / tf.image.resize
-        // semantics, preprocessing, dataset listing, outputs.
+        // semantics, preprocessing, dataset listing, the extraction loop.
+        .target(name: "Features", dependencies: ["Backbones", "WeightLoader", "FeatureFiles", "Images"]),
+        // Image files to RGB pixels and resized pixels: decoding (libjpeg, libpng, giflib, BMP),
+        // EXIF orientation, PIL's and tf.image's resizing.
+        .target(name: "Images", dependencies: ["CImageCodecs"]),
+        // libhdf5 in Swift: reading (weights, feature files) and writing (feature files).
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        // Feature files (.npy with its side files, .npz, .h5) written atomically and read back:
+        // what a classifier needs, without the network or the image codecs.
         .target(
-            name: "Features",
-            dependencies: [
-                "Backbones", "WeightLoader", "CHDF5", "CImageCodecs",
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]
+            name: "FeatureFiles",
+            dependencies: ["HDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .target(
             name: "WeightLoader",
             dependencies: [
-                "CHDF5",
+                "HDF5",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
@@ -67,15 +75,21 @@ let package = Package(
         .executableTarget(
             name: "extract",
             dependencies: [
-                "WeightLoader", "Backbones", "Features",
+                "WeightLoader", "Backbones", "Features", "FeatureFiles", "Images",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Fixture paths and a runner for the built binary, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "WeightLoaderTests", dependencies: ["WeightLoader", "Features", "TestSupport"]),
-        .testTarget(name: "ExtractTests", dependencies: ["extract", "WeightLoader", "Features", "TestSupport"]),
+        .testTarget(
+            name: "WeightLoaderTests",
+            dependencies: ["WeightLoader", "FeatureFiles", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
-        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Backbones", "WeightLoader", "TestSupport"]),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
+        // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
+        .testTarget(name: "FeatureFilesTests", dependencies: ["FeatureFiles"], exclude: ["Data"]),
     ]
 )

@@ -4,6 +4,7 @@
 // skipped with a warning (or ends the run with `strict`); the output keeps the input order.
 
 import Dispatch
+import FeatureFiles
 import Foundation
 import WeightLoader
 

@@ -4,7 +4,9 @@
 // same. What is read and where it goes are checked before any weights are fetched.
 
 import Backbones
+import FeatureFiles
 import Foundation
+import Images
 import WeightLoader
 
 /// Where rows go as they are made, and the files that complete them: nothing is visible at

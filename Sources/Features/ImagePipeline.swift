@@ -5,6 +5,8 @@
 //        (image_dataset_from_directory; its JPEG decoder is TensorFlow's, so pixels may differ
 //        by ±1 on JPEGs: the resize semantics are copied, the decoder is libjpeg's)
 
+import Images
+
 /// Which library's resize the pixels follow.
 public enum ResizeMethod: String, CaseIterable, Sendable {
     case pil

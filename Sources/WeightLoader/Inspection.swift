@@ -96,16 +96,10 @@ public enum Inspector {
 
     /// The saved model's top-level layers, with the known backbone marked where it sits.
     static func graph(fromConfig json: String, nested: [InspectReport.Match]) -> [InspectReport.GraphNode] {
-        guard let data = json.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let config = object["config"] as? [String: Any],
-            let layers = config["layers"] as? [[String: Any]]
-        else { return [] }
-        return layers.compactMap { layer in
-            guard let cls = layer["class_name"] as? String else { return nil }
-            let name = (layer["config"] as? [String: Any])?["name"] as? String ?? layer["name"] as? String ?? "?"
+        ModelConfig.topLevelLayers(json).map { layer in
+            let name = layer.name ?? "?"
             let backbone = nested.first { $0.nestedIn == name }?.architecture
-            return InspectReport.GraphNode(name: name, className: cls, backbone: backbone)
+            return InspectReport.GraphNode(name: name, className: layer.className, backbone: backbone)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import ZIPFoundation
 
 /// The four ways Keras stores weights (see shared notes §2.3, §3.1, §3.2).
@@ -28,7 +29,7 @@ public struct FileArray: Sendable {
         guard dtype.isNumeric else {
             throw WeightLoaderError.unsupportedDType(path: dataset.file.path, dataset: dataset.path, dtype: dtype.rawValue)
         }
-        return try dataset.readFloats()
+        return try readingHDF5 { try dataset.readFloats() }
     }
 }
 
@@ -108,6 +109,10 @@ public final class KerasWeightFile: @unchecked Sendable {
     /// Opens any Keras weight file, telling the layout from its content, not its name.
     public static func open(_ path: String) throws -> KerasWeightFile {
         Tally.shared.count(\.opens)
+        return try readingHDF5 { try openAny(path) }
+    }
+
+    static func openAny(_ path: String) throws -> KerasWeightFile {
         if try isZip(path) { return try openArchive(path) }
         let file = try HDF5File(path: path)
         let root = file.root
@@ -190,16 +195,9 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// Layer name -> class name from a legacy `model_config` JSON (top level only).
     static func layerClasses(fromConfig json: String) -> [String: String] {
-        guard let data = json.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let config = object["config"] as? [String: Any],
-            let layers = config["layers"] as? [[String: Any]]
-        else { return [:] }
         var out: [String: String] = [:]
-        for layer in layers {
-            guard let cls = layer["class_name"] as? String else { continue }
-            let name = (layer["config"] as? [String: Any])?["name"] as? String ?? layer["name"] as? String
-            if let name { out[name] = cls }
+        for layer in ModelConfig.topLevelLayers(json) {
+            if let name = layer.name { out[name] = layer.className }
         }
         return out
     }

@@ -1,5 +1,28 @@
 import Foundation
 
+/// A saved model's config JSON (`model_config` of a full-model `.h5`, `config.json` of a
+/// `.keras`): the one place it is parsed. Keras writes `{"class_name": ..., "config": {"name":
+/// ..., "layers": [{"class_name": ..., "config": {"name": ...}}, ...]}}` in every era.
+public enum ModelConfig {
+    /// The parsed JSON object; nil when the text is not a JSON object.
+    static func object(_ json: String) -> [String: Any]? {
+        guard let data = json.data(using: .utf8) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    /// The model's top-level layers in stored order: name (`config.name`, else the layer's
+    /// `name`; nil when neither) and class. Layers without a class name are left out.
+    public static func topLevelLayers(_ json: String) -> [(name: String?, className: String)] {
+        guard let object = object(json), let config = object["config"] as? [String: Any],
+            let layers = config["layers"] as? [[String: Any]]
+        else { return [] }
+        return layers.compactMap { layer in
+            guard let cls = layer["class_name"] as? String else { return nil }
+            return ((layer["config"] as? [String: Any])?["name"] as? String ?? layer["name"] as? String, cls)
+        }
+    }
+}
+
 /// What a saved model's own config (`model_config` of a full-model `.h5`, `config.json` of a
 /// `.keras`) says about its input, read as Keras reads it when it rebuilds the model:
 /// - Keras 3 InputLayer: `config.batch_shape` (`[null, 160, 160, 3]`);
@@ -22,9 +45,7 @@ public struct ModelConfigInput: Sendable, Equatable {
     /// The outer model's first input, and, when `nested` names a model inside it, that model's.
     /// A nil result means the config has no readable input shape.
     public static func inputs(ofConfig json: String, nested: String? = nil) -> (outer: ModelConfigInput?, nested: ModelConfigInput?) {
-        guard let data = json.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return (nil, nil) }
+        guard let object = ModelConfig.object(json) else { return (nil, nil) }
         let outer = input(of: object)
         var inner: ModelConfigInput?
         if let nested, let layer = findModel(named: nested, in: object) { inner = input(of: layer) }

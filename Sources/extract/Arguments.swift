@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backbones
 import Features
+import Images
 
 // The closed sets of choices the command line takes, parsed straight into the library's types:
 // a value outside the set is a usage error (exit 64) listing the choices, and no string is

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Backbones
+import FeatureFiles
 import Features
 import Foundation
+import Images
 
 /// The main job: `extract --model mobilenet --pooling avg imgs/ -o feats.npy`.
 struct Run: AsyncParsableCommand {

@@ -1,6 +1,5 @@
 import Features
 import Foundation
-import WeightLoader
 
 /// How a job shows itself on a terminal: `extract: ` lines on stderr, progress bars for a
 /// download and for the images; nothing but errors with `--quiet`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backbones
 import Features
+import FeatureFiles
 import Foundation
 
 /// `extract verify`: does our port give what Keras gave, on the user's own weights and inputs?

@@ -1,3 +1,4 @@
+import FeatureFiles
 import Features
 import Foundation
 import TestSupport

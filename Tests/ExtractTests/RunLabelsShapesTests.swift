@@ -1,4 +1,5 @@
 import Features
+import FeatureFiles
 import Foundation
 import TestSupport
 import XCTest

@@ -1,3 +1,4 @@
+import FeatureFiles
 import Foundation
 import TestSupport
 import XCTest

@@ -1,4 +1,4 @@
-import Features
+import FeatureFiles
 import Foundation
 import TestSupport
 import XCTest

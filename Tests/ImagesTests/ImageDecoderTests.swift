@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-@testable import Features
+@testable import Images
 
 /// Decoding against Pillow 13: every good fixture byte-for-byte, every broken one by error kind.
 final class ImageDecoderTests: XCTestCase {

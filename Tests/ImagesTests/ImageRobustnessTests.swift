@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-@testable import Features
+@testable import Images
 
 /// Damaged input never crashes the process, never prints, and always ends in an image or a
 /// typed ImageError.

@@ -80,14 +80,27 @@ public final class NpyRowWriter {
     }
 }
 
-/// A numeric array read from .npy, converted to float32.
+/// An array read from .npy: numbers converted to float32 in `values`; integer and bool arrays
+/// also exactly in `integers`; unicode ('<U') arrays in `strings` (and no `values`).
 public struct NpyArray: Sendable {
     public let shape: [Int]
     public let values: [Float]
+    /// The header's dtype ('<f4', '<i8', '<U12').
+    public var descr: String = "<f4"
+    public var integers: [Int64]? = nil
+    public var strings: [String]? = nil
+
+    public init(shape: [Int], values: [Float], descr: String = "<f4", integers: [Int64]? = nil, strings: [String]? = nil) {
+        self.shape = shape
+        self.values = values
+        self.descr = descr
+        self.integers = integers
+        self.strings = strings
+    }
 }
 
 extension Npy {
-    /// Parses a .npy (versions 1–3, C order; float32/64, int8–64, uint8–64, bool).
+    /// Parses a .npy (versions 1–3, C order; float32/64, int8–64, uint8–64, bool, unicode).
     public static func read(_ data: Data, name: String) throws -> NpyArray {
         func bad(_ detail: String) -> NpyError { .malformed(name, detail) }
         guard data.count >= 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else { throw bad("not a .npy array") }
@@ -116,6 +129,22 @@ extension Npy {
         let body = data[(start + headerLength)...]
         let kind = descr.dropFirst()  // '<f4' -> 'f4'
         if descr.hasPrefix(">") { throw bad("big-endian arrays are not supported") }
+        // '<U<n>': n UTF-32 code units per element, NUL-padded (what Npy.strings writes).
+        if kind.hasPrefix("U") {
+            guard let chars = Int(kind.dropFirst()), body.count >= count * chars * 4 else { throw bad("dtype \(descr) or data cut short") }
+            let strings: [String] = body.withUnsafeBytes { raw in
+                (0..<count).map { i in
+                    var scalars = String.UnicodeScalarView()
+                    for c in 0..<chars {
+                        let v = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: (i * chars + c) * 4, as: UInt32.self))
+                        if v == 0 { break }
+                        scalars.append(Unicode.Scalar(v) ?? "\u{FFFD}")
+                    }
+                    return String(scalars)
+                }
+            }
+            return NpyArray(shape: shape, values: [], descr: descr, strings: strings)
+        }
         guard let size = Int(kind.dropFirst()), body.count >= count * size else { throw bad("dtype \(descr) or data cut short") }
         let values: [Float] = body.withUnsafeBytes { raw in
             func load<T>(_: T.Type) -> [T] { (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self) } }
@@ -134,7 +163,23 @@ extension Npy {
             }
         }
         if values.count != count { throw bad("dtype \(descr) is not numeric") }
-        return NpyArray(shape: shape, values: values)
+        let integers: [Int64]? = body.withUnsafeBytes { raw in
+            func load<T: BinaryInteger>(_: T.Type) -> [Int64] {
+                (0..<count).map { Int64(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
+            }
+            switch kind {
+            case "i1": return load(Int8.self)
+            case "i2": return load(Int16.self)
+            case "i4": return load(Int32.self)
+            case "i8": return load(Int64.self)
+            case "u1", "b1": return load(UInt8.self)
+            case "u2": return load(UInt16.self)
+            case "u4": return load(UInt32.self)
+            case "u8": return load(UInt64.self)
+            default: return nil
+            }
+        }
+        return NpyArray(shape: shape, values: values, descr: descr, integers: integers)
     }
 }
 

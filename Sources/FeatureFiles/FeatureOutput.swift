@@ -6,12 +6,12 @@
 //   (any)      with the ImageNet classifier, feats.predictions.csv (row, path, rank, wnid, name,
 //              probability): the top-k classes as decode_predictions gives them
 //   feats.npz  one archive: features, labels, paths, class_names (numpy arrays, no pickles)
-//   feats.h5   datasets features, labels, paths, class_names (through libhdf5)
+//   feats.h5   datasets features, labels, paths, class_names, root attribute run (HDF5Writer)
 // and always feats.run.json, the run record. Features stream to a temporary .npy as they are
 // computed; every file is complete before it is renamed into place.
 
-import CHDF5
 import Foundation
+import HDF5
 import ZIPFoundation
 
 public enum OutputFormat: String, Sendable {
@@ -169,90 +169,40 @@ public final class FeatureOutput {
         _ target: String, featuresNpy: String, rows: Int, names: [String], labels: [Int]?,
         classNames: [String], record: Data
     ) throws {
-        _ = H5open()
-        chdf5_silence_errors()
-        let file = H5Fcreate(target, chdf5_f_acc_trunc(), chdf5_p_default(), chdf5_p_default())
-        guard file >= 0 else { throw OutputError.cannotCreate(path, reason: "HDF5 cannot create the file") }
-        var ok = true
-        defer { H5Fclose(file) }
-
-        // features (N, ...rowShape): copied from the streamed .npy in blocks of rows.
-        let rank = Int32(1 + rowShape.count)
-        var dims: [hsize_t] = [hsize_t(rows)] + rowShape.map { hsize_t($0) }
-        let space = H5Screate_simple(rank, &dims, nil)
-        let ds = H5Dcreate2(file, "features", chdf5_t_ieee_f32le(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
-        if ds < 0 { ok = false }
-        if ok, rows > 0, let input = FileHandle(forReadingAtPath: featuresNpy) {
-            defer { try? input.close() }
-            // The streamed header was sized for the expected rows: the data is the file's tail.
-            let total = (try? FileManager.default.attributesOfItem(atPath: featuresNpy)[.size] as? Int) ?? 0
-            try? input.seek(toOffset: UInt64(total - rows * width * 4))
-            let block = max(1, (8 << 20) / max(width * 4, 1))
-            var start = 0
-            while ok, start < rows {
-                let n = min(block, rows - start)
-                guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else { ok = false; break }
-                var offs: [hsize_t] = [hsize_t(start)] + rowShape.map { _ in 0 }
-                var count: [hsize_t] = [hsize_t(n)] + rowShape.map { hsize_t($0) }
-                H5Sselect_hyperslab(space, H5S_SELECT_SET, &offs, nil, &count, nil)
-                let mem = H5Screate_simple(rank, &count, nil)
-                let rc = data.withUnsafeBytes { H5Dwrite(ds, chdf5_t_native_float(), mem, space, chdf5_p_default(), $0.baseAddress) }
-                H5Sclose(mem)
-                if rc < 0 { ok = false }
-                start += n
+        let file: HDF5Writer
+        do { file = try HDF5Writer(creating: target) } catch {
+            throw OutputError.cannotCreate(path, reason: "HDF5 cannot create the file")
+        }
+        defer { file.close() }
+        let failed = OutputError.writeFailed(path, reason: "libhdf5 could not write the datasets (disk full?)")
+        do {
+            // features (N, ...rowShape): copied from the streamed .npy in blocks of rows.
+            let features = try file.createFloat32("features", shape: [rows] + rowShape)
+            defer { features.close() }
+            if rows > 0, let input = FileHandle(forReadingAtPath: featuresNpy) {
+                defer { try? input.close() }
+                // The streamed header was sized for the expected rows: the data is the file's tail.
+                let total = (try? FileManager.default.attributesOfItem(atPath: featuresNpy)[.size] as? Int) ?? 0
+                try? input.seek(toOffset: UInt64(total - rows * width * 4))
+                let block = max(1, (8 << 20) / max(width * 4, 1))
+                var start = 0
+                while start < rows {
+                    let n = min(block, rows - start)
+                    guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else { throw failed }
+                    try data.withUnsafeBytes { try features.write(start: start, count: n, values: $0) }
+                    start += n
+                }
             }
+            features.close()
+            try file.writeStrings("paths", names)
+            if let labels, !classNames.isEmpty {
+                try file.writeStrings("class_names", classNames)
+                try file.writeInt64s("labels", labels.map(Int64.init))
+            }
+            try file.writeStringAttribute("run", String(decoding: record, as: UTF8.self))
+            try file.flush()
+        } catch is HDF5Error {
+            throw failed
         }
-        if ds >= 0 { H5Dclose(ds) }
-        H5Sclose(space)
-
-        ok = ok && writeStrings(file, "paths", names)
-        if let labels, !classNames.isEmpty {
-            ok = ok && writeStrings(file, "class_names", classNames)
-            var n: [hsize_t] = [hsize_t(labels.count)]
-            let s = H5Screate_simple(1, &n, nil)
-            let d = H5Dcreate2(file, "labels", chdf5_t_std_i64le(), s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
-            let values = labels.map(Int64.init)
-            ok = ok && d >= 0 && values.withUnsafeBufferPointer { H5Dwrite(d, chdf5_t_native_int64(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress) } >= 0
-            if d >= 0 { H5Dclose(d) }
-            H5Sclose(s)
-        }
-        ok = ok && writeStringAttribute(file, "run", String(decoding: record, as: UTF8.self))
-        ok = ok && H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0
-        if !ok { throw OutputError.writeFailed(path, reason: "libhdf5 could not write the datasets (disk full?)") }
-    }
-
-    func utf8StringType() -> hid_t {
-        let t = H5Tcopy(chdf5_t_c_s1())
-        H5Tset_size(t, chdf5_variable())
-        H5Tset_cset(t, H5T_CSET_UTF8)
-        return t
-    }
-
-    func writeStrings(_ file: hid_t, _ name: String, _ values: [String]) -> Bool {
-        let t = utf8StringType()
-        defer { H5Tclose(t) }
-        var n: [hsize_t] = [hsize_t(values.count)]
-        let s = H5Screate_simple(1, &n, nil)
-        defer { H5Sclose(s) }
-        let d = H5Dcreate2(file, name, t, s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
-        guard d >= 0 else { return false }
-        defer { H5Dclose(d) }
-        guard !values.isEmpty else { return true }
-        let cStrings = values.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
-        return cStrings.withUnsafeBufferPointer { H5Dwrite(d, t, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress) } >= 0
-    }
-
-    func writeStringAttribute(_ file: hid_t, _ name: String, _ value: String) -> Bool {
-        let t = utf8StringType()
-        defer { H5Tclose(t) }
-        let s = H5Screate(H5S_SCALAR)
-        defer { H5Sclose(s) }
-        let a = H5Acreate2(file, name, t, s, chdf5_p_default(), chdf5_p_default())
-        guard a >= 0 else { return false }
-        defer { H5Aclose(a) }
-        var p: UnsafeMutablePointer<CChar>? = strdup(value)
-        defer { free(p) }
-        return H5Awrite(a, t, &p) >= 0
     }
 }

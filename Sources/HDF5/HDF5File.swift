@@ -1,8 +1,9 @@
 import CHDF5
 import Foundation
 
-// A thin, read-mostly Swift face on libhdf5. Every call that can fail on user data throws
-// `WeightLoaderError` naming the file and the object; libhdf5's own stderr dump is silenced.
+// A thin Swift face on libhdf5, reading (here) and writing (HDF5Writer.swift). Every call that
+// can fail on user data throws `HDF5Error` naming the file and the object; libhdf5's own stderr
+// dump is silenced.
 
 /// Element types the loader understands; anything else is reported, never guessed.
 public enum ArrayDType: String, Sendable, Codable, CustomStringConvertible {
@@ -18,7 +19,7 @@ public enum ArrayDType: String, Sendable, Codable, CustomStringConvertible {
 
 /// A libhdf5 failure we report ourselves: the thread's error records are dropped first (see
 /// `chdf5_clear_errors`).
-func hdf5Failure(_ error: WeightLoaderError) -> WeightLoaderError {
+func hdf5Failure(_ error: HDF5Error) -> HDF5Error {
     chdf5_clear_errors()
     return error
 }
@@ -42,13 +43,13 @@ public final class HDF5File: @unchecked Sendable {
         self.image = nil
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue
-        else { throw WeightLoaderError.fileNotFound(path: path) }
+        else { throw HDF5Error.fileNotFound(path: path) }
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw WeightLoaderError.unreadable(path: path)
+            throw HDF5Error.unreadable(path: path)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        if size == 0 { throw WeightLoaderError.emptyFile(path: path) }
-        if H5Fis_hdf5(path) <= 0 { throw WeightLoaderError.notHDF5(path: path) }
+        if size == 0 { throw HDF5Error.emptyFile(path: path) }
+        if H5Fis_hdf5(path) <= 0 { throw HDF5Error.notHDF5(path: path) }
         let id = H5Fopen(path, chdf5_f_acc_rdonly(), chdf5_p_default())
         // The signature is present (H5Fis_hdf5 said so), so a failed open means a damaged file;
         // a file cut short is by far the commonest cause (an interrupted download or copy).
@@ -60,7 +61,7 @@ public final class HDF5File: @unchecked Sendable {
     public init(bytes: Data, displayPath: String) throws {
         _ = hdf5Setup
         self.path = displayPath
-        guard !bytes.isEmpty else { throw WeightLoaderError.emptyFile(path: displayPath) }
+        guard !bytes.isEmpty else { throw HDF5Error.emptyFile(path: displayPath) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
         bytes.copyBytes(to: buffer)
         let fapl = H5Pcreate(chdf5_p_file_access())
@@ -72,7 +73,7 @@ public final class HDF5File: @unchecked Sendable {
         let id = H5Fopen("keras-archive-member.weights.h5", chdf5_f_acc_rdonly(), fapl)
         guard id >= 0 else {
             buffer.deallocate()
-            throw hdf5Failure(WeightLoaderError.notHDF5(path: displayPath))
+            throw hdf5Failure(HDF5Error.notHDF5(path: displayPath))
         }
         self.fileID = id
         self.image = buffer
@@ -91,7 +92,7 @@ public struct HDF5Group: Sendable {
     public let file: HDF5File
     public let path: String
 
-    func child(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
+    public func child(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
 
     /// True when every component of the relative `name` exists (H5Lexists checks one level only).
     public func contains(_ name: String) -> Bool {
@@ -139,7 +140,7 @@ public struct HDF5Group: Sendable {
         return gid
     }
 
-    func damaged(_ what: String) -> WeightLoaderError {
+    func damaged(_ what: String) -> HDF5Error {
         hdf5Failure(.damaged(path: file.path, object: path, detail: what))
     }
 
@@ -216,7 +217,7 @@ public struct HDF5Dataset: Sendable {
 
     func open() throws -> hid_t {
         let did = H5Dopen2(file.fileID, path, chdf5_p_default())
-        guard did >= 0 else { throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot open dataset")) }
+        guard did >= 0 else { throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot open dataset")) }
         return did
     }
 
@@ -227,7 +228,7 @@ public struct HDF5Dataset: Sendable {
         let space = H5Dget_space(did)
         defer { H5Sclose(space) }
         let rank = H5Sget_simple_extent_ndims(space)
-        guard rank >= 0 else { throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read shape")) }
+        guard rank >= 0 else { throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read shape")) }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
         let type = H5Dget_type(did)
@@ -281,19 +282,19 @@ public struct HDF5Dataset: Sendable {
         if dtype == .bfloat16 {
             var raw = [UInt16](repeating: 0, count: count)
             guard H5Dread(did, chdf5_t_native_uint16(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &raw) >= 0 else {
-                throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data"))
+                throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read data"))
             }
             for i in 0..<count { out[i] = Float(bitPattern: UInt32(raw[i]) << 16) }
             return out
         }
         guard dtype.isNumeric else {
-            throw WeightLoaderError.unsupportedDType(path: file.path, dataset: path, dtype: dtype.rawValue)
+            throw HDF5Error.unsupportedDType(path: file.path, dataset: path, dtype: dtype.rawValue)
         }
         let status = out.withUnsafeMutableBytes {
             H5Dread(did, chdf5_t_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
         }
         guard status >= 0 else {
-            throw hdf5Failure(WeightLoaderError.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)"))
+            throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)"))
         }
         return out
     }

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-@testable import Features
+@testable import Images
 
 /// `images/index.json` as written by `scripts/make_images.py`, and its raw references.
 struct ImageIndex: Decodable {

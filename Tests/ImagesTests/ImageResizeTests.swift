@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-@testable import Features
+@testable import Images
 
 private func * (array: [UInt8], count: Int) -> [UInt8] { Array([[UInt8]](repeating: array, count: count).joined()) }
 
