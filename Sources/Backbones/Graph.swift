@@ -274,6 +274,8 @@ public struct Graph: Sendable {
 
     public var input: NodeID { 0 }
     public var outputNode: NodeID { output ?? nodes.count - 1 }
+    /// The nodes whose values the caller reads after a run.
+    public var outputNodes: [NodeID] { [outputNode] }
 
     public func shape(_ id: NodeID) -> FeatureShape { nodes[id].shape }
 
