@@ -14,9 +14,13 @@ public final class CompiledGraph: @unchecked Sendable {
     let slotOf: [NodeID: Int]
     let slotSizes: [Int]
 
-    /// The per-image shape of the output.
+    /// The per-image shape of the (first) output.
     public var outputShape: FeatureShape { graph.shape(graph.outputNode) }
+    /// The per-image shape of the (first) input.
     public var inputShape: FeatureShape { graph.shape(graph.input) }
+    /// Per-image shapes of every input and output, in `graph.inputs` / `graph.outputNodes` order.
+    public var inputShapes: [FeatureShape] { graph.inputs.map { graph.shape($0) } }
+    public var outputShapes: [FeatureShape] { graph.outputNodes.map { graph.shape($0) } }
 
     /// Floats per image held by the arena (the peak of live activations, up to slot packing).
     public var arenaFloatsPerImage: Int { slotSizes.reduce(0, +) }
@@ -108,6 +112,10 @@ public final class CompiledGraph: @unchecked Sendable {
     /// between BLAS threads after every layer, and the layers that are not GEMMs run in parallel
     /// too.
     public func run(_ input: [Float], threads: Int = 1) throws -> [Float] {
+        guard graph.inputs.count == 1, graph.outputNodes.count == 1 else {
+            throw GraphError.inputCount(
+                model: graph.name, inputs: graph.inputs.count, outputs: graph.outputNodes.count, given: 1)
+        }
         let per = inputShape.count
         guard !input.isEmpty, input.count % per == 0 else {
             throw GraphError.inputSize(model: graph.name, expected: per, actual: input.count)
@@ -138,13 +146,61 @@ public final class CompiledGraph: @unchecked Sendable {
     public func run(
         image: UnsafePointer<Float>, workspace: Workspace, output: UnsafeMutablePointer<Float>
     ) {
-        runImage(image, arena: workspace.arena, scratch: workspace.scratch)
+        runImage([image], arena: workspace.arena, scratch: workspace.scratch)
         output.update(from: workspace.arena[slotOf[graph.outputNode]!], count: outputShape.count)
+    }
+
+    /// A model with several inputs or outputs: `inputs[i]` holds N images of `inputShapes[i]`
+    /// each (NHWC, the same N for every input); returns one array per output, N values of
+    /// `outputShapes[j]` each. Images are shared among `threads` threads as `run(_:threads:)`
+    /// shares them, so each image's values are the same bits whatever the batch.
+    public func run(inputs: [[Float]], threads: Int = 1) throws -> [[Float]] {
+        guard inputs.count == graph.inputs.count else {
+            throw GraphError.inputCount(
+                model: graph.name, inputs: graph.inputs.count, outputs: graph.outputNodes.count,
+                given: inputs.count)
+        }
+        let pers = inputShapes.map(\.count)
+        let batch = (inputs.first?.count ?? 0) / max(pers.first ?? 1, 1)
+        for (values, per) in zip(inputs, pers) where batch == 0 || values.count != batch * per {
+            throw GraphError.inputSize(model: graph.name, expected: per, actual: values.count)
+        }
+        let outCounts = outputShapes.map(\.count)
+        // Contiguous copies the worker threads read and write through plain pointers.
+        let xs = zip(inputs, pers).map { values, _ in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: values.count)
+            p.initialize(from: values, count: values.count)
+            return p
+        }
+        let ys = outCounts.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0) }
+        defer {
+            xs.forEach { $0.deallocate() }
+            ys.forEach { $0.deallocate() }
+        }
+        let workers = max(1, min(threads, batch))
+        Kernels.useBLASThreads(1)
+        nonisolated(unsafe) let (inputPointers, outputPointers) = (xs, ys)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            withWorkspace { ws in
+                for n in stride(from: w, to: batch, by: workers) {
+                    let images = zip(inputPointers, pers).map { UnsafePointer($0 + n * $1) }
+                    runImage(images, arena: ws.arena, scratch: ws.scratch)
+                    for (j, out) in graph.outputNodes.enumerated() {
+                        (outputPointers[j] + n * outCounts[j]).update(from: ws.arena[slotOf[out]!], count: outCounts[j])
+                    }
+                }
+            }
+        }
+        return zip(ys, outCounts).map { Array(UnsafeBufferPointer(start: $0, count: batch * $1)) }
     }
 
     /// Seconds spent in each step (in `steps` order), summed over `input`'s images run one by
     /// one on the calling thread: where a model's time goes (`extract verify --profile`).
     public func profile(_ input: [Float]) throws -> [Double] {
+        guard graph.inputs.count == 1 else {
+            throw GraphError.inputCount(
+                model: graph.name, inputs: graph.inputs.count, outputs: graph.outputNodes.count, given: 1)
+        }
         let per = inputShape.count
         guard !input.isEmpty, input.count % per == 0 else {
             throw GraphError.inputSize(model: graph.name, expected: per, actual: input.count)
@@ -155,7 +211,7 @@ public final class CompiledGraph: @unchecked Sendable {
             seconds.withUnsafeMutableBufferPointer { t in
                 withWorkspace { ws in
                     for n in 0..<(input.count / per) {
-                        runImage(x.baseAddress! + n * per, arena: ws.arena, scratch: ws.scratch, timings: t.baseAddress!)
+                        runImage([x.baseAddress! + n * per], arena: ws.arena, scratch: ws.scratch, timings: t.baseAddress!)
                     }
                 }
             }

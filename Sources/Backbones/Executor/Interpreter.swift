@@ -5,10 +5,11 @@ import Dispatch
 // image but the floats.
 
 extension CompiledGraph {
-    /// One image through every step; the output is left in its arena slot. `timings`, when
+    /// One image (a pointer per graph input) through every step; the outputs are left in their
+    /// arena slots. `timings`, when
     /// given, accumulates each step's seconds.
     func runImage(
-        _ image: UnsafePointer<Float>, arena: [UnsafeMutablePointer<Float>],
+        _ images: [UnsafePointer<Float>], arena: [UnsafeMutablePointer<Float>],
         scratch: UnsafeMutablePointer<Float>, timings: UnsafeMutablePointer<Double>? = nil
     ) {
         let batch = 1
@@ -26,7 +27,9 @@ extension CompiledGraph {
             let rows = batch * inShape.height * inShape.width
             switch step.kind {
             case .copyInput:
-                out.update(from: image, count: inputShape.count)
+                // Graph inputs are few: a linear search, once per input per image.
+                let k = graph.inputs.firstIndex(of: step.output) ?? 0
+                out.update(from: images[k], count: graph.shape(step.output).count)
             case .conv(let p, let kernel, let bias):
                 let w = step.window!
                 withOptional(bias) { b in

@@ -16,45 +16,29 @@ enum LowerNodes {
 
     private static func kind(_ node: GraphNode, graph: Graph, weights: WeightSource) throws -> DraftStep.Kind {
         let ins = node.inputs.map { graph.shape($0) }
+        // The op's weight spec is the one list of what it reads, in Keras' order.
+        let w = try ins.first.map { try weights.read(node, node.op.weightSpec(input: $0)) } ?? []
         switch node.op {
         case .input:
             return .ready(.copyInput)
         case .conv2d(let p):
-            let s = ins[0]
-            let kernel = try weights.array(
-                node.name, ["kernel"], shape: [p.kernel.0, p.kernel.1, s.channels / p.groups, p.filters])
-            let bias = p.useBias ? try weights.array(node.name, ["bias"], shape: [p.filters]) : nil
-            return .conv(p, kernel: kernel, bias: bias)
+            return .conv(p, kernel: w[0], bias: p.useBias ? w[1] : nil)
         case .depthwiseConv2d(let p):
-            let s = ins[0]
-            let kernel = try weights.array(
-                node.name, ["kernel", "depthwise_kernel"],
-                shape: [p.kernel.0, p.kernel.1, s.channels, p.depthMultiplier])
-            let bias = p.useBias
-                ? try weights.array(node.name, ["bias"], shape: [s.channels * p.depthMultiplier]) : nil
-            return .ready(.depthwise(p, kernel: kernel, bias: bias))
+            return .ready(.depthwise(p, kernel: w[0], bias: p.useBias ? w[1] : nil))
         case .separableConv2d(let p):
-            let s = ins[0]
-            let depthwise = try weights.array(
-                node.name, ["depthwise_kernel"], shape: [p.kernel.0, p.kernel.1, s.channels, p.depthMultiplier])
-            let pointwise = try weights.array(
-                node.name, ["pointwise_kernel"], shape: [1, 1, s.channels * p.depthMultiplier, p.filters])
-            let bias = p.useBias ? try weights.array(node.name, ["bias"], shape: [p.filters]) : nil
-            return .separable(p, depthwise: depthwise, pointwise: pointwise, bias: bias)
+            return .separable(p, depthwise: w[0], pointwise: w[1], bias: p.useBias ? w[2] : nil)
         case .dense(let units, let useBias, let activation):
-            let kernel = try weights.array(node.name, ["kernel"], shape: [ins[0].channels, units])
-            let bias = useBias ? try weights.array(node.name, ["bias"], shape: [units]) : nil
-            return .ready(.dense(units: units, kernel: kernel, bias: bias, activation: activation))
+            return .ready(.dense(units: units, kernel: w[0], bias: useBias ? w[1] : nil, activation: activation))
         case .batchNorm(let eps, let scale, let center):
-            let stats = try weights.batchNorm(node.name, channels: ins[0].channels, scale: scale, center: center)
+            // gamma, beta (when scale, center), moving_mean, moving_variance.
+            let stats = BatchNormStats(
+                mean: w[w.count - 2], variance: w[w.count - 1], gamma: scale ? w[0] : nil,
+                beta: center ? w[scale ? 1 : 0] : nil)
             return .batchNorm(stats, epsilon: eps, activation: .linear)
         case .layerNormalization(let eps):
-            let c = [ins[0].channels]
-            return .ready(.layerNorm(
-                epsilon: eps, gamma: try weights.array(node.name, ["gamma"], shape: c),
-                beta: try weights.array(node.name, ["beta"], shape: c)))
+            return .ready(.layerNorm(epsilon: eps, gamma: w[0], beta: w[1]))
         case .layerScale:
-            return .layerScale(gamma: try weights.soleArray(node.name, shape: [ins[0].channels]), activation: .linear)
+            return .layerScale(gamma: w[0], activation: .linear)
         case .rescaling(let scale, let offset):
             let c = ins[0].channels
             return .ready(.scaleOffset(
@@ -64,9 +48,7 @@ enum LowerNodes {
             return .ready(.scaleOffset(scale: scale, offset: offset, activation: .linear))
         case .normalization(let mean, let variance):
             // Not folded into a scale and offset: Keras subtracts, then divides, in float32.
-            let c = ins[0].channels
-            let m = try mean ?? weights.array(node.name, ["mean"], shape: [c])
-            let v = try variance ?? weights.array(node.name, ["variance"], shape: [c])
+            let (m, v) = (mean ?? w[0], variance ?? w[1])
             return .ready(.subtractDivide(subtract: m, divide: v.map { max($0.squareRoot(), 1e-7) }))
         case .reshape, .dropout, .flatten: return .ready(.copy)
         case .activation(let a): return .ready(.activation(a))

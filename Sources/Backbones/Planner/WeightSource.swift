@@ -1,64 +1,70 @@
 import WeightLoader
 
-/// Typed access to `BoundWeights` by Keras layer name and variable name. A layer of a nested
-/// model reads the nested model's layer, restricted to its own `<scope>/<name>/...` arrays.
+/// Typed access to `BoundWeights` by graph node and Keras variable name. A top-level layer
+/// reads its file layer; a layer of a nested model reads the outermost nested model's file
+/// layer, restricted to the arrays under its own path there (`<scope>/.../<name>/<variable>`),
+/// so equal names in different scopes are different layers.
 struct WeightSource {
     let weights: BoundWeights
     let model: String
-    /// Nested layer name -> the nested model holding its weights.
-    let scopes: [String: String]
 
     init(weights: BoundWeights, graph: Graph) {
         self.weights = weights
         model = graph.name
-        scopes = Dictionary(
-            graph.nodes.compactMap { n in n.scope.map { (n.name, $0) } }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// The arrays of `layer`: all of its file layer's, or a nested layer's share of its model's.
-    private func arrays(_ layer: String) throws -> [BoundArray] {
-        let scope = scopes[layer]
-        guard let bound = weights.layer(scope ?? layer) else {
-            throw GraphError.missingLayer(model: model, layer: scope ?? layer)
+    /// The arrays of `node`: all of its file layer's, or a nested layer's share of its model's.
+    private func arrays(_ node: GraphNode) throws -> [BoundArray] {
+        guard let bound = weights.layer(node.weightsLayer) else {
+            throw GraphError.missingLayer(model: model, layer: node.weightsLayer)
         }
-        guard scope != nil else { return bound.arrays }
-        return bound.arrays.filter { $0.name.split(separator: "/").dropLast().last.map(String.init) == layer }
+        guard node.scope != nil else { return bound.arrays }
+        // The arrays whose path inside the outermost model's group (the variable dropped, the
+        // group's own name too when the binder kept it) is exactly the inner scopes and the
+        // layer's name: `inner/conv` is not `inner/innermost/conv`. A binder that prefixed
+        // the paths otherwise still finds them by their last components.
+        let tail = Array(node.scopePath.dropFirst()) + [node.name]
+        let paths = bound.arrays.map { a in
+            var path = a.name.split(separator: "/").dropLast().map(String.init)
+            if path.first == node.scopePath[0], path.count > tail.count { path.removeFirst() }
+            return path
+        }
+        let exact = zip(bound.arrays, paths).filter { $1 == tail }.map(\.0)
+        if !exact.isEmpty { return exact }
+        return zip(bound.arrays, paths).filter { $1.count >= tail.count && Array($1.suffix(tail.count)) == tail }.map(\.0)
     }
 
-    private func checked(_ found: BoundArray, _ layer: String, shape: [Int]) throws -> [Float] {
+    private func checked(_ found: BoundArray, _ node: GraphNode, shape: [Int]) throws -> [Float] {
         guard found.shape == shape else {
-            throw GraphError.shapeMismatch(layer: layer, array: found.name, expected: shape, actual: found.shape)
+            throw GraphError.shapeMismatch(layer: node.path, array: found.name, expected: shape, actual: found.shape)
         }
         return found.values
     }
 
     /// The layer's array whose variable name (the part after the last '/') is one of `names`.
-    func array(_ layer: String, _ names: [String], shape: [Int]) throws -> [Float] {
-        let arrays = try arrays(layer)
+    func array(_ node: GraphNode, _ names: [String], shape: [Int]) throws -> [Float] {
+        let arrays = try arrays(node)
         let variable = { (a: BoundArray) in String(a.name.split(separator: "/").last ?? "") }
         guard let found = arrays.first(where: { names.contains(variable($0)) }) else {
-            throw GraphError.missingArray(layer: layer, array: names[0], available: arrays.map(variable))
+            throw GraphError.missingArray(layer: node.path, array: names[0], available: arrays.map(variable))
         }
-        return try checked(found, layer, shape: shape)
+        return try checked(found, node, shape: shape)
     }
 
     /// The layer's one array, whatever its variable name (`LayerScale`'s is an auto name).
-    func soleArray(_ layer: String, shape: [Int]) throws -> [Float] {
-        let arrays = try arrays(layer)
+    func soleArray(_ node: GraphNode, shape: [Int]) throws -> [Float] {
+        let arrays = try arrays(node)
         guard arrays.count == 1 else {
             throw GraphError.badGraph(
-                layer: layer, detail: "expects 1 weight array, the file has \(arrays.count)")
+                layer: node.path, detail: "expects 1 weight array, the file has \(arrays.count)")
         }
-        return try checked(arrays[0], layer, shape: shape)
+        return try checked(arrays[0], node, shape: shape)
     }
 
-    func batchNorm(_ layer: String, channels: Int, scale: Bool, center: Bool) throws -> BatchNormStats {
-        let c = [channels]
-        return BatchNormStats(
-            mean: try array(layer, ["moving_mean"], shape: c),
-            variance: try array(layer, ["moving_variance"], shape: c),
-            gamma: scale ? try array(layer, ["gamma"], shape: c) : nil,
-            beta: center ? try array(layer, ["beta"], shape: c) : nil
-        )
+    /// The node's arrays as its op's `weightSpec` lists them, each checked for its shape.
+    func read(_ node: GraphNode, _ spec: [WeightSpec]) throws -> [[Float]] {
+        try spec.map { w in
+            w.names.isEmpty ? try soleArray(node, shape: w.shape) : try array(node, w.names, shape: w.shape)
+        }
     }
 }
