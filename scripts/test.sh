@@ -7,7 +7,8 @@ scripts/setup.sh --python
 
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
 generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
-    scripts/make_feature_references.py scripts/gen_imagenet_classes.py)
+    scripts/make_feature_references.py scripts/gen_imagenet_classes.py
+    scripts/make_graph_fixtures.py)
 key=$(cat "${generators[@]}" scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
     Sources/Features/Generated/ImageNetClassIndex.swift \
     | sha256sum | cut -c1-16)
@@ -20,6 +21,8 @@ if [ ! -f ".fixtures/$key/expectations.json" ]; then
     .venv/bin/python scripts/make_images.py ".fixtures/$key.partial"
     # Keras' features of the photographs: needs the reference weights and the images above.
     .venv/bin/python scripts/make_feature_references.py ".fixtures/$key.partial"
+    # A two-input, two-output Functional model nested two deep, for the Graph API's own test.
+    .venv/bin/python scripts/make_graph_fixtures.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi
 ln -sfn "$key" .fixtures/current

@@ -116,12 +116,12 @@ final class MobileNetV2ParityTests: XCTestCase {
     }
 
     func testMakeDivisibleAndCorrectPadFollowKeras() {
-        XCTAssertEqual(MobileNetV2.makeDivisible(32 * 0.35, 8), 16)  // 8 < 0.9*11.2, bumped
-        XCTAssertEqual(MobileNetV2.makeDivisible(32 * 1.0, 8), 32)
-        XCTAssertEqual(MobileNetV2.makeDivisible(1280 * 1.4, 8), 1792)
-        XCTAssertEqual(MobileNetV2.makeDivisible(Double(Int(16 * 0.35)), 8), 8)
+        XCTAssertEqual(ApplicationUtils.makeDivisible(32 * 0.35, 8), 16)  // 8 < 0.9*11.2, bumped
+        XCTAssertEqual(ApplicationUtils.makeDivisible(32 * 1.0, 8), 32)
+        XCTAssertEqual(ApplicationUtils.makeDivisible(1280 * 1.4, 8), 1792)
+        XCTAssertEqual(ApplicationUtils.makeDivisible(Double(Int(16 * 0.35)), 8), 8)
         // Even sizes pad (0, 1), odd sizes (1, 1): TF "same" for a 3×3 stride-2 window.
-        XCTAssertEqual(MobileNetV2.correctPad(height: 48, width: 47, kernel: 3), Padding(top: 0, bottom: 1, left: 1, right: 1))
+        XCTAssertEqual(ApplicationUtils.correctPad(height: 48, width: 47, kernel: 3), Padding(top: 0, bottom: 1, left: 1, right: 1))
         XCTAssertEqual(MobileNetV2.modelName(alpha: 0.35, size: 96), "mobilenetv2_0.35_96")
         XCTAssertEqual(MobileNetV2.modelName(alpha: 1.0, size: 224), "mobilenetv2_1.00_224")
     }

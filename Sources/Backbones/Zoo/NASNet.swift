@@ -96,7 +96,7 @@ public enum NASNet {
         /// window: ((k/2 - 1 + H%2, k/2), (k/2 - 1 + W%2, k/2)).
         mutating func correctPad(_ name: String, kernel: Int, _ x: NodeID) throws -> NodeID {
             let s = g.shape(x)
-            let pad = MobileNetV2.correctPad(height: s.height, width: s.width, kernel: kernel)
+            let pad = ApplicationUtils.correctPad(height: s.height, width: s.width, kernel: kernel)
             return try g.add(name, .zeroPadding(pad), x)
         }
 

@@ -160,13 +160,13 @@ public enum MobileNetV3 {
         for (blockID, b) in stack(variant.size).enumerated() {
             x = try invertedResBlock(
                 &g, x, expansion: b.expansion,
-                filters: MobileNetV2.makeDivisible(Double(b.filters) * variant.alpha, 8),
+                filters: ApplicationUtils.makeDivisible(Double(b.filters) * variant.alpha, 8),
                 kernel: b.kernel ?? kernel, stride: b.stride, seRatio: b.se ? seRatio : nil,
                 activation: b.stackActivation ? activation : .relu, blockID: blockID,
                 names: &names)
         }
 
-        let lastConvChannels = MobileNetV2.makeDivisible(Double(g.shape(x).channels * 6), 8)
+        let lastConvChannels = ApplicationUtils.makeDivisible(Double(g.shape(x).channels * 6), 8)
         x = try g.add(
             "conv_1", .conv2d(.init(filters: lastConvChannels, kernel: (1, 1), padding: .same, useBias: false)), x)
         x = try g.add("conv_1_bn", bn, x)
@@ -175,7 +175,7 @@ public enum MobileNetV3 {
             // A convolutional head on the pooled (1, 1, C) map: conv_2 (with bias) + the stack's
             // activation, Dropout(0.2), the `logits` 1×1 convolution, Flatten, softmax.
             let lastPoint = variant.alpha > 1.0
-                ? MobileNetV2.makeDivisible(Double(variant.size.lastPointChannels) * variant.alpha, 8)
+                ? ApplicationUtils.makeDivisible(Double(variant.size.lastPointChannels) * variant.alpha, 8)
                 : variant.size.lastPointChannels
             x = try g.add(names.next("global_average_pooling2d"), .globalAveragePool(keepDims: true), x)
             x = try g.add("conv_2", .conv2d(.init(filters: lastPoint, kernel: (1, 1), padding: .same)), x)
@@ -200,7 +200,7 @@ public enum MobileNetV3 {
         names: inout AutoNames
     ) throws -> NodeID {
         let inFilters = g.shape(inputs).channels
-        let expanded = MobileNetV2.makeDivisible(Double(inFilters) * expansion, 8)
+        let expanded = ApplicationUtils.makeDivisible(Double(inFilters) * expansion, 8)
         var prefix = "expanded_conv_"
         var x = inputs
         if blockID != 0 {
@@ -211,7 +211,7 @@ public enum MobileNetV3 {
             x = try g.add("\(prefix)expand_bn", bn, x)
             x = try activation.add(&g, x, &names)
         }
-        x = try MobileNetV2.correctPaddedDepthwise(
+        x = try ApplicationUtils.correctPaddedDepthwise(
             &g, pad: "\(prefix)depthwise_pad", "\(prefix)depthwise", kernel: kernel, stride: stride, x)
         x = try g.add("\(prefix)depthwise_bn", bn, x)
         x = try activation.add(&g, x, &names)
@@ -240,7 +240,7 @@ public enum MobileNetV3 {
         x = try g.add(
             "\(prefix)squeeze_excite_conv",
             .conv2d(.init(
-                filters: MobileNetV2.makeDivisible(Double(filters) * seRatio, 8), kernel: (1, 1),
+                filters: ApplicationUtils.makeDivisible(Double(filters) * seRatio, 8), kernel: (1, 1),
                 padding: .same)),
             x)
         x = try g.add("\(prefix)squeeze_excite_relu", .activation(.relu), x)

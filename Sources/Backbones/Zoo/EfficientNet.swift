@@ -68,7 +68,7 @@ public enum EfficientNet {
         try Graph.requireInput(height: height, width: width, atLeast: 32)
         let (widthCoefficient, depthCoefficient, _) = variant.scaling
         func roundFilters(_ filters: Int) -> Int {
-            MobileNetV2.makeDivisible(Double(filters) * widthCoefficient, 8)
+            ApplicationUtils.makeDivisible(Double(filters) * widthCoefficient, 8)
         }
         func roundRepeats(_ repeats: Int) -> Int {
             Int((depthCoefficient * Double(repeats)).rounded(.up))
@@ -83,7 +83,7 @@ public enum EfficientNet {
             x)
         let s = g.shape(x)
         x = try g.add(
-            "stem_conv_pad", .zeroPadding(MobileNetV2.correctPad(height: s.height, width: s.width, kernel: 3)), x)
+            "stem_conv_pad", .zeroPadding(ApplicationUtils.correctPad(height: s.height, width: s.width, kernel: 3)), x)
         x = try g.add(
             "stem_conv",
             .conv2d(.init(filters: roundFilters(32), kernel: (3, 3), strides: (2, 2), useBias: false)), x)
@@ -136,7 +136,7 @@ public enum EfficientNet {
             x = try g.add("\(name)expand_bn", bn, x)
             x = try g.add("\(name)expand_activation", .activation(.swish), x)
         }
-        x = try MobileNetV2.correctPaddedDepthwise(
+        x = try ApplicationUtils.correctPaddedDepthwise(
             &g, pad: "\(name)dwconv_pad", "\(name)dwconv", kernel: kernel, stride: strides, x)
         x = try g.add("\(name)bn", bn, x)
         x = try g.add("\(name)activation", .activation(.swish), x)

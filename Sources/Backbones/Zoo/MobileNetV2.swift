@@ -3,52 +3,9 @@
 // with include_top=False. Layer names are Keras' string literals, so they are the weight file's
 // group names; the node order is Keras' `model.layers` order.
 
-/// What follows the last block with include_top=False (Keras' `pooling` argument).
 import Foundation
 
-public enum GlobalPooling: String, Sendable, CaseIterable {
-    case none
-    case avg
-    case max
-}
-
 public enum MobileNetV2 {
-    /// Keras' `_make_divisible`: rounds `v` to the nearest multiple of `divisor`, never going
-    /// below `minValue` (default `divisor`) nor more than 10% below `v`.
-    public static func makeDivisible(_ v: Double, _ divisor: Int, minValue: Int? = nil) -> Int {
-        let minValue = minValue ?? divisor
-        var newV = max(minValue, Int(v + Double(divisor) / 2) / divisor * divisor)
-        if Double(newV) < 0.9 * v { newV += divisor }
-        return newV
-    }
-
-    /// `imagenet_utils.correct_pad` for a known (H, W): `((k/2 - adjust, k/2), ...)` with
-    /// `adjust = 1 - size % 2`, which equals TF "same" for the stride-2 window that follows.
-    public static func correctPad(height: Int, width: Int, kernel: Int) -> Padding {
-        let correct = kernel / 2
-        return Padding(
-            top: correct - (1 - height % 2), bottom: correct,
-            left: correct - (1 - width % 2), right: correct)
-    }
-
-    /// A DepthwiseConv2D (no bias) as MobileNetV2/V3 and EfficientNet write it: with stride 2,
-    /// `ZeroPadding2D(correct_pad)` named `pad` and a "valid" window; with stride 1, "same".
-    static func correctPaddedDepthwise(
-        _ g: inout Graph, pad: String, _ name: String, kernel: Int, stride: Int, _ input: NodeID
-    ) throws -> NodeID {
-        var x = input
-        if stride == 2 {
-            let s = g.shape(x)
-            x = try g.add(pad, .zeroPadding(correctPad(height: s.height, width: s.width, kernel: kernel)), x)
-        }
-        return try g.add(
-            name,
-            .depthwiseConv2d(.init(
-                kernel: (kernel, kernel), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
-                useBias: false)),
-            x)
-    }
-
     /// The Keras model name, `f"mobilenetv2_{alpha:0.2f}_{rows}"`.
     public static func modelName(alpha: Double, size: Int) -> String {
         // printf's %.2f rounds the double as Python's format spec does.
@@ -65,7 +22,7 @@ public enum MobileNetV2 {
         var g = Graph(
             name: modelName(alpha: alpha, size: height),
             input: FeatureShape(height: height, width: width, channels: 3))
-        let firstBlockFilters = makeDivisible(32 * alpha, 8)
+        let firstBlockFilters = ApplicationUtils.makeDivisible(32 * alpha, 8)
         var x = try g.add(
             "Conv1",
             .conv2d(.init(filters: firstBlockFilters, kernel: (3, 3), strides: (2, 2), padding: .same, useBias: false)),
@@ -89,7 +46,7 @@ public enum MobileNetV2 {
                 blockID: blockID)
         }
 
-        let lastBlockFilters = alpha > 1.0 ? makeDivisible(1280 * alpha, 8) : 1280
+        let lastBlockFilters = alpha > 1.0 ? ApplicationUtils.makeDivisible(1280 * alpha, 8) : 1280
         x = try g.add("Conv_1", .conv2d(.init(filters: lastBlockFilters, kernel: (1, 1), useBias: false)), x)
         x = try g.add("Conv_1_bn", bnMobileNetV2, x)
         x = try g.add("out_relu", .activation(.relu6), x)
@@ -113,7 +70,7 @@ public enum MobileNetV2 {
     ) throws -> NodeID {
         let inChannels = g.shape(inputs).channels
         let pointwiseConvFilters = Int(Double(filters) * alpha)
-        let pointwiseFilters = makeDivisible(Double(pointwiseConvFilters), 8)
+        let pointwiseFilters = ApplicationUtils.makeDivisible(Double(pointwiseConvFilters), 8)
         var x = inputs
         var prefix = "block_\(blockID)_"
         if blockID != 0 {
@@ -125,7 +82,7 @@ public enum MobileNetV2 {
         } else {
             prefix = "expanded_conv_"
         }
-        x = try correctPaddedDepthwise(&g, pad: "\(prefix)pad", "\(prefix)depthwise", kernel: 3, stride: stride, x)
+        x = try ApplicationUtils.correctPaddedDepthwise(&g, pad: "\(prefix)pad", "\(prefix)depthwise", kernel: 3, stride: stride, x)
         x = try g.add("\(prefix)depthwise_BN", bnMobileNetV2, x)
         x = try g.add("\(prefix)depthwise_relu", .activation(.relu6), x)
         x = try g.add(

@@ -64,7 +64,7 @@ extension Graph {
         for id in order.dropFirst() {
             let node = nodes[id]
             newID[id] = try sorted.add(
-                node.name, node.op, inputs: node.inputs.map { newID[$0]! }, in: node.scope)
+                node.name, node.op, inputs: node.inputs.map { newID[$0]! }, in: node.scopePath)
         }
         sorted.output = newID[out]
         return sorted
