@@ -83,10 +83,13 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "WeightLoaderTests",
-            dependencies: ["WeightLoader", "FeatureFiles", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "WeightLoader", "FeatureFiles", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "TestSupport"]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
+        .testTarget(
+            name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.

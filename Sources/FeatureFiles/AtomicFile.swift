@@ -26,7 +26,8 @@ public final class AtomicFile {
     public init(reserving destination: String) throws {
         self.destination = destination
         let url = URL(fileURLWithPath: destination)
-        temporary = url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).tmp-\(UInt32.random(in: 0...UInt32.max))"
+        temporary =
+            url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).tmp-\(UInt32.random(in: 0...UInt32.max))"
         guard FileManager.default.isWritableFile(atPath: url.deletingLastPathComponent().path) else {
             throw OutputError.cannotCreate(destination, reason: "the folder is not writable or does not exist")
         }
@@ -95,7 +96,8 @@ public enum OutputError: Error, Equatable, CustomStringConvertible, LocalizedErr
         case .cannotCreate(let p, let reason):
             return "cannot write \(p): \(reason); choose another -o path"
         case .writeFailed(let p, let reason):
-            return "writing \(p) failed: \(reason); nothing was left behind, free space or choose another -o path and rerun"
+            return
+                "writing \(p) failed: \(reason); nothing was left behind, free space or choose another -o path and rerun"
         case .unknownFormat(let p):
             return "\(p): unknown output format; end -o with .npy, .npz or .h5"
         }

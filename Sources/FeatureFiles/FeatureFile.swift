@@ -49,7 +49,9 @@ public struct FeatureFile: Sendable, Equatable {
     func check(_ path: String) throws {
         func bad(_ detail: String) -> FeatureFileError { .malformed(path, detail) }
         guard shape.count >= 1 else { throw bad("features is a scalar, not (N, ...) rows") }
-        guard features.count == count * rowWidth else { throw bad("features holds \(features.count) values for shape \(shape)") }
+        guard features.count == count * rowWidth else {
+            throw bad("features holds \(features.count) values for shape \(shape)")
+        }
         if !paths.isEmpty, paths.count != count { throw bad("\(paths.count) paths for \(count) rows") }
         if let labels {
             guard labels.count == count else { throw bad("\(labels.count) labels for \(count) rows") }
@@ -67,17 +69,23 @@ public struct FeatureFile: Sendable, Equatable {
     }
 
     static func floats(_ array: NpyArray, _ path: String) throws -> [Float] {
-        guard array.strings == nil else { throw FeatureFileError.malformed(path, "features are strings (\(array.descr))") }
+        guard array.strings == nil else {
+            throw FeatureFileError.malformed(path, "features are strings (\(array.descr))")
+        }
         return array.values
     }
 
     static func ints(_ array: NpyArray, _ path: String) throws -> [Int] {
-        guard let integers = array.integers else { throw FeatureFileError.malformed(path, "labels are not integers (\(array.descr))") }
+        guard let integers = array.integers else {
+            throw FeatureFileError.malformed(path, "labels are not integers (\(array.descr))")
+        }
         return integers.map { Int($0) }
     }
 
     static func strings(_ array: NpyArray, _ path: String) throws -> [String] {
-        guard let strings = array.strings else { throw FeatureFileError.malformed(path, "expected strings, found \(array.descr)") }
+        guard let strings = array.strings else {
+            throw FeatureFileError.malformed(path, "expected strings, found \(array.descr)")
+        }
         return strings
     }
 
@@ -116,13 +124,15 @@ public struct FeatureFile: Sendable, Equatable {
             paths = records.dropFirst().map { $0.count > 1 ? $0[1] : "" }
         }
         return FeatureFile(
-            shape: matrix.shape, features: try floats(matrix, path), paths: paths, labels: labels, classNames: classNames)
+            shape: matrix.shape, features: try floats(matrix, path), paths: paths, labels: labels,
+            classNames: classNames)
     }
 
     static func readNpz(_ path: String) throws -> FeatureFile {
         let arrays = try Npz.read(path)
         guard let matrix = arrays["features"] else {
-            throw FeatureFileError.malformed(path, "no features array (has \(arrays.keys.sorted().joined(separator: ", ")))")
+            throw FeatureFileError.malformed(
+                path, "no features array (has \(arrays.keys.sorted().joined(separator: ", ")))")
         }
         return FeatureFile(
             shape: matrix.shape, features: try floats(matrix, path),
@@ -164,8 +174,12 @@ public struct FeatureFile: Sendable, Equatable {
                 if c == "\"" {
                     if let n = next() {
                         if n == "\"" { field.append("\"") } else { quoted = false; pending = n }
-                    } else { quoted = false }
-                } else { field.append(c) }
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(c)
+                }
             } else if c == "\"" {
                 quoted = true
             } else if c == "," {

@@ -42,7 +42,8 @@ extension OutputFormat {
             throw OutputError.cannotCreate(path, reason: "folder \(folder) is not writable")
         }
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw OutputError.cannotCreate(path, reason: "it is an existing folder; name a file such as \(path)/feats.npy")
+            throw OutputError.cannotCreate(
+                path, reason: "it is an existing folder; name a file such as \(path)/feats.npy")
         }
     }
 }
@@ -132,7 +133,8 @@ public final class FeatureOutput {
 
     func indexCSV(names: [String], labels: [Int]?, classNames: [String]) -> String {
         func quote(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+            s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
+                ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         let labelled = labels != nil && !classNames.isEmpty
         var out = labelled ? "row,path,label,class\n" : "row,path\n"
@@ -188,7 +190,9 @@ public final class FeatureOutput {
                 var start = 0
                 while start < rows {
                     let n = min(block, rows - start)
-                    guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else { throw failed }
+                    guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else {
+                        throw failed
+                    }
                     try data.withUnsafeBytes { try features.write(start: start, count: n, values: $0) }
                     start += n
                 }

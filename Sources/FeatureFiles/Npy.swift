@@ -90,7 +90,9 @@ public struct NpyArray: Sendable {
     public var integers: [Int64]? = nil
     public var strings: [String]? = nil
 
-    public init(shape: [Int], values: [Float], descr: String = "<f4", integers: [Int64]? = nil, strings: [String]? = nil) {
+    public init(
+        shape: [Int], values: [Float], descr: String = "<f4", integers: [Int64]? = nil, strings: [String]? = nil
+    ) {
         self.shape = shape
         self.values = values
         self.descr = descr
@@ -103,7 +105,9 @@ extension Npy {
     /// Parses a .npy (versions 1–3, C order; float32/64, int8–64, uint8–64, bool, unicode).
     public static func read(_ data: Data, name: String) throws -> NpyArray {
         func bad(_ detail: String) -> NpyError { .malformed(name, detail) }
-        guard data.count >= 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else { throw bad("not a .npy array") }
+        guard data.count >= 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else {
+            throw bad("not a .npy array")
+        }
         let major = data[data.startIndex + 6]
         let lengthBytes = major == 1 ? 2 : 4
         var headerLength = 0
@@ -116,10 +120,14 @@ extension Npy {
             return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
         }
         guard let descrField = field("descr"), descrField.hasPrefix("'"),
-              let descr = descrField.dropFirst().split(separator: "'").first.map(String.init)
+            let descr = descrField.dropFirst().split(separator: "'").first.map(String.init)
         else { throw bad("no dtype in the header") }
-        if field("fortran_order")?.hasPrefix("True") == true { throw bad("Fortran order is not supported; save with np.ascontiguousarray") }
-        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
+        if field("fortran_order")?.hasPrefix("True") == true {
+            throw bad("Fortran order is not supported; save with np.ascontiguousarray")
+        }
+        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
+            let close = shapeField.firstIndex(of: ")")
+        else {
             throw bad("no shape in the header")
         }
         let shape = shapeField[shapeField.index(after: open)..<close].split(separator: ",").compactMap {
@@ -131,12 +139,15 @@ extension Npy {
         if descr.hasPrefix(">") { throw bad("big-endian arrays are not supported") }
         // '<U<n>': n UTF-32 code units per element, NUL-padded (what Npy.strings writes).
         if kind.hasPrefix("U") {
-            guard let chars = Int(kind.dropFirst()), body.count >= count * chars * 4 else { throw bad("dtype \(descr) or data cut short") }
+            guard let chars = Int(kind.dropFirst()), body.count >= count * chars * 4 else {
+                throw bad("dtype \(descr) or data cut short")
+            }
             let strings: [String] = body.withUnsafeBytes { raw in
                 (0..<count).map { i in
                     var scalars = String.UnicodeScalarView()
                     for c in 0..<chars {
-                        let v = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: (i * chars + c) * 4, as: UInt32.self))
+                        let v = UInt32(
+                            littleEndian: raw.loadUnaligned(fromByteOffset: (i * chars + c) * 4, as: UInt32.self))
                         if v == 0 { break }
                         scalars.append(Unicode.Scalar(v) ?? "\u{FFFD}")
                     }
@@ -145,9 +156,13 @@ extension Npy {
             }
             return NpyArray(shape: shape, values: [], descr: descr, strings: strings)
         }
-        guard let size = Int(kind.dropFirst()), body.count >= count * size else { throw bad("dtype \(descr) or data cut short") }
+        guard let size = Int(kind.dropFirst()), body.count >= count * size else {
+            throw bad("dtype \(descr) or data cut short")
+        }
         let values: [Float] = body.withUnsafeBytes { raw in
-            func load<T>(_: T.Type) -> [T] { (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self) } }
+            func load<T>(_: T.Type) -> [T] {
+                (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self) }
+            }
             switch kind {
             case "f4": return load(Float.self)
             case "f8": return load(Double.self).map(Float.init)

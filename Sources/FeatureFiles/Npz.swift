@@ -10,7 +10,8 @@ public enum Npz {
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw NpyError.malformed(path, FileManager.default.fileExists(atPath: path) ? "not a .npz (zip) archive" : "no such file")
+            throw NpyError.malformed(
+                path, FileManager.default.fileExists(atPath: path) ? "not a .npz (zip) archive" : "no such file")
         }
         var arrays: [String: NpyArray] = [:]
         for entry in archive where entry.type == .file {

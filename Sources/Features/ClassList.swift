@@ -42,10 +42,12 @@ public struct ClassList: Sendable, Equatable {
             // A class is one folder name: flow_from_directory looks its label up by the
             // folder's basename, so "a/b" could never be labelled.
             if name.isEmpty || name == "." || name == ".." || name.contains("/") {
-                throw DatasetError.badClassList(what, reason: "'\(name)' is not a folder name (one name per class, no '/')")
+                throw DatasetError.badClassList(
+                    what, reason: "'\(name)' is not a folder name (one name per class, no '/')")
             }
             if !seen.insert(name).inserted {
-                throw DatasetError.badClassList(what, reason: "class '\(name)' is listed twice; each class has one label")
+                throw DatasetError.badClassList(
+                    what, reason: "class '\(name)' is listed twice; each class has one label")
             }
         }
         self.names = names
@@ -56,7 +58,9 @@ public struct ClassList: Sendable, Equatable {
     /// `--classes a,b,c`: names separated by commas, in label order (a name holding a comma
     /// needs a classes file and --classes-from).
     public static func selecting(commaSeparated text: String) throws -> ClassList {
-        try ClassList(names: text.split(separator: ",", omittingEmptySubsequences: false).map(String.init), rule: .select, file: nil)
+        try ClassList(
+            names: text.split(separator: ",", omittingEmptySubsequences: false).map(String.init), rule: .select,
+            file: nil)
     }
 
     public static func selecting(_ names: [String]) throws -> ClassList {
@@ -67,7 +71,8 @@ public struct ClassList: Sendable, Equatable {
     /// line in label order, each line ending in "\n".
     public static func read(_ path: String) throws -> ClassList {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError.missing(path) }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw DatasetError.unreadable(path, reason: "not a readable UTF-8 classes file (one class name per line)")
         }
         return try parse(text, file: path)
@@ -81,7 +86,8 @@ public struct ClassList: Sendable, Equatable {
         }
         if lines.last == "" { lines.removeLast() }
         if let blank = lines.firstIndex(of: "") {
-            throw DatasetError.badClassList(file, reason: "line \(blank + 1) is empty; a classes file has one class name per line, in label order")
+            throw DatasetError.badClassList(
+                file, reason: "line \(blank + 1) is empty; a classes file has one class name per line, in label order")
         }
         return try ClassList(names: lines, rule: .complete, file: file)
     }

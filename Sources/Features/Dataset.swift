@@ -52,11 +52,15 @@ public struct Dataset: Sendable {
     /// What a user should hear before the run: listed classes that have no images.
     public var warnings: [String] {
         guard let requested, !missingClasses.isEmpty else { return [] }
-        let labels = missingClasses.compactMap { name in classNames.firstIndex(of: name).map { "\(name) (label \($0))" } }
+        let labels = missingClasses.compactMap { name in classNames.firstIndex(of: name).map { "\(name) (label \($0))" }
+        }
         let kind = table == nil ? "no folder" : "no row"
         let keras = table == nil ? "flow_from_directory(classes=)" : "flow_from_dataframe(classes=)"
-        return ["\(requested.option) lists \(missingClasses.count == 1 ? "a class" : "classes") with \(kind) here: "
-            + labels.joined(separator: ", ") + "; \(missingClasses.count == 1 ? "its label is" : "their labels are") kept with no images, as \(keras) keeps them"]
+        return [
+            "\(requested.option) lists \(missingClasses.count == 1 ? "a class" : "classes") with \(kind) here: "
+                + labels.joined(separator: ", ")
+                + "; \(missingClasses.count == 1 ? "its label is" : "their labels are") kept with no images, as \(keras) keeps them"
+        ]
     }
 
     /// The extensions listed, matched case-insensitively on the file name's end: exactly
@@ -117,7 +121,11 @@ public struct Dataset: Sendable {
         var folders: [String] = []
         var looseFiles: [String] = []
         for name in entries {
-            if isDirectory(join(root, name), followLinks: true) { folders.append(name) } else { looseFiles.append(name) }
+            if isDirectory(join(root, name), followLinks: true) {
+                folders.append(name)
+            } else {
+                looseFiles.append(name)
+            }
         }
         var items: [Item] = []
         var ignored: [(String, String)] = []
@@ -128,14 +136,19 @@ public struct Dataset: Sendable {
             // folder yields no files (os.walk is silent) and its label stays reserved.
             classes = requested.names
             missing = classes.filter { !folders.contains($0) }
-            if missing.count == classes.count { throw DatasetError.noClassFolder(root, classes, option: requested.option) }
+            if missing.count == classes.count {
+                throw DatasetError.noClassFolder(root, classes, option: requested.option)
+            }
             let unlisted = folders.filter { !classes.contains($0) }
             switch requested.rule {
             case .complete:
-                if !unlisted.isEmpty { throw DatasetError.unlistedClassFolders(root, unlisted, file: requested.file ?? "") }
+                if !unlisted.isEmpty {
+                    throw DatasetError.unlistedClassFolders(root, unlisted, file: requested.file ?? "")
+                }
             case .select:
                 for name in unlisted {
-                    ignored.append((name + "/", "class folder not in --classes (flow_from_directory(classes=) does not read it)"))
+                    ignored.append(
+                        (name + "/", "class folder not in --classes (flow_from_directory(classes=) does not read it)"))
                 }
             }
         } else if classes.isEmpty {
@@ -160,7 +173,8 @@ public struct Dataset: Sendable {
                 }
             }
         }
-        return Dataset(classNames: classes, items: items, ignored: ignored, requested: requested, missingClasses: missing)
+        return Dataset(
+            classNames: classes, items: items, ignored: ignored, requested: requested, missingClasses: missing)
     }
 
     /// os.walk(root/top, followlinks=False) sorted by directory path, files sorted inside:
@@ -205,7 +219,8 @@ public struct Dataset: Sendable {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: dir).sorted(by: pythonLess)
         } catch {
-            throw DatasetError.unreadable(dir, reason: "cannot list the folder (\((error as NSError).localizedDescription))")
+            throw DatasetError.unreadable(
+                dir, reason: "cannot list the folder (\((error as NSError).localizedDescription))")
         }
     }
 
@@ -249,25 +264,32 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, LocalizedEr
         case .missing(let p): return "\(p): no such file or folder"
         case .unreadable(let p, let reason): return "\(p): \(reason)"
         case .folderAmongFiles(let p): return "\(p) is a folder; give one folder, or image files only"
-        case .empty(let p): return "\(p): no images found (.png, .jpg, .jpeg, .bmp, in the folder or in class sub-folders, recursively)"
+        case .empty(let p):
+            return "\(p): no images found (.png, .jpg, .jpeg, .bmp, in the folder or in class sub-folders, recursively)"
         case .classesWithoutLabels(let p, let option):
-            return "\(option) numbers class labels, and \(p) has none: give a folder of class sub-folders or a table with a label column"
+            return
+                "\(option) numbers class labels, and \(p) has none: give a folder of class sub-folders or a table with a label column"
         case .noClassFolder(let root, let names, let option):
-            return "\(root): none of the classes \(option) lists is here (\(Dataset.listed(names)): no class folder, or no table row, by that name"
+            return
+                "\(root): none of the classes \(option) lists is here (\(Dataset.listed(names)): no class folder, or no table row, by that name"
         case .unlistedClassFolders(let root, let names, let file):
-            return "\(root) holds class \(names.count == 1 ? "folder" : "folders") \(Dataset.listed(names)) that \(file) does not list; "
+            return
+                "\(root) holds class \(names.count == 1 ? "folder" : "folders") \(Dataset.listed(names)) that \(file) does not list; "
                 + "their labels would be undefined: add them to the classes file, or move them out"
         case .badClassList(let what, let reason): return "\(what): \(reason)"
         case .noColumn(let table, let column, let header):
-            return "\(table) has no column '\(column)' (its header: \(header.map { "'\($0)'" }.joined(separator: ", ")))"
+            return
+                "\(table) has no column '\(column)' (its header: \(header.map { "'\($0)'" }.joined(separator: ", ")))"
         case .emptyCell(let table, let row, let line, let column):
             return "\(table), row \(row) (line \(line)): empty '\(column)' cell"
         case .malformedTable(let table, let line, let reason): return "\(table), line \(line): \(reason)"
         case .unlistedLabels(let table, let labels, let file, let row):
-            return "\(table) has \(labels.count == 1 ? "label" : "labels") \(Dataset.listed(labels)) that \(file) does not list (first at row \(row)); "
+            return
+                "\(table) has \(labels.count == 1 ? "label" : "labels") \(Dataset.listed(labels)) that \(file) does not list (first at row \(row)); "
                 + "their class numbers would be undefined: add them to the classes file, or drop those rows"
         case .noTableImages(let table, let rows, let example):
-            return "\(table): none of its \(rows) rows names an existing .png/.jpg/.jpeg/.bmp/.ppm/.tif/.tiff file (e.g. \(example))"
+            return
+                "\(table): none of its \(rows) rows names an existing .png/.jpg/.jpeg/.bmp/.ppm/.tif/.tiff file (e.g. \(example))"
         }
     }
 

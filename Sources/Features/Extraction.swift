@@ -40,7 +40,8 @@ public enum Extraction {
         for (k, range) in batches.enumerated() {
             guard let current = next else { break }
             let inputs = current.wait()
-            next = k + 1 < batches.count
+            next =
+                k + 1 < batches.count
                 ? Prefetch(paths: paths, range: batches[k + 1], threads: threads, load: load) : nil
             // Images run `threads` at a time (one per core, each on its own workspace), in
             // chunks small enough for the progress bar to move and large enough to keep the
@@ -49,7 +50,8 @@ public enum Extraction {
             for start in stride(from: 0, to: inputs.count, by: chunk) {
                 let part = start..<min(start + chunk, inputs.count)
                 let good = part.compactMap { try? inputs[$0].get() }
-                let rows = good.isEmpty
+                let rows =
+                    good.isEmpty
                     ? [] : try extractor.features(good.flatMap { $0 }, threads: threads)
                 var row = 0
                 for offset in part {
@@ -64,7 +66,10 @@ public enum Extraction {
                         if let label = item.label { summary.labels.append(label) }
                     case .failure(let error):
                         let reason = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-                        if strict { throw ExtractionError.failedImage("\(reason) (--strict stops at the first unreadable image)") }
+                        if strict {
+                            throw ExtractionError.failedImage(
+                                "\(reason) (--strict stops at the first unreadable image)")
+                        }
                         summary.skipped.append((item.name, reason))
                         warn("skipped \(reason)")
                     }

@@ -173,7 +173,8 @@ public struct ExtractionJob: Sendable {
                     if extractor.includeTop { tops.append((name, Predictions.top(probabilities, k: topK))) }
                 })
             if summary.names.isEmpty {
-                throw ExtractionError.failedImage("none of the \(dataset.items.count) images could be read; nothing was written")
+                throw ExtractionError.failedImage(
+                    "none of the \(dataset.items.count) images could be read; nothing was written")
             }
             let record = RunRecord(
                 loaded: loaded, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
@@ -182,7 +183,8 @@ public struct ExtractionJob: Sendable {
             try sink.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
                 classNames: dataset.classNames, record: try record.json(),
-                predictions: extractor.includeTop ? Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top)) : nil)
+                predictions: extractor.includeTop
+                    ? Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top)) : nil)
             return ExtractionResult(record: record, summary: summary, rowShape: sink.rowShape, predictions: tops)
         } catch {
             sink.discard()
@@ -194,21 +196,29 @@ public struct ExtractionJob: Sendable {
     /// settings with their sources, and what will not be read.
     func header(_ extractor: FeatureExtractor, _ dataset: Dataset) -> [String] {
         let loaded = extractor.loaded
-        let what = extractor.includeTop
+        let what =
+            extractor.includeTop
             ? "\(extractor.width) class probabilities per image"
             : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
-        let model = loaded.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
+        let model =
+            loaded.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
             ?? ModelSelection.describe(extractor.entry)
         var lines = [
             "\(model) at \(extractor.inputSize), \(what); \(dataset.items.count) images"
                 + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"),
-            "decided: " + loaded.decision.decidedLine(weights: self.model.weightsPath ?? loaded.weightsPath, integrity: loaded.integrity),
+            "decided: "
+                + loaded.decision.decidedLine(
+                    weights: self.model.weightsPath ?? loaded.weightsPath, integrity: loaded.integrity),
         ]
         if image.fastDecode {
-            lines.append("--fast-decode: JPEGs are decoded at reduced scale, so these are not the pixels (nor exactly the features) Keras gives")
+            lines.append(
+                "--fast-decode: JPEGs are decoded at reduced scale, so these are not the pixels (nor exactly the features) Keras gives"
+            )
         }
         if !dataset.ignored.isEmpty {
-            lines.append("not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record")
+            lines.append(
+                "not read: \(dataset.ignored.count) files (\(dataset.ignored.prefix(3).map(\.path).joined(separator: ", "))\(dataset.ignored.count > 3 ? ", …" : "")); see the run record"
+            )
         }
         return lines
     }

@@ -43,7 +43,10 @@ public final class FeatureExtractor: @unchecked Sendable {
         }
         let size = loaded.inputSize
         let id = loaded.weights.architecture.id
-        let graph = try layer.map { try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling) }
+        let graph =
+            try layer.map {
+                try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling)
+            }
             ?? Backbone.graph(id, height: size.height, width: size.width, pooling: pooling)
         self.loaded = loaded
         self.pooling = pooling
@@ -77,7 +80,8 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
     public var description: String {
         switch self {
         case .inputTooSmall(let model, let size, let minimum):
-            return "\(model) needs an input of at least \(minimum)×\(minimum) (Keras' minimum); an input of \(size) is smaller"
+            return
+                "\(model) needs an input of at least \(minimum)×\(minimum) (Keras' minimum); an input of \(size) is smaller"
         case .unknownPreprocessing(let mode):
             return "unknown preprocessing '\(mode)'; use caffe, tf, torch or none"
         case .unknownWeights(let path):
@@ -85,15 +89,19 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
         case .failedImage(let text):
             return text
         case .classifierInputSize(let model, let size, let required):
-            return "\(model)'s classifier flattens the last feature map into its first Dense layer, so its weights fit \(required)×\(required) inputs only; an input of \(size) cannot be used with --include-top"
+            return
+                "\(model)'s classifier flattens the last feature map into its first Dense layer, so its weights fit \(required)×\(required) inputs only; an input of \(size) cannot be used with --include-top"
         case .classifierWeights(let file):
-            return "\(file) holds the ImageNet classifier (include_top=True); add --include-top for class probabilities, or use the model's notop weights for features"
+            return
+                "\(file) holds the ImageNet classifier (include_top=True); add --include-top for class probabilities, or use the model's notop weights for features"
         case .noModel:
             return "say which model: --model NAME (see `extract models`) or --weights FILE"
         case .contradiction(let option, let path, let fileSays, let source):
-            return "\(option) contradicts \(path), which is \(fileSays) (from its \(source.rawValue.replacingOccurrences(of: "file ", with: ""))); drop the option, or use a file that is what you asked for"
+            return
+                "\(option) contradicts \(path), which is \(fileSays) (from its \(source.rawValue.replacingOccurrences(of: "file ", with: ""))); drop the option, or use a file that is what you asked for"
         case .noClassifier(let file):
-            return "\(file) has no ImageNet classifier (include_top=False weights); --include-top needs the model's published *_tf_dim_ordering_tf_kernels.h5 file"
+            return
+                "\(file) has no ImageNet classifier (include_top=False weights); --include-top needs the model's published *_tf_dim_ordering_tf_kernels.h5 file"
         }
     }
 

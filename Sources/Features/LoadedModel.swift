@@ -46,10 +46,16 @@ public struct LoadedModel: Sendable {
         let file = try decision.file ?? KerasWeightFile.open(path)
         let weights: BoundWeights
         do {
-            weights = try (decision.plan ?? Binder.planOrExplain(file, ArchitectureCatalog.architecture(decision.entry.architecture))).load()
-        } catch WeightLoaderError.wrongArchitecture(_, let requested, let detected) where detected.map { $0 + Backbone.topSuffix } == requested {
+            weights = try
+                (decision.plan
+                ?? Binder.planOrExplain(file, ArchitectureCatalog.architecture(decision.entry.architecture))).load()
+        } catch WeightLoaderError.wrongArchitecture(_, let requested, let detected)
+            where detected.map { $0 + Backbone.topSuffix } == requested
+        {
             throw ExtractionError.noClassifier(path)
-        } catch WeightLoaderError.wrongArchitecture(_, let requested, let detected) where detected == requested + Backbone.topSuffix {
+        } catch WeightLoaderError.wrongArchitecture(_, let requested, let detected)
+            where detected == requested + Backbone.topSuffix
+        {
             throw ExtractionError.classifierWeights(path)
         }
         let digest = try known ?? decision.digest?.hex ?? FileHash.hex(of: path, algorithm: decision.hashAlgorithm)

@@ -47,8 +47,10 @@ public struct InputSize: Sendable, Equatable, Codable, CustomStringConvertible {
 
     /// `224`, `160x224` or `160×224`; nil for anything else.
     public init?(parsing text: String) {
-        let parts = text.lowercased().replacingOccurrences(of: "×", with: "x").split(separator: "x", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let h = Int(parts[0]), let w = Int(parts[parts.count - 1]), h > 0, w > 0 else {
+        let parts = text.lowercased().replacingOccurrences(of: "×", with: "x").split(
+            separator: "x", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let h = Int(parts[0]), let w = Int(parts[parts.count - 1]), h > 0, w > 0
+        else {
             return nil
         }
         self.init(height: h, width: w)
@@ -123,7 +125,8 @@ public struct ModelDecision: Sendable {
             Backbone.classifierFixesInputSize(
                 try Backbone.graph(entry.architecture, height: trained.height, width: trained.width))
         {
-            throw ExtractionError.classifierInputSize(model: entry.model, size: size.description, required: entry.defaultInput)
+            throw ExtractionError.classifierInputSize(
+                model: entry.model, size: size.description, required: entry.defaultInput)
         }
         if let minimum = entry.minInput, size.height < minimum || size.width < minimum {
             throw ExtractionError.inputTooSmall(model: entry.model, size: size.description, minimum: minimum)
@@ -145,7 +148,8 @@ public struct ModelDecision: Sendable {
 
     /// The entry's hash algorithm, or sha256 for files Keras publishes no hash for.
     public var hashAlgorithm: String {
-        digest?.algorithm ?? entry.hash.map { FileHash.algorithm(forHash: $0, declared: entry.hashAlgorithm) } ?? "sha256"
+        digest?.algorithm ?? entry.hash.map { FileHash.algorithm(forHash: $0, declared: entry.hashAlgorithm) }
+            ?? "sha256"
     }
 }
 
@@ -164,7 +168,8 @@ public enum ModelDecider {
     }
 
     /// `--model` alone: the published file Keras would download for these options.
-    static func decideCached(_ request: ModelRequest, model: String, manifest: WeightsManifest) throws -> ModelDecision {
+    static func decideCached(_ request: ModelRequest, model: String, manifest: WeightsManifest) throws -> ModelDecision
+    {
         let family = try ModelSelection.family(model, in: manifest)
         let published = Set(family.compactMap(\.rows))
         let rowsFromSize = request.rows == nil ? kerasRows(for: request.inputSize, among: published) : nil
@@ -173,8 +178,11 @@ public enum ModelDecider {
             minimalistic: request.minimalistic, includeTop: request.includeTop
         ).resolve(in: manifest)
         let alpha = entry.alpha.map { Decided($0, request.alpha != nil ? .commandLine : .kerasDefault) }
-        let rows = entry.rows.map { Decided($0, request.rows != nil || rowsFromSize != nil ? .commandLine : .kerasDefault) }
-        let size = request.inputSize.map { Decided($0, .commandLine) }
+        let rows = entry.rows.map {
+            Decided($0, request.rows != nil || rowsFromSize != nil ? .commandLine : .kerasDefault)
+        }
+        let size =
+            request.inputSize.map { Decided($0, .commandLine) }
             ?? Decided(InputSize(square: entry.rows ?? entry.defaultInput), rows?.source ?? .kerasDefault)
         return ModelDecision(
             entry: entry, entrySource: .commandLine, inputSize: size, alpha: alpha, rows: rows,
@@ -188,7 +196,9 @@ public enum ModelDecider {
     }
 
     /// `--weights FILE`, with or without `--model`: the file decides what it is.
-    static func decide(_ request: ModelRequest, weightsPath path: String, manifest: WeightsManifest) throws -> ModelDecision {
+    static func decide(
+        _ request: ModelRequest, weightsPath path: String, manifest: WeightsManifest
+    ) throws -> ModelDecision {
         let file = try KerasWeightFile.open(path)
         let plans = Binder.detect(file)
         guard let best = plans.first else {
@@ -213,7 +223,8 @@ public enum ModelDecider {
             family = try ModelSelection.family(model, in: manifest, includingOldReleases: true)
             guard family.contains(where: { $0.architecture == architecture }) else {
                 let wanted = family.first { $0.includeTop == request.includeTop } ?? family[0]
-                throw WeightLoaderError.wrongArchitecture(path: path, requested: wanted.architecture, detected: architecture)
+                throw WeightLoaderError.wrongArchitecture(
+                    path: path, requested: wanted.architecture, detected: architecture)
             }
         }
         let name = URL(fileURLWithPath: path).lastPathComponent
@@ -225,7 +236,8 @@ public enum ModelDecider {
         }
         if request.minimalistic, first.variant != "minimalistic" {
             throw ExtractionError.contradiction(
-                option: "--minimalistic", path: path, fileSays: "the full (not minimalistic) \(first.model)", source: .fileShapes)
+                option: "--minimalistic", path: path, fileSays: "the full (not minimalistic) \(first.model)",
+                source: .fileShapes)
         }
 
         // A saved model's own input: the outer model's, else the nested backbone's.
@@ -269,7 +281,8 @@ public enum ModelDecider {
             {
                 found = (c, .modelConfig)
             }
-            if found == nil, let rows = request.rows ?? kerasRows(for: request.inputSize, among: Set(candidates.compactMap(\.rows))),
+            if found == nil,
+                let rows = request.rows ?? kerasRows(for: request.inputSize, among: Set(candidates.compactMap(\.rows))),
                 let c = candidates.first(where: { $0.rows == rows })
             {
                 found = (c, .commandLine)
@@ -281,20 +294,25 @@ public enum ModelDecider {
                 entrySource = .kerasDefault
                 let sizes = candidates.compactMap(\.rows).map(String.init).joined(separator: ", ")
                 warnings.append(
-                    "\(name): its shapes fit the \(first.model) files trained at \(sizes) alike, and neither its name nor a hash says which; taken as the \(entry.rows.map { "\($0)×\($0)" } ?? "default") one (Keras' default). Pass --rows N if it is another")
+                    "\(name): its shapes fit the \(first.model) files trained at \(sizes) alike, and neither its name nor a hash says which; taken as the \(entry.rows.map { "\($0)×\($0)" } ?? "default") one (Keras' default). Pass --rows N if it is another"
+                )
             }
         }
         if let rows = request.rows, let fileRows = entry.rows, rows != fileRows, entrySource != .kerasDefault {
             throw ExtractionError.contradiction(
-                option: "--rows \(rows)", path: path, fileSays: "the \(entry.model) file trained at \(fileRows)×\(fileRows)", source: entrySource)
+                option: "--rows \(rows)", path: path,
+                fileSays: "the \(entry.model) file trained at \(fileRows)×\(fileRows)", source: entrySource)
         }
 
         // The input size: the saved model's own, else the file's training size, else Keras'.
         let size: Decided<InputSize>
         if let given = request.inputSize {
-            if let saved = savedInput, let h = saved.height, let w = saved.width, given != InputSize(height: h, width: w) {
+            if let saved = savedInput, let h = saved.height, let w = saved.width,
+                given != InputSize(height: h, width: w)
+            {
                 throw ExtractionError.contradiction(
-                    option: "--input-size \(given.height == given.width ? "\(given.height)" : "\(given.height)x\(given.width)")",
+                    option:
+                        "--input-size \(given.height == given.width ? "\(given.height)" : "\(given.height)x\(given.width)")",
                     path: path, fileSays: "the input \(h)×\(w) of '\(saved.model)'", source: .modelConfig)
             }
             size = Decided(given, .commandLine)
@@ -315,7 +333,8 @@ public enum ModelDecider {
         }
         return ModelDecision(
             entry: entry, entrySource: entrySource, inputSize: size, alpha: alpha, rows: rows,
-            minimalistic: minimalistic, file: file, plan: best, digest: digest, savedInput: savedInput, nestedIn: nestedIn,
+            minimalistic: minimalistic, file: file, plan: best, digest: digest, savedInput: savedInput,
+            nestedIn: nestedIn,
             warnings: warnings)
     }
 }

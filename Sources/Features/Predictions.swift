@@ -61,7 +61,8 @@ public enum Predictions {
         var out = "row,path,rank,wnid,name,probability\n"
         for (row, (name, top)) in zip(names, tops).enumerated() {
             for p in top {
-                out += "\(row),\(csvField(name)),\(p.rank),\(p.wnid),\(csvField(p.name)),"
+                out +=
+                    "\(row),\(csvField(name)),\(p.rank),\(p.wnid),\(csvField(p.name)),"
                     + String(format: "%.9g", p.probability) + "\n"
             }
         }

@@ -50,9 +50,15 @@ public struct RunRecord: Codable, Equatable, Sendable {
         public let names: [String]
     }
     /// Each class's label and how many rows carry it (0 for a listed class that is absent).
-    public struct ClassLabel: Codable, Equatable, Sendable { public let `class`: String; public let label: Int; public let images: Int }
-    public struct Table: Codable, Equatable, Sendable { public let file: String; public let pathColumn: String; public let labelColumn: String? }
-    public struct Counts: Codable, Equatable, Sendable { public let listed: Int; public let written: Int; public let skipped: Int; public let notRead: Int }
+    public struct ClassLabel: Codable, Equatable, Sendable {
+        public let `class`: String; public let label: Int; public let images: Int
+    }
+    public struct Table: Codable, Equatable, Sendable {
+        public let file: String; public let pathColumn: String; public let labelColumn: String?
+    }
+    public struct Counts: Codable, Equatable, Sendable {
+        public let listed: Int; public let written: Int; public let skipped: Int; public let notRead: Int
+    }
 
     /// The tool's version, as `extract --version` prints it.
     public static let toolVersion = "0.1.0"
@@ -98,7 +104,9 @@ public struct RunRecord: Codable, Equatable, Sendable {
         self.command = command
         let cwd = FileManager.default.currentDirectoryPath
         workingDirectory = cwd
-        inputRoots = inputs.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path }
+        inputRoots = inputs.map {
+            URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+        }
         let size = [extractor.inputSize.height, extractor.inputSize.width]
         model = Model(
             name: ModelSelection.describe(entry), manifestEntry: entry.id, architecture: entry.architecture,
@@ -180,7 +188,8 @@ public enum RunRecordError: Error, Equatable, CustomStringConvertible, Localized
         switch self {
         case .unreadable(let path, let reason): return "cannot read the run record \(path): \(reason)"
         case .malformed(let path, let reason):
-            return "\(path) is not a run record written by extract \(RunRecord.toolVersion) (\(reason)); run the extraction again to rewrite it"
+            return
+                "\(path) is not a run record written by extract \(RunRecord.toolVersion) (\(reason)); run the extraction again to rewrite it"
         }
     }
 

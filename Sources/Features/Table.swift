@@ -108,11 +108,13 @@ public struct CSVTable: Sendable, Equatable {
             }
         }
         if inQuotes {
-            throw DatasetError.malformedTable(name, line: quotedLine, reason: "a quoted field starts here and is never closed")
+            throw DatasetError.malformedTable(
+                name, line: quotedLine, reason: "a quoted field starts here and is never closed")
         }
         if recordStarted { endRecord() }
         guard let first = records.first else {
-            throw DatasetError.malformedTable(name, line: 1, reason: "no header row (a table needs a header naming its columns)")
+            throw DatasetError.malformedTable(
+                name, line: 1, reason: "no header row (a table needs a header naming its columns)")
         }
         var header = first.fields
         if let h = header.first, h.hasPrefix("\u{FEFF}") { header[0] = String(h.dropFirst()) }  // UTF-8 BOM
@@ -121,7 +123,8 @@ public struct CSVTable: Sendable, Equatable {
 
     /// Reads a .csv (commas) or .tsv (tabs) file.
     public static func read(_ path: String) throws -> CSVTable {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw DatasetError.unreadable(path, reason: "not a readable UTF-8 table")
         }
         return try parse(text, separator: path.lowercased().hasSuffix(".tsv") ? "\t" : ",", name: path)
@@ -137,16 +140,20 @@ extension Dataset {
     static func table(_ path: String, classes requested: ClassList?, columns: TableColumns) throws -> Dataset {
         let t = try CSVTable.read(path)
         func column(_ name: String) throws -> Int {
-            guard let i = t.header.firstIndex(of: name) else { throw DatasetError.noColumn(path, column: name, header: t.header) }
+            guard let i = t.header.firstIndex(of: name) else {
+                throw DatasetError.noColumn(path, column: name, header: t.header)
+            }
             if t.header.lastIndex(of: name) != i {
                 throw DatasetError.malformedTable(path, line: 1, reason: "two columns are named '\(name)'")
             }
             return i
         }
         let pathIndex = try column(columns.path ?? t.header[0])
-        let labelIndex: Int? = try columns.label.map(column) ?? TableColumns.defaultLabelColumns.lazy.compactMap { name in
-            t.header.indices.first { t.header[$0] == name && $0 != pathIndex }
-        }.first
+        let labelIndex: Int? =
+            try columns.label.map(column)
+            ?? TableColumns.defaultLabelColumns.lazy.compactMap { name in
+                t.header.indices.first { t.header[$0] == name && $0 != pathIndex }
+            }.first
         if let requested, labelIndex == nil {
             throw DatasetError.classesWithoutLabels(
                 "\(path) (no 'class' or 'label' column; name it with --label-column)", option: requested.option)
@@ -162,36 +169,49 @@ extension Dataset {
             if record.fields.count > t.header.count {
                 throw DatasetError.malformedTable(
                     path, line: record.line,
-                    reason: "\(record.fields.count) fields where the header has \(t.header.count) (quote fields that hold '\(path.lowercased().hasSuffix(".tsv") ? "\\t" : ",")')")
+                    reason:
+                        "\(record.fields.count) fields where the header has \(t.header.count) (quote fields that hold '\(path.lowercased().hasSuffix(".tsv") ? "\\t" : ",")')"
+                )
             }
             func cell(_ i: Int) -> String { i < record.fields.count ? record.fields[i] : "" }
             let name = cell(pathIndex)
-            if name.isEmpty { throw DatasetError.emptyCell(path, row: row, line: record.line, column: t.header[pathIndex]) }
+            if name.isEmpty {
+                throw DatasetError.emptyCell(path, row: row, line: record.line, column: t.header[pathIndex])
+            }
             var label: String?
             if let labelIndex {
                 label = cell(labelIndex)
-                if label!.isEmpty { throw DatasetError.emptyCell(path, row: row, line: record.line, column: t.header[labelIndex]) }
-                if let requested, requested.rule == .complete, !requested.names.contains(label!), !unlisted.contains(label!) {
+                if label!.isEmpty {
+                    throw DatasetError.emptyCell(path, row: row, line: record.line, column: t.header[labelIndex])
+                }
+                if let requested, requested.rule == .complete, !requested.names.contains(label!),
+                    !unlisted.contains(label!)
+                {
                     if unlisted.isEmpty { firstUnlisted = row }
                     unlisted.append(label!)
                 }
             }
             let full = name.hasPrefix("/") || base.isEmpty ? name : join(base, name)
             if !isImageName(name) {
-                ignored.append((name, "row \(row): not \(extensionText) (flow_from_dataframe's validate_filenames drops the row)"))
+                ignored.append(
+                    (name, "row \(row): not \(extensionText) (flow_from_dataframe's validate_filenames drops the row)"))
             } else if !isRegularFile(full) {
-                ignored.append((name, "row \(row): no such file (flow_from_dataframe's validate_filenames drops the row)"))
+                ignored.append(
+                    (name, "row \(row): no such file (flow_from_dataframe's validate_filenames drops the row)"))
             } else {
                 kept.append((row, name, full, label))
             }
         }
         if let requested, !unlisted.isEmpty {
-            throw DatasetError.unlistedLabels(path, unlisted, file: requested.file ?? requested.option, row: firstUnlisted)
+            throw DatasetError.unlistedLabels(
+                path, unlisted, file: requested.file ?? requested.option, row: firstUnlisted)
         }
         if kept.isEmpty {
-            throw DatasetError.noTableImages(path, rows: t.rows.count, example: ignored.first.map { "\($0.path): \($0.reason)" } ?? "no rows")
+            throw DatasetError.noTableImages(
+                path, rows: t.rows.count, example: ignored.first.map { "\($0.path): \($0.reason)" } ?? "no rows")
         }
-        let source = TableSource(file: path, pathColumn: t.header[pathIndex], labelColumn: labelIndex.map { t.header[$0] })
+        let source = TableSource(
+            file: path, pathColumn: t.header[pathIndex], labelColumn: labelIndex.map { t.header[$0] })
         guard labelIndex != nil else {
             return Dataset(
                 classNames: [], items: kept.map { Item(path: $0.full, name: $0.name, label: nil) }, ignored: ignored,
@@ -202,7 +222,11 @@ extension Dataset {
         var items: [Item] = []
         for k in kept {
             guard let label = labelOf[k.label!] else {
-                ignored.append((k.name, "row \(k.row): class '\(k.label!)' is not in --classes (flow_from_dataframe(classes=) drops the row)"))
+                ignored.append(
+                    (
+                        k.name,
+                        "row \(k.row): class '\(k.label!)' is not in --classes (flow_from_dataframe(classes=) drops the row)"
+                    ))
                 continue
             }
             items.append(Item(path: k.full, name: k.name, label: label))
@@ -213,7 +237,8 @@ extension Dataset {
         let present = Set(items.compactMap(\.label))
         return Dataset(
             classNames: classNames, items: items, ignored: ignored, requested: requested,
-            missingClasses: requested == nil ? [] : classNames.enumerated().filter { !present.contains($0.offset) }.map(\.element),
+            missingClasses: requested == nil
+                ? [] : classNames.enumerated().filter { !present.contains($0.offset) }.map(\.element),
             table: source)
     }
 

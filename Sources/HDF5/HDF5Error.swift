@@ -23,7 +23,8 @@ public enum HDF5Error: Error, Equatable, LocalizedError, CustomStringConvertible
         case .notHDF5(let path): return "\(path): not an HDF5 file"
         case .truncated(let path, let detail): return "\(path): the HDF5 file is truncated or damaged (\(detail))"
         case .damaged(let path, let object, let detail): return "\(path): damaged HDF5 object \(object): \(detail)"
-        case .unsupportedDType(let path, let dataset, let dtype): return "\(path): dataset \(dataset) has unsupported type \(dtype)"
+        case .unsupportedDType(let path, let dataset, let dtype):
+            return "\(path): dataset \(dataset) has unsupported type \(dtype)"
         case .cannotCreate(let path): return "\(path): HDF5 cannot create the file"
         case .writeFailed(let path, let object): return "\(path): libhdf5 could not write \(object)"
         }

@@ -217,7 +217,9 @@ public struct HDF5Dataset: Sendable {
 
     func open() throws -> hid_t {
         let did = H5Dopen2(file.fileID, path, chdf5_p_default())
-        guard did >= 0 else { throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot open dataset")) }
+        guard did >= 0 else {
+            throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot open dataset"))
+        }
         return did
     }
 
@@ -228,7 +230,9 @@ public struct HDF5Dataset: Sendable {
         let space = H5Dget_space(did)
         defer { H5Sclose(space) }
         let rank = H5Sget_simple_extent_ndims(space)
-        guard rank >= 0 else { throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read shape")) }
+        guard rank >= 0 else {
+            throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read shape"))
+        }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
         let type = H5Dget_type(did)
@@ -281,7 +285,8 @@ public struct HDF5Dataset: Sendable {
         if count == 0 { return out }
         if dtype == .bfloat16 {
             var raw = [UInt16](repeating: 0, count: count)
-            guard H5Dread(did, chdf5_t_native_uint16(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &raw) >= 0 else {
+            guard H5Dread(did, chdf5_t_native_uint16(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &raw) >= 0
+            else {
                 throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read data"))
             }
             for i in 0..<count { out[i] = Float(bitPattern: UInt32(raw[i]) << 16) }
@@ -294,7 +299,9 @@ public struct HDF5Dataset: Sendable {
             H5Dread(did, chdf5_t_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
         }
         guard status >= 0 else {
-            throw hdf5Failure(HDF5Error.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)"))
+            throw hdf5Failure(
+                HDF5Error.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)")
+            )
         }
         return out
     }

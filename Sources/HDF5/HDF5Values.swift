@@ -15,7 +15,8 @@ extension HDF5Dataset {
         let type = H5Dget_type(did)
         defer { H5Tclose(type) }
         guard H5Tget_class(type) == H5T_INTEGER else {
-            throw HDF5Error.unsupportedDType(path: file.path, dataset: path, dtype: Self.dtype(of: type, did: did).rawValue)
+            throw HDF5Error.unsupportedDType(
+                path: file.path, dataset: path, dtype: Self.dtype(of: type, did: did).rawValue)
         }
         var out = [Int64](repeating: 0, count: count)
         if count == 0 { return out }
@@ -23,7 +24,8 @@ extension HDF5Dataset {
             H5Dread(did, chdf5_t_native_int64(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
         }
         guard status >= 0 else {
-            throw hdf5Failure(.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)"))
+            throw hdf5Failure(
+                .damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)"))
         }
         return out
     }
@@ -38,7 +40,8 @@ extension HDF5Dataset {
         let type = H5Dget_type(did)
         defer { H5Tclose(type) }
         guard H5Tget_class(type) == H5T_STRING else {
-            throw HDF5Error.unsupportedDType(path: file.path, dataset: path, dtype: Self.dtype(of: type, did: did).rawValue)
+            throw HDF5Error.unsupportedDType(
+                path: file.path, dataset: path, dtype: Self.dtype(of: type, did: did).rawValue)
         }
         if count == 0 { return [] }
         if H5Tis_variable_str(type) > 0 {

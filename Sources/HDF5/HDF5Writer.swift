@@ -33,7 +33,8 @@ public final class HDF5Writer {
     public func createFloat32(_ name: String, shape: [Int]) throws -> HDF5Float32Dataset {
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(shape.count), &dims, nil)
-        let ds = H5Dcreate2(fileID, name, chdf5_t_ieee_f32le(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+        let ds = H5Dcreate2(
+            fileID, name, chdf5_t_ieee_f32le(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
         guard ds >= 0 else {
             H5Sclose(space)
             throw hdf5Failure(.writeFailed(path: path, object: "dataset \(name)"))
@@ -46,7 +47,8 @@ public final class HDF5Writer {
         var n: [hsize_t] = [hsize_t(values.count)]
         let s = H5Screate_simple(1, &n, nil)
         defer { H5Sclose(s) }
-        let d = H5Dcreate2(fileID, name, chdf5_t_std_i64le(), s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+        let d = H5Dcreate2(
+            fileID, name, chdf5_t_std_i64le(), s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
         guard d >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "dataset \(name)")) }
         defer { H5Dclose(d) }
         let rc = values.withUnsafeBufferPointer {
@@ -90,7 +92,9 @@ public final class HDF5Writer {
 
     /// Pushes everything to disk; a failure here is the usual sign of a full disk.
     public func flush() throws {
-        guard H5Fflush(fileID, H5F_SCOPE_GLOBAL) >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "the file")) }
+        guard H5Fflush(fileID, H5F_SCOPE_GLOBAL) >= 0 else {
+            throw hdf5Failure(.writeFailed(path: path, object: "the file"))
+        }
     }
 
     private func utf8StringType() -> hid_t {

@@ -14,14 +14,14 @@ enum BMPDecoder {
     /// BI_BITFIELDS masks (R, G, B, A) PIL accepts for 32-bit files, and where each channel
     /// sits in the 4 bytes of a pixel (BmpImagePlugin MASK_MODES).
     private static let masks32: [[UInt32]: (r: Int, g: Int, b: Int)] = [
-        [0xFF0000, 0xFF00, 0xFF, 0]: (2, 1, 0),            // BGRX
-        [0xFF00_0000, 0xFF0000, 0xFF00, 0]: (3, 2, 1),     // XBGR
-        [0xFF00_0000, 0xFF00, 0xFF, 0]: (3, 1, 0),         // BGXR
+        [0xFF0000, 0xFF00, 0xFF, 0]: (2, 1, 0),  // BGRX
+        [0xFF00_0000, 0xFF0000, 0xFF00, 0]: (3, 2, 1),  // XBGR
+        [0xFF00_0000, 0xFF00, 0xFF, 0]: (3, 1, 0),  // BGXR
         [0xFF00_0000, 0xFF0000, 0xFF00, 0xFF]: (3, 2, 1),  // ABGR
         [0xFF, 0xFF00, 0xFF0000, 0xFF00_0000]: (0, 1, 2),  // RGBA
         [0xFF0000, 0xFF00, 0xFF, 0xFF00_0000]: (2, 1, 0),  // BGRA
         [0xFF00_0000, 0xFF00, 0xFF, 0xFF0000]: (3, 1, 0),  // BGAR
-        [0, 0, 0, 0]: (2, 1, 0),                           // BGRA
+        [0, 0, 0, 0]: (2, 1, 0),  // BGRA
     ]
 
     /// bytes: the whole file. maxPixels: refuse above this many pixels (nil: no limit).
@@ -99,8 +99,9 @@ enum BMPDecoder {
             guard let m = masks, let order = masks32[m] else {
                 throw Failure.unsupported("32-bit BI_BITFIELDS masks \(masks ?? [])")
             }
-            return try pixels32(bytes, offset: offset == 0 ? position : offset, width: width,
-                                height: height, topDown: topDown, order: order)
+            return try pixels32(
+                bytes, offset: offset == 0 ? position : offset, width: width,
+                height: height, topDown: topDown, order: order)
         case (16, _):
             throw Failure.unsupported("16-bit BMP")
         case (_, 1), (_, 2):
@@ -134,8 +135,10 @@ enum BMPDecoder {
         return flipped(RGBImage(width: width, height: height, pixels: rgb), topDown: topDown)
     }
 
-    private static func pixels32(_ bytes: UnsafeRawBufferPointer, offset: Int, width: Int, height: Int,
-                                 topDown: Bool, order: (r: Int, g: Int, b: Int)) throws -> RGBImage {
+    private static func pixels32(
+        _ bytes: UnsafeRawBufferPointer, offset: Int, width: Int, height: Int,
+        topDown: Bool, order: (r: Int, g: Int, b: Int)
+    ) throws -> RGBImage {
         let stride = width * 4
         guard offset + stride * height <= bytes.count else {
             throw Failure.truncated("\(height) rows of \(stride) bytes from byte \(offset), file has \(bytes.count)")

@@ -1,5 +1,6 @@
 import CImageCodecs
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -47,18 +48,23 @@ public enum ImageDecoder {
     }
 
     /// `path` only names the data in error messages.
-    public static func decode(data: Data, path: String = "<data>",
-                              options: DecodeOptions = .init()) throws -> RGBImage {
+    public static func decode(
+        data: Data, path: String = "<data>",
+        options: DecodeOptions = .init()
+    ) throws -> RGBImage {
         try decode(bytes: [UInt8](data), path: path, options: options)
     }
 
     /// `keras.utils.load_img(path, target_size=(height, width), interpolation=...,
     /// keep_aspect_ratio=...)` with the default color_mode "rgb".
-    public static func loadImage(path: String, width: Int, height: Int, interpolation: Interpolation = .nearest,
-                                 keepAspectRatio: Bool = false, options: DecodeOptions = .init()) throws -> RGBImage {
+    public static func loadImage(
+        path: String, width: Int, height: Int, interpolation: Interpolation = .nearest,
+        keepAspectRatio: Bool = false, options: DecodeOptions = .init()
+    ) throws -> RGBImage {
         let image = try decode(path: path, options: options)
-        return ImageResizer.resize(image, width: width, height: height, interpolation: interpolation,
-                                   keepAspectRatio: keepAspectRatio)
+        return ImageResizer.resize(
+            image, width: width, height: height, interpolation: interpolation,
+            keepAspectRatio: keepAspectRatio)
     }
 
     /// The format whose signature starts `bytes` (PIL's `_accept` checks).
@@ -118,8 +124,10 @@ public enum ImageDecoder {
         return image
     }
 
-    private static func check(_ status: Int32, _ raw: cic_image, path: String, format: ImageFormat,
-                              limit: Int?) throws {
+    private static func check(
+        _ status: Int32, _ raw: cic_image, path: String, format: ImageFormat,
+        limit: Int?
+    ) throws {
         let message = withUnsafeBytes(of: raw.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         switch cic_status(rawValue: UInt32(status)) {
         case CIC_OK: return
@@ -152,8 +160,9 @@ public enum ImageDecoder {
             }
         }
         let count = width * height * Int(raw.bytes_per_pixel)
-        let pixels = convertToRGB(UnsafeRawBufferPointer(start: raw.pixels, count: count), mode: mode,
-                                  width: width, height: height)
+        let pixels = convertToRGB(
+            UnsafeRawBufferPointer(start: raw.pixels, count: count), mode: mode,
+            width: width, height: height)
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 

@@ -19,8 +19,8 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, LocalizedErro
     public var path: String {
         switch self {
         case .unreadable(let path, _), .emptyFile(let path), .notAnImage(let path, _),
-             .truncated(let path, _, _), .corrupt(let path, _, _), .unsupported(let path, _, _),
-             .tooLarge(let path, _, _, _):
+            .truncated(let path, _, _), .corrupt(let path, _, _), .unsupported(let path, _, _),
+            .tooLarge(let path, _, _, _):
             return path
         }
     }

@@ -10,15 +10,18 @@ public enum ImageResizer {
     /// largest centered box of the target aspect ratio (integer arithmetic, `keepAspectRatioBox`)
     /// is resized in a single PIL call (`resize(size, resample, box=...)`).
     /// in (H, W, 3) -> out (height, width, 3)
-    public static func resize(_ image: RGBImage, width: Int, height: Int, interpolation: Interpolation = .nearest,
-                              keepAspectRatio: Bool = false) -> RGBImage {
+    public static func resize(
+        _ image: RGBImage, width: Int, height: Int, interpolation: Interpolation = .nearest,
+        keepAspectRatio: Bool = false
+    ) -> RGBImage {
         precondition(width > 0 && height > 0, "resize: target size must be positive, got \(width)x\(height)")
         if image.width == width && image.height == height { return image }
         guard image.width > 0 && image.height > 0 else { return RGBImage(width: width, height: height) }
         var box = (x0: Float(0), y0: Float(0), x1: Float(image.width), y1: Float(image.height))
         if keepAspectRatio {
-            let b = keepAspectRatioBox(width: image.width, height: image.height, targetWidth: width,
-                                       targetHeight: height)
+            let b = keepAspectRatioBox(
+                width: image.width, height: image.height, targetWidth: width,
+                targetHeight: height)
             box = (Float(b.x0), Float(b.y0), Float(b.x1), Float(b.y1))
         }
         return pilResize(image, width: width, height: height, interpolation: interpolation, box: box)
@@ -27,8 +30,10 @@ public enum ImageResizer {
     /// load_img's crop box for `keep_aspect_ratio=True` (Python integer arithmetic):
     /// `crop_height = min(H, W * th // tw)`, `crop_width = min(W, H * tw // th)`, centered with
     /// `//` on the margins. Returns (x0, y0, x1, y1).
-    public static func keepAspectRatioBox(width: Int, height: Int, targetWidth: Int,
-                                          targetHeight: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
+    public static func keepAspectRatioBox(
+        width: Int, height: Int, targetWidth: Int,
+        targetHeight: Int
+    ) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
         let cropHeight = min(height, floorDiv(width * targetHeight, targetWidth))
         let cropWidth = min(width, floorDiv(height * targetWidth, targetHeight))
         let y0 = floorDiv(height - cropHeight, 2), x0 = floorDiv(width - cropWidth, 2)
@@ -39,10 +44,13 @@ public enum ImageResizer {
     /// of integer offsets and exactly the target size is a plain crop; NEAREST is an affine
     /// scale (Geometry.c); the other filters go through Resample.c. load_img never sets
     /// `reducing_gap`, so PIL's `reduce()` shortcut is never taken.
-    static func pilResize(_ image: RGBImage, width: Int, height: Int, interpolation: Interpolation,
-                          box: (x0: Float, y0: Float, x1: Float, y1: Float)) -> RGBImage {
+    static func pilResize(
+        _ image: RGBImage, width: Int, height: Int, interpolation: Interpolation,
+        box: (x0: Float, y0: Float, x1: Float, y1: Float)
+    ) -> RGBImage {
         if box.x0 == box.x0.rounded(.towardZero) && box.x1 - box.x0 == Float(width)
-            && box.y0 == box.y0.rounded(.towardZero) && box.y1 - box.y0 == Float(height) {
+            && box.y0 == box.y0.rounded(.towardZero) && box.y1 - box.y0 == Float(height)
+        {
             return crop(image, x0: Int(box.x0), y0: Int(box.y0), width: width, height: height)
         }
         guard let filter = ResampleFilter(interpolation) else {

@@ -107,13 +107,13 @@ enum Orientation {
         // Source pixel of output (x, y).
         let source: (Int, Int) -> (Int, Int)
         switch orientation {
-        case 2: source = { x, y in (w - 1 - x, y) }              // FLIP_LEFT_RIGHT
-        case 3: source = { x, y in (w - 1 - x, h - 1 - y) }      // ROTATE_180
-        case 4: source = { x, y in (x, h - 1 - y) }              // FLIP_TOP_BOTTOM
-        case 5: source = { x, y in (y, x) }                      // TRANSPOSE
-        case 6: source = { x, y in (y, h - 1 - x) }              // ROTATE_270
-        case 7: source = { x, y in (w - 1 - y, h - 1 - x) }      // TRANSVERSE
-        default: source = { x, y in (w - 1 - y, x) }             // 8: ROTATE_90
+        case 2: source = { x, y in (w - 1 - x, y) }  // FLIP_LEFT_RIGHT
+        case 3: source = { x, y in (w - 1 - x, h - 1 - y) }  // ROTATE_180
+        case 4: source = { x, y in (x, h - 1 - y) }  // FLIP_TOP_BOTTOM
+        case 5: source = { x, y in (y, x) }  // TRANSPOSE
+        case 6: source = { x, y in (y, h - 1 - x) }  // ROTATE_270
+        case 7: source = { x, y in (w - 1 - y, h - 1 - x) }  // TRANSVERSE
+        default: source = { x, y in (w - 1 - y, x) }  // 8: ROTATE_90
         }
         var out = [UInt8](repeating: 0, count: outW * outH * 3)
         for y in 0..<outH {

@@ -72,8 +72,10 @@ enum PILResample {
 
     /// `precompute_coeffs` for one output index: first source index and its normalized
     /// weights. `in0, in1` are the box edges on this axis, as C floats.
-    static func window(_ xx: Int, inSize: Int, in0: Float, in1: Float, outSize: Int,
-                       filter: ResampleFilter) -> (first: Int, weights: [Double]) {
+    static func window(
+        _ xx: Int, inSize: Int, in0: Float, in1: Float, outSize: Int,
+        filter: ResampleFilter
+    ) -> (first: Int, weights: [Double]) {
         let scale = Double(in1 - in0) / Double(outSize)
         let filterScale = max(scale, 1)
         let support = filter.support * filterScale
@@ -132,8 +134,10 @@ enum PILResample {
     /// vertical pass reads, and a vertical pass that accumulates whole rows (integer sums, so
     /// the order does not change the result).
     /// in (H, W, 3) -> out (height, width, 3)
-    static func resample(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
-                         box: (x0: Float, y0: Float, x1: Float, y1: Float)) -> RGBImage {
+    static func resample(
+        _ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
+        box: (x0: Float, y0: Float, x1: Float, y1: Float)
+    ) -> RGBImage {
         let needHorizontal = width != image.width || box.x0 != 0 || box.x1 != Float(width)
         let needVertical = height != image.height || box.y0 != 0 || box.y1 != Float(height)
         let vertical = Coefficients(inSize: image.height, in0: box.y0, in1: box.y1, outSize: height, filter: filter)
@@ -177,8 +181,10 @@ enum PILResample {
     }
 
     /// in (H, W, 3), rows r0..<r1 -> out (r1 - r0, width, 3)
-    private static func horizontalPass(_ image: RGBImage, rows: Range<Int>, width: Int,
-                                       coefficients c: Coefficients) -> [UInt8] {
+    private static func horizontalPass(
+        _ image: RGBImage, rows: Range<Int>, width: Int,
+        coefficients c: Coefficients
+    ) -> [UInt8] {
         let half: Int32 = 1 << (precisionBits - 1)
         let inRowBytes = image.width * 3, outRowBytes = width * 3
         var out = [UInt8](repeating: 0, count: outRowBytes * rows.count)
@@ -212,8 +218,10 @@ enum PILResample {
 
     /// Reference: Resample.c transcribed per output sample, windows recomputed for every
     /// pixel, the horizontal pass run over every source row.
-    static func resampleNaive(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
-                              box: (x0: Float, y0: Float, x1: Float, y1: Float)) -> RGBImage {
+    static func resampleNaive(
+        _ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
+        box: (x0: Float, y0: Float, x1: Float, y1: Float)
+    ) -> RGBImage {
         let needHorizontal = width != image.width || box.x0 != 0 || box.x1 != Float(width)
         let needVertical = height != image.height || box.y0 != 0 || box.y1 != Float(height)
         func sample(_ pixels: [UInt8], _ w: Int, _ x: Int, _ y: Int, _ c: Int) -> Int32 {
@@ -289,8 +297,10 @@ enum PILNearest {
     /// Fast path: index tables for both axes, whole output rows copied when two output rows
     /// read the same source row.
     /// in (H, W, 3) -> out (height, width, 3)
-    static func resize(_ image: RGBImage, width: Int, height: Int,
-                       box: (x0: Float, y0: Float, x1: Float, y1: Float)) -> RGBImage {
+    static func resize(
+        _ image: RGBImage, width: Int, height: Int,
+        box: (x0: Float, y0: Float, x1: Float, y1: Float)
+    ) -> RGBImage {
         let xs = sourceIndices(inSize: image.width, in0: box.x0, in1: box.x1, outSize: width)
         let ys = sourceIndices(inSize: image.height, in0: box.y0, in1: box.y1, outSize: height)
         var out = [UInt8](repeating: 0, count: width * height * 3)
@@ -317,8 +327,10 @@ enum PILNearest {
 
     /// Reference: ImagingScaleAffine per output pixel, each position re-accumulated from the
     /// start of its axis.
-    static func resizeNaive(_ image: RGBImage, width: Int, height: Int,
-                            box: (x0: Float, y0: Float, x1: Float, y1: Float)) -> RGBImage {
+    static func resizeNaive(
+        _ image: RGBImage, width: Int, height: Int,
+        box: (x0: Float, y0: Float, x1: Float, y1: Float)
+    ) -> RGBImage {
         let a0 = Double(box.x1 - box.x0) / Double(width), a4 = Double(box.y1 - box.y0) / Double(height)
         var out = RGBImage(width: width, height: height)
         for y in 0..<height {

@@ -1,14 +1,14 @@
 /// The pixel layouts decoders produce, named after the PIL modes they stand for, and PIL's
 /// `convert("RGB")` from each (python-pillow `src/libImaging/Convert.c`, `Unpack.c`).
 enum RawMode {
-    case l              // 1 byte gray
-    case la             // gray, alpha
+    case l  // 1 byte gray
+    case la  // gray, alpha
     case rgb
     case rgba
-    case bgr            // BMP 24-bit rows
-    case bgrx           // BMP 32-bit: B, G, R, ignored byte
-    case cmyk           // 4 bytes as libjpeg outputs them (PIL reads JPEG CMYK as "CMYK;I")
-    case i16BigEndian   // 16-bit gray, PNG byte order (PIL mode I;16)
+    case bgr  // BMP 24-bit rows
+    case bgrx  // BMP 32-bit: B, G, R, ignored byte
+    case cmyk  // 4 bytes as libjpeg outputs them (PIL reads JPEG CMYK as "CMYK;I")
+    case i16BigEndian  // 16-bit gray, PNG byte order (PIL mode I;16)
     case palette(Palette)
 
     var bytesPerPixel: Int {
@@ -25,7 +25,7 @@ enum RawMode {
 /// a table that is the identity gray ramp makes GIF and BMP images mode "L" (or "1"), where
 /// an index past the table is its own gray value.
 struct Palette {
-    var rgb: [UInt8]        // count * 3
+    var rgb: [UInt8]  // count * 3
     var count: Int
     var outOfRangeIsGray: Bool
 
@@ -37,8 +37,11 @@ struct Palette {
 
     /// PIL's GifImagePlugin._is_palette_needed, inverted: entry i is (i, i, i) for every i.
     static func isIdentityRamp(_ rgb: [UInt8]) -> Bool {
-        for i in 0..<(rgb.count / 3) where !(Int(rgb[3 * i]) == i && rgb[3 * i + 1] == rgb[3 * i]
-                                                && rgb[3 * i + 2] == rgb[3 * i]) {
+        for i in 0..<(rgb.count / 3)
+        where
+            !(Int(rgb[3 * i]) == i && rgb[3 * i + 1] == rgb[3 * i]
+            && rgb[3 * i + 2] == rgb[3 * i])
+        {
             return false
         }
         return true
@@ -79,8 +82,10 @@ struct Palette {
 /// gray replicated, alpha dropped (not composited), palette looked up, CMYK by PIL's naive
 /// formula, 16-bit gray clipped to 255 (not scaled). Rows may be padded (`stride` bytes).
 /// in (H, stride) bytes -> out (H, W, 3)
-func convertToRGB(_ source: UnsafeRawBufferPointer, mode: RawMode, width: Int, height: Int,
-                  stride: Int? = nil) -> [UInt8] {
+func convertToRGB(
+    _ source: UnsafeRawBufferPointer, mode: RawMode, width: Int, height: Int,
+    stride: Int? = nil
+) -> [UInt8] {
     let bpp = mode.bytesPerPixel
     let rowBytes = stride ?? width * bpp
     precondition(source.count >= rowBytes * max(height - 1, 0) + width * bpp || height == 0)

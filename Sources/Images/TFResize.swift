@@ -8,15 +8,19 @@ extension ImageResizer {
     /// float32 HWC, not rounded. With `cropToAspectRatio`, first Keras' `smart_resize` crop
     /// (`image_dataset_from_directory(crop_to_aspect_ratio=True)`).
     /// in (H, W, 3) uint8 -> out (height, width, 3) float
-    public static func tensorflowResize(_ image: RGBImage, width: Int, height: Int, method: TFResizeMethod = .bilinear,
-                                        cropToAspectRatio: Bool = false) -> [Float] {
-        precondition(width > 0 && height > 0,
-                     "tensorflowResize: target size must be positive, got \(width)x\(height)")
+    public static func tensorflowResize(
+        _ image: RGBImage, width: Int, height: Int, method: TFResizeMethod = .bilinear,
+        cropToAspectRatio: Bool = false
+    ) -> [Float] {
+        precondition(
+            width > 0 && height > 0,
+            "tensorflowResize: target size must be positive, got \(width)x\(height)")
         guard image.width > 0 && image.height > 0 else { return [Float](repeating: 0, count: width * height * 3) }
         var source = image
         if cropToAspectRatio {
-            let b = smartResizeCropBox(width: image.width, height: image.height, targetWidth: width,
-                                       targetHeight: height)
+            let b = smartResizeCropBox(
+                width: image.width, height: image.height, targetWidth: width,
+                targetHeight: height)
             source = crop(image, x0: b.x0, y0: b.y0, width: b.x1 - b.x0, height: b.y1 - b.y0)
         }
         switch method {
@@ -30,8 +34,10 @@ extension ImageResizer {
     /// float32 branch): `crop_h = max(min(H, int(float32(W * th) / tw)), 1)`,
     /// `crop_w = max(min(W, int(float32(H * tw) / th)), 1)`, `y0 = int(float32(H - crop_h) / 2)`.
     /// Returns (x0, y0, x1, y1).
-    public static func smartResizeCropBox(width: Int, height: Int, targetWidth: Int,
-                                          targetHeight: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
+    public static func smartResizeCropBox(
+        width: Int, height: Int, targetWidth: Int,
+        targetHeight: Int
+    ) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
         let cropHeight = max(min(height, Int(Float(width * targetHeight) / Float(targetWidth))), 1)
         let cropWidth = max(min(width, Int(Float(height * targetWidth) / Float(targetHeight))), 1)
         let y0 = Int(Float(height - cropHeight) / 2), x0 = Int(Float(width - cropWidth) / 2)
@@ -56,8 +62,9 @@ enum TFResize {
     @inline(__always) static func linearTap(_ i: Int, inSize: Int, scale: Float) -> LinearTap {
         let position = halfPixel(i, scale)
         let floorPosition = position.rounded(.down)
-        return LinearTap(lower: max(Int(floorPosition), 0), upper: min(Int(position.rounded(.up)), inSize - 1),
-                         lerp: position - floorPosition)
+        return LinearTap(
+            lower: max(Int(floorPosition), 0), upper: min(Int(position.rounded(.up)), inSize - 1),
+            lerp: position - floorPosition)
     }
 
     /// compute_lerp: top = tl + (tr - tl) * x; bottom = bl + (br - bl) * x; top + (bottom - top) * y
@@ -84,8 +91,9 @@ enum TFResize {
                     for x in 0..<width {
                         let l = xs[x].lower * 3, r = xs[x].upper * 3
                         for c in 0..<3 {
-                            o[3 * x + c] = lerp(Float(top[l + c]), Float(top[r + c]), Float(bottom[l + c]),
-                                                Float(bottom[r + c]), xs[x].lerp, ys[y].lerp)
+                            o[3 * x + c] = lerp(
+                                Float(top[l + c]), Float(top[r + c]), Float(bottom[l + c]),
+                                Float(bottom[r + c]), xs[x].lerp, ys[y].lerp)
                         }
                     }
                 }
@@ -103,8 +111,9 @@ enum TFResize {
                 let tx = linearTap(x, inSize: image.width, scale: scale(image.width, width))
                 for c in 0..<3 {
                     func v(_ xx: Int, _ yy: Int) -> Float { Float(image.pixels[(yy * image.width + xx) * 3 + c]) }
-                    out[(y * width + x) * 3 + c] = lerp(v(tx.lower, ty.lower), v(tx.upper, ty.lower),
-                                                        v(tx.lower, ty.upper), v(tx.upper, ty.upper), tx.lerp, ty.lerp)
+                    out[(y * width + x) * 3 + c] = lerp(
+                        v(tx.lower, ty.lower), v(tx.upper, ty.lower),
+                        v(tx.lower, ty.upper), v(tx.upper, ty.upper), tx.lerp, ty.lerp)
                 }
             }
         }
@@ -229,8 +238,11 @@ enum TFResize {
                         let v = rows.map { Float(image.pixels[($0 * image.width + xx) * 3 + c]) }
                         columnValues.append(cubic((v[0], v[1], v[2], v[3]), ty.weight))
                     }
-                    out[(y * width + x) * 3 + c] = cubic((columnValues[0], columnValues[1], columnValues[2],
-                                                          columnValues[3]), tx.weight)
+                    out[(y * width + x) * 3 + c] = cubic(
+                        (
+                            columnValues[0], columnValues[1], columnValues[2],
+                            columnValues[3]
+                        ), tx.weight)
                 }
             }
         }

@@ -63,8 +63,10 @@ public struct Architecture: Sendable, Decodable {
             var arrayList = try row.nestedUnkeyedContainer()
             while !arrayList.isAtEnd {
                 var a = try arrayList.nestedUnkeyedContainer()
-                arrays.append(ArchitectureArray(
-                    path: try a.decode(String.self), shape: try a.decode([Int].self), dtype: try a.decode(String.self)))
+                arrays.append(
+                    ArchitectureArray(
+                        path: try a.decode(String.self), shape: try a.decode([Int].self),
+                        dtype: try a.decode(String.self)))
             }
             layers.append(ArchitectureLayer(name: name, className: cls, arrays: arrays))
         }

@@ -99,14 +99,16 @@ public enum Binder {
             if weighted.count == arch.numWeightedLayers || nested.isEmpty {
                 return try positional(weighted, arch, path: file.path)
             }
-            return try firstByName(nested, arch, file: file, fallback: { try positional(weighted, arch, path: file.path) })
+            return try firstByName(
+                nested, arch, file: file, fallback: { try positional(weighted, arch, path: file.path) })
         case .keras3Weights, .keras3Archive:
             if file.tracking == .attributes { return try trackedByName(file, arch) }
             let nested = weighted.filter(\.isNested)
             if nested.isEmpty || weighted.count == arch.numWeightedLayers {
                 return try byName(weighted, arch, path: file.path, nestedIn: nil)
             }
-            return try firstByName(nested, arch, file: file, fallback: { try byName(weighted, arch, path: file.path, nestedIn: nil) })
+            return try firstByName(
+                nested, arch, file: file, fallback: { try byName(weighted, arch, path: file.path, nestedIn: nil) })
         }
     }
 
@@ -124,8 +126,9 @@ public enum Binder {
         for candidate in file.nestedLayers {
             let layers = candidate.preorder.dropFirst().filter { !$0.arrays.isEmpty }
             do {
-                return try byName(Array(layers), arch, path: file.path,
-                                  method: .byTrackedName(path: candidate.path, model: candidate.name))
+                return try byName(
+                    Array(layers), arch, path: file.path,
+                    method: .byTrackedName(path: candidate.path, model: candidate.name))
             } catch { note(error, layers.count) }
         }
         let leaves = file.leafLayers
@@ -137,8 +140,10 @@ public enum Binder {
 
     /// Tries each nested model in turn; when none fits, reports the error of the one that came
     /// closest, or of `fallback` when the file has a single candidate.
-    static func firstByName(_ nested: [FileLayer], _ arch: Architecture, file: KerasWeightFile,
-                            fallback: () throws -> BindingPlan) throws -> BindingPlan {
+    static func firstByName(
+        _ nested: [FileLayer], _ arch: Architecture, file: KerasWeightFile,
+        fallback: () throws -> BindingPlan
+    ) throws -> BindingPlan {
         var firstError: Error?
         for candidate in nested {
             do { return try byName(candidate.inner, arch, path: file.path, nestedIn: candidate.name) } catch {
@@ -168,11 +173,15 @@ public enum Binder {
 
     /// Named layers by name; layers Keras named automatically (`conv2d_7`, whose number depends
     /// on what else the session built) by order within their class, as `.weights.h5` keys are.
-    static func byName(_ layers: [FileLayer], _ arch: Architecture, path: String, nestedIn: String?) throws -> BindingPlan {
+    static func byName(
+        _ layers: [FileLayer], _ arch: Architecture, path: String, nestedIn: String?
+    ) throws -> BindingPlan {
         try byName(layers, arch, path: path, method: .byName(nestedIn: nestedIn))
     }
 
-    static func byName(_ layers: [FileLayer], _ arch: Architecture, path: String, method: BindingMethod) throws -> BindingPlan {
+    static func byName(
+        _ layers: [FileLayer], _ arch: Architecture, path: String, method: BindingMethod
+    ) throws -> BindingPlan {
         var unused = Array(layers.indices)
         var byName: [String: Int] = [:]
         for (i, layer) in layers.enumerated() where byName[layer.name] == nil { byName[layer.name] = i }
@@ -193,7 +202,8 @@ public enum Binder {
             unused.removeAll { $0 == pick }
         }
         if !unused.isEmpty {
-            throw WeightLoaderError.unusedLayers(path: path, architecture: arch.id, layers: unused.map { layers[$0].name })
+            throw WeightLoaderError.unusedLayers(
+                path: path, architecture: arch.id, layers: unused.map { layers[$0].name })
         }
         let pairs = try zip(arch.layers, chosen).map { spec, index in
             let stored = layers[index!]
@@ -216,7 +226,8 @@ public enum Binder {
                 throw WeightLoaderError.unsupportedDType(path: path, dataset: have.location, dtype: have.dtype.rawValue)
             }
             guard want.shape == have.shape else {
-                throw WeightLoaderError.shapeMismatch(path: path, layer: spec.name, array: have.name, expected: want.shape, actual: have.shape)
+                throw WeightLoaderError.shapeMismatch(
+                    path: path, layer: spec.name, array: have.name, expected: want.shape, actual: have.shape)
             }
         }
     }
@@ -242,7 +253,9 @@ public enum Binder {
         // Cheap prefilter: the file, or a model nested in it, holds exactly the parameters.
         let sizes = Set([file.params] + file.nestedLayers.map(\.params))
         return ids.compactMap { id -> BindingPlan? in
-            guard let arch = try? ArchitectureCatalog.architecture(id), sizes.contains(arch.numParams) else { return nil }
+            guard let arch = try? ArchitectureCatalog.architecture(id), sizes.contains(arch.numParams) else {
+                return nil
+            }
             return try? plan(file, arch)
         }.sorted { $0.nameAgreement > $1.nameAgreement }
     }

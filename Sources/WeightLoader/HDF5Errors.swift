@@ -14,7 +14,8 @@ extension WeightLoaderError {
         case .unsupportedDType(let path, let dataset, let dtype):
             self = .unsupportedDType(path: path, dataset: dataset, dtype: dtype)
         case .cannotCreate(let path): self = .writeFailed(path: path, reason: "HDF5 cannot create the file")
-        case .writeFailed(let path, let object): self = .writeFailed(path: path, reason: "libhdf5 could not write \(object)")
+        case .writeFailed(let path, let object):
+            self = .writeFailed(path: path, reason: "libhdf5 could not write \(object)")
         }
     }
 }

@@ -77,7 +77,8 @@ public enum Inspector {
         let weighted = file.weightedLayers
         return InspectReport(
             path: path, layout: file.layout.rawValue, tracking: file.tracking?.rawValue,
-            trackedAttributes: file.tracking == nil ? nil : file.trackedAttributes, kerasVersion: file.kerasVersion, backend: file.backend,
+            trackedAttributes: file.tracking == nil ? nil : file.trackedAttributes, kerasVersion: file.kerasVersion,
+            backend: file.backend,
             bytes: bytes, hashes: ["md5": md5, "sha256": sha], manifestEntries: entries.map(\.id),
             layersListed: file.layers.count, weightedLayers: weighted.count,
             arrays: weighted.reduce(0) { $0 + $1.arrayCount },
@@ -90,7 +91,8 @@ public enum Inspector {
     static func describe(_ layer: FileLayer) -> InspectReport.Layer {
         InspectReport.Layer(
             name: layer.name, className: layer.className, path: layer.path,
-            arrays: layer.isNested ? [] : layer.arrays.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype.rawValue) },
+            arrays: layer.isNested
+                ? [] : layer.arrays.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype.rawValue) },
             inner: layer.isNested ? layer.inner.map(describe) : nil)
     }
 

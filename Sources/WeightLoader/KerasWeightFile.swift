@@ -27,7 +27,8 @@ public struct FileArray: Sendable {
 
     public func values() throws -> [Float] {
         guard dtype.isNumeric else {
-            throw WeightLoaderError.unsupportedDType(path: dataset.file.path, dataset: dataset.path, dtype: dtype.rawValue)
+            throw WeightLoaderError.unsupportedDType(
+                path: dataset.file.path, dataset: dataset.path, dtype: dtype.rawValue)
         }
         return try readingHDF5 { try dataset.readFloats() }
     }
@@ -84,8 +85,10 @@ public final class KerasWeightFile: @unchecked Sendable {
     /// Keeps the HDF5 file open while arrays are read lazily.
     let hdf5: HDF5File
 
-    init(path: String, layout: KerasLayout, kerasVersion: String?, backend: String?, modelConfig: String?,
-         layers: [FileLayer], hdf5: HDF5File, tracking: Keras3Tracking? = nil, trackedAttributes: [String] = []) {
+    init(
+        path: String, layout: KerasLayout, kerasVersion: String?, backend: String?, modelConfig: String?,
+        layers: [FileLayer], hdf5: HDF5File, tracking: Keras3Tracking? = nil, trackedAttributes: [String] = []
+    ) {
         self.path = path
         self.tracking = tracking
         self.trackedAttributes = trackedAttributes
@@ -120,7 +123,8 @@ public final class KerasWeightFile: @unchecked Sendable {
             return try readLegacy(file, group: root, layout: .legacyWeights, configHolder: root)
         }
         if root.isGroup("model_weights") {
-            return try readLegacy(file, group: root.group("model_weights"), layout: .legacyFullModel, configHolder: root)
+            return try readLegacy(
+                file, group: root.group("model_weights"), layout: .legacyFullModel, configHolder: root)
         }
         if try looksLikeKeras3(root) {
             return try readKeras3(file, displayPath: path, layout: .keras3Weights, config: nil, version: nil)
@@ -142,21 +146,26 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// Iterates `layer_names`, then each layer's `weight_names`; never walks the tree, because a
     /// layer name with `/` (DenseNet's `conv1/conv`) shares groups with other layers.
-    static func readLegacy(_ file: HDF5File, group: HDF5Group, layout: KerasLayout, configHolder: HDF5Group) throws -> KerasWeightFile {
+    static func readLegacy(
+        _ file: HDF5File, group: HDF5Group, layout: KerasLayout, configHolder: HDF5Group
+    ) throws -> KerasWeightFile {
         guard let names = try group.stringListAttribute("layer_names") else {
             throw WeightLoaderError.unknownLayout(path: file.path, found: (try? group.childNames()) ?? [])
         }
         var layers: [FileLayer] = []
         for name in names {
             guard group.isGroup(name) else {
-                throw WeightLoaderError.damaged(path: file.path, object: group.child(name), detail: "layer listed in layer_names has no group")
+                throw WeightLoaderError.damaged(
+                    path: file.path, object: group.child(name), detail: "layer listed in layer_names has no group")
             }
             let layerGroup = group.group(name)
             let weightNames = try layerGroup.stringListAttribute("weight_names") ?? []
             var arrays: [FileArray] = []
             for weightName in weightNames {
                 guard layerGroup.contains(weightName) else {
-                    throw WeightLoaderError.damaged(path: file.path, object: layerGroup.child(weightName), detail: "array listed in weight_names is missing")
+                    throw WeightLoaderError.damaged(
+                        path: file.path, object: layerGroup.child(weightName),
+                        detail: "array listed in weight_names is missing")
                 }
                 let ds = layerGroup.dataset(weightName)
                 let (shape, dtype) = try ds.info()
@@ -168,9 +177,12 @@ public final class KerasWeightFile: @unchecked Sendable {
         let backend = try group.stringAttribute("backend") ?? configHolder.stringAttribute("backend")
         let config = try configHolder.stringAttribute("model_config")
         let classes = config.map(layerClasses(fromConfig:)) ?? [:]
-        layers = layers.map { FileLayer(name: $0.name, className: classes[$0.name], arrays: $0.arrays, inner: $0.inner) }
-        return KerasWeightFile(path: file.path, layout: layout, kerasVersion: version, backend: backend,
-                               modelConfig: config, layers: layers, hdf5: file)
+        layers = layers.map {
+            FileLayer(name: $0.name, className: classes[$0.name], arrays: $0.arrays, inner: $0.inner)
+        }
+        return KerasWeightFile(
+            path: file.path, layout: layout, kerasVersion: version, backend: backend,
+            modelConfig: config, layers: layers, hdf5: file)
     }
 
     /// A nested model stores `inner_layer/variable` names under its own group. Arrays are
@@ -223,7 +235,8 @@ public final class KerasWeightFile: @unchecked Sendable {
         let config = try member("config.json").map { String(decoding: $0, as: UTF8.self) }
         var version: String?
         if let meta = try member("metadata.json"),
-            let object = try? JSONSerialization.jsonObject(with: meta) as? [String: Any] {
+            let object = try? JSONSerialization.jsonObject(with: meta) as? [String: Any]
+        {
             version = object["keras_version"] as? String
         }
         let file = try HDF5File(bytes: weights, displayPath: path)
@@ -238,19 +251,24 @@ public final class KerasWeightFile: @unchecked Sendable {
     /// of `<snake class>[_N]` members. The root's own `vars` (the model's variables, usually
     /// none) and `optimizer` (training state; Keras loads it only into a compiled model) are
     /// not layers.
-    static func readKeras3(_ file: HDF5File, displayPath: String, layout: KerasLayout, config: String?, version: String?) throws -> KerasWeightFile {
+    static func readKeras3(
+        _ file: HDF5File, displayPath: String, layout: KerasLayout, config: String?, version: String?
+    ) throws -> KerasWeightFile {
         var walk = Keras3Walk()
         let layers = try walk.children(of: file.root, path: "", isRoot: true)
-        return KerasWeightFile(path: displayPath, layout: layout, kerasVersion: version, backend: nil,
-                               modelConfig: config, layers: layers, hdf5: file,
-                               tracking: walk.attributes.isEmpty ? .layerLists : .attributes,
-                               trackedAttributes: walk.attributes)
+        return KerasWeightFile(
+            path: displayPath, layout: layout, kerasVersion: version, backend: nil,
+            modelConfig: config, layers: layers, hdf5: file,
+            tracking: walk.attributes.isEmpty ? .layerLists : .attributes,
+            trackedAttributes: walk.attributes)
     }
 
     /// A Keras 3 file, however its layers are tracked: any `vars` group in it (the root may
     /// hold only attributes of a subclassed model: `backbone`, `block1`, ...).
     static func looksLikeKeras3(_ root: HDF5Group) throws -> Bool {
-        if root.isGroup("layers") || root.isGroup("_layer_checkpoint_dependencies") || root.isGroup("vars") { return true }
+        if root.isGroup("layers") || root.isGroup("_layer_checkpoint_dependencies") || root.isGroup("vars") {
+            return true
+        }
         var pending = [root]
         var seen = 0
         while let group = pending.popLast(), seen < 100_000 {
@@ -273,7 +291,9 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// `conv2d_12` -> `conv2d`: the snake-case class name Keras used as the key.
     static func keras3ClassKey(_ key: String) -> String {
-        guard let underscore = key.lastIndex(of: "_"), Int(key[key.index(after: underscore)...]) != nil else { return key }
+        guard let underscore = key.lastIndex(of: "_"), Int(key[key.index(after: underscore)...]) != nil else {
+            return key
+        }
         return String(key[..<underscore])
     }
 
@@ -309,7 +329,9 @@ struct Keras3Walk {
         let names = try group.childNames().filter { group.isGroup($0) }
         let list = ["layers", "_layer_checkpoint_dependencies"].first { names.contains($0) }
         let attributeNames = names.filter { $0 != "vars" && $0 != list && !(isRoot && $0 == "optimizer") }
-        let order = attributeNames.isEmpty ? (list.map { [$0] } ?? [])
+        let order =
+            attributeNames.isEmpty
+            ? (list.map { [$0] } ?? [])
             : (attributeNames + (list.map { [$0] } ?? [])).sorted(by: KerasWeightFile.attributeOrder)
         var out: [FileLayer] = []
         for key in order {
@@ -320,7 +342,8 @@ struct Keras3Walk {
             } else {
                 attributes.append(childPath)
                 // One saveable (it has `vars`, or a list of layers), else a list or dict of them.
-                out += child.isGroup("vars") || child.isGroup("layers")
+                out +=
+                    child.isGroup("vars") || child.isGroup("layers")
                     ? [try saveable(child, className: nil, path: childPath)] : try members(of: child, path: childPath)
             }
         }
@@ -360,7 +383,8 @@ struct Keras3Walk {
             }
         }
         let inner = try children(of: group, path: path)
-        return FileLayer(name: name, className: className, arrays: arrays,
-                         inner: inner.filter { !$0.arrays.isEmpty || $0.isNested }, path: path)
+        return FileLayer(
+            name: name, className: className, arrays: arrays,
+            inner: inner.filter { !$0.arrays.isEmpty || $0.isNested }, path: path)
     }
 }

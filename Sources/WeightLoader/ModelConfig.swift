@@ -44,7 +44,9 @@ public struct ModelConfigInput: Sendable, Equatable {
 
     /// The outer model's first input, and, when `nested` names a model inside it, that model's.
     /// A nil result means the config has no readable input shape.
-    public static func inputs(ofConfig json: String, nested: String? = nil) -> (outer: ModelConfigInput?, nested: ModelConfigInput?) {
+    public static func inputs(
+        ofConfig json: String, nested: String? = nil
+    ) -> (outer: ModelConfigInput?, nested: ModelConfigInput?) {
         guard let object = ModelConfig.object(json) else { return (nil, nil) }
         let outer = input(of: object)
         var inner: ModelConfigInput?

@@ -8,7 +8,9 @@ public struct ModelSelection: Sendable, Equatable {
     public var minimalistic: Bool
     public var includeTop: Bool
 
-    public init(name: String, alpha: Double? = nil, rows: Int? = nil, minimalistic: Bool = false, includeTop: Bool = false) {
+    public init(
+        name: String, alpha: Double? = nil, rows: Int? = nil, minimalistic: Bool = false, includeTop: Bool = false
+    ) {
         self.name = name
         self.alpha = alpha
         self.rows = rows
@@ -43,7 +45,9 @@ public struct ModelSelection: Sendable, Equatable {
     /// Every manifest entry a `--model` name can mean (all alphas, sizes, top and notop). The
     /// fchollet v0.2 ResNet50 is in the family only by its own name, or when
     /// `includingOldReleases` (a file given with --weights may be that release).
-    public static func family(_ name: String, in manifest: WeightsManifest = .shared, includingOldReleases: Bool = false) throws -> [WeightsEntry] {
+    public static func family(
+        _ name: String, in manifest: WeightsManifest = .shared, includingOldReleases: Bool = false
+    ) throws -> [WeightsEntry] {
         let key = normalize(name)
         let entries = manifest.entries.filter {
             normalize($0.architecture) == key

@@ -14,7 +14,8 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
     case layerCountMismatch(
         path: String, architecture: String, expected: Int, actual: Int,
         firstDifference: Int, expectedLayer: String, fileLayer: String?)
-    case arrayCountMismatch(path: String, architecture: String, layer: String, fileLayer: String, expected: Int, actual: Int)
+    case arrayCountMismatch(
+        path: String, architecture: String, layer: String, fileLayer: String, expected: Int, actual: Int)
     case shapeMismatch(path: String, layer: String, array: String, expected: [Int], actual: [Int])
     case unsupportedDType(path: String, dataset: String, dtype: String)
     case missingLayer(path: String, architecture: String, layer: String)
@@ -48,28 +49,38 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
             return "\(path): damaged HDF5 object \(object): \(detail); download or copy the file again"
         case .unknownLayout(let path, let found):
             let list = found.isEmpty ? "nothing" : found.prefix(8).joined(separator: ", ")
-            return "\(path): not a Keras weight file (no layer_names, model_weights, layers or vars group; the root holds \(list))"
+            return
+                "\(path): not a Keras weight file (no layer_names, model_weights, layers or vars group; the root holds \(list))"
         case .notKerasArchive(let path, let detail):
             return "\(path): not a Keras .keras archive (\(detail))"
-        case .layerCountMismatch(let path, let arch, let expected, let actual, let index, let expectedLayer, let fileLayer):
+        case .layerCountMismatch(
+            let path, let arch, let expected, let actual, let index, let expectedLayer, let fileLayer):
             let found = fileLayer.map { "'\($0)'" } ?? "nothing"
-            return "\(path): layer count mismatch for \(arch): the model has \(expected) layers with weights, the file \(actual); first difference at weighted layer \(index): the model expects '\(expectedLayer)', the file has \(found); is this file for another model or variant (alpha, include_top)?"
+            return
+                "\(path): layer count mismatch for \(arch): the model has \(expected) layers with weights, the file \(actual); first difference at weighted layer \(index): the model expects '\(expectedLayer)', the file has \(found); is this file for another model or variant (alpha, include_top)?"
         case .arrayCountMismatch(let path, let arch, let layer, let fileLayer, let expected, let actual):
-            return "\(path): layer '\(layer)' of \(arch) has \(expected) weight arrays, but file layer '\(fileLayer)' has \(actual); the file is for another model or variant"
+            return
+                "\(path): layer '\(layer)' of \(arch) has \(expected) weight arrays, but file layer '\(fileLayer)' has \(actual); the file is for another model or variant"
         case .shapeMismatch(let path, let layer, let array, let expected, let actual):
-            return "\(path): shape mismatch in layer '\(layer)', array '\(array)': the model expects \(shapeText(expected)), the file has \(shapeText(actual)); the file is for another model or variant"
+            return
+                "\(path): shape mismatch in layer '\(layer)', array '\(array)': the model expects \(shapeText(expected)), the file has \(shapeText(actual)); the file is for another model or variant"
         case .unsupportedDType(let path, let dataset, let dtype):
-            return "\(path): array \(dataset) has unsupported type \(dtype); only float and integer arrays can be weights"
+            return
+                "\(path): array \(dataset) has unsupported type \(dtype); only float and integer arrays can be weights"
         case .missingLayer(let path, let arch, let layer):
-            return "\(path): no weights for layer '\(layer)' of \(arch) in the file; is it a model of another architecture?"
+            return
+                "\(path): no weights for layer '\(layer)' of \(arch) in the file; is it a model of another architecture?"
         case .unusedLayers(let path, let arch, let layers):
             let shown = layers.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            return "\(path): \(layers.count) weighted layers in the file have no place in \(arch) (\(shown)\(layers.count > 5 ? ", ..." : "")); is it a model of another architecture?"
+            return
+                "\(path): \(layers.count) weighted layers in the file have no place in \(arch) (\(shown)\(layers.count > 5 ? ", ..." : "")); is it a model of another architecture?"
         case .wrongArchitecture(let path, let requested, let detected):
             let what = detected.map { "holds \($0) weights" } ?? "matches no known architecture"
-            return "\(path): \(what), not \(requested); pass --model \(detected.map { modelFlag($0) } ?? "<name>") or another weights file"
+            return
+                "\(path): \(what), not \(requested); pass --model \(detected.map { modelFlag($0) } ?? "<name>") or another weights file"
         case .hashMismatch(let path, let algorithm, let expected, let actual):
-            return "\(path) is damaged: its \(algorithm) is \(actual), the published file's is \(expected) (nothing was downloaded); delete it and run again to download a fresh copy, or pass --weights PATH"
+            return
+                "\(path) is damaged: its \(algorithm) is \(actual), the published file's is \(expected) (nothing was downloaded); delete it and run again to download a fresh copy, or pass --weights PATH"
         case .unknownArchitecture(let name, let known):
             return "unknown architecture '\(name)'; known: \(known.joined(separator: ", "))"
         case .unsupportedHashAlgorithm(let algorithm):
@@ -82,22 +93,29 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
             let home = kerasHome.map { "KERAS_HOME=\($0)" } ?? "KERAS_HOME unset"
             return "\(file) is not in \(directory) (\(home)); download \(url) there or pass --weights PATH"
         case .otherRelease(let path, let requested, let found, let url):
-            return "\(path) holds the \(found) release, not \(requested); delete it to download \(url) in its place, or pass --weights PATH"
+            return
+                "\(path) holds the \(found) release, not \(requested); delete it to download \(url) in its place, or pass --weights PATH"
         case .downloadFailed(let url, let reason):
-            return "downloading \(url) failed: \(reason); check the network, or download it by hand and pass --weights PATH"
+            return
+                "downloading \(url) failed: \(reason); check the network, or download it by hand and pass --weights PATH"
         case .downloadStatus(let url, let status):
-            return "downloading \(url) failed: the server answered HTTP \(status); check the URL, or download it by hand and pass --weights PATH"
+            return
+                "downloading \(url) failed: the server answered HTTP \(status); check the URL, or download it by hand and pass --weights PATH"
         case .downloadTruncated(let url, let received, let expected):
-            return "downloading \(url) was cut off after \(received) of \(expected) bytes; nothing was saved, run again to retry"
+            return
+                "downloading \(url) was cut off after \(received) of \(expected) bytes; nothing was saved, run again to retry"
         case .downloadHashMismatch(let url, let path, let algorithm, let expected, let actual):
-            return "downloaded \(url) but its \(algorithm) hash is \(actual), expected \(expected); nothing was saved to \(path); the server sent another file, retry later or pass --weights PATH"
+            return
+                "downloaded \(url) but its \(algorithm) hash is \(actual), expected \(expected); nothing was saved to \(path); the server sent another file, retry later or pass --weights PATH"
         }
     }
 
     public var errorDescription: String? { description }
 }
 
-func shapeText(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+func shapeText(_ shape: [Int]) -> String {
+    "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+}
 
 /// The CLI spelling of an architecture id (`MobileNetV2_0.35` -> `mobilenetv2 --alpha 0.35`).
 func modelFlag(_ architecture: String) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -33,7 +34,8 @@ public struct WeightStore: Sendable {
 
     public init(kerasHome: URL? = nil, manifest: WeightsManifest = .shared) {
         let variable = ProcessInfo.processInfo.environment["KERAS_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-        let home = kerasHome
+        let home =
+            kerasHome
             ?? variable.map { URL(fileURLWithPath: NSString(string: $0).expandingTildeInPath) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".keras")
         self.kerasHome = home
@@ -128,7 +130,8 @@ public struct WeightStore: Sendable {
             if !kept { unlink(partial.path) }
         }
 
-        let transfer = Transfer(url: entry.url, handle: handle, partialPath: partial.path, digest: digest, progress: progress)
+        let transfer = Transfer(
+            url: entry.url, handle: handle, partialPath: partial.path, digest: digest, progress: progress)
         try await transfer.run(remote)
         let finalDigest = transfer.finalDigest
 
@@ -175,8 +178,10 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     private var lastReport = ContinuousClock.now
     private var failure: WeightLoaderError?
 
-    init(url: String, handle: FileHandle, partialPath: String, digest: StreamingDigest?,
-         progress: (@Sendable (Int64, Int64?) -> Void)?) {
+    init(
+        url: String, handle: FileHandle, partialPath: String, digest: StreamingDigest?,
+        progress: (@Sendable (Int64, Int64?) -> Void)?
+    ) {
         self.url = url
         self.handle = handle
         self.partialPath = partialPath
@@ -250,7 +255,8 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        let (continuation, outcome, finalReport) = lock.withLock { () -> (CheckedContinuation<Int64, Error>?, Result<Int64, Error>, (Int64, Int64?)?) in
+        let (continuation, outcome, finalReport) = lock.withLock {
+            () -> (CheckedContinuation<Int64, Error>?, Result<Int64, Error>, (Int64, Int64?)?) in
             let continuation = self.continuation
             self.continuation = nil
             let outcome: Result<Int64, Error>
@@ -260,7 +266,8 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
                 outcome = .failure(WeightLoaderError.downloadStatus(url: url, status: status))
             } else if let expected, received < expected {
                 // A cut-off body: curl reports "partial file" or a lost connection, or nothing.
-                outcome = .failure(WeightLoaderError.downloadTruncated(url: url, received: received, expected: expected))
+                outcome = .failure(
+                    WeightLoaderError.downloadTruncated(url: url, received: received, expected: expected))
             } else if let error {
                 outcome = .failure(WeightLoaderError.downloadFailed(url: url, reason: networkReason(error)))
             } else {

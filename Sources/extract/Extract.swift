@@ -60,8 +60,10 @@ extension Extract {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            let text = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }.joined(separator: "; ")
+            let text = message(for: error).split(whereSeparator: \.isNewline).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            .filter { !$0.isEmpty }.joined(separator: "; ")
             let hint = code.rawValue == 64 && !text.contains("(see `") ? " (see `extract --help`)" : ""
             FileHandle.standardError.write(Data("error: \(text)\(hint)\n".utf8))
             Foundation.exit(code.rawValue)
@@ -72,9 +74,13 @@ extension Extract {
 /// Prints a user-data error the house way, one line after `error: `, and exits 1.
 func fail(_ error: Error) -> ExitCode {
     let text: String
-    if let e = error as? WeightLoaderError { text = e.description } else if let e = error as? LocalizedError, let d = e.errorDescription {
+    if let e = error as? WeightLoaderError {
+        text = e.description
+    } else if let e = error as? LocalizedError, let d = e.errorDescription {
         text = d
-    } else { text = String(describing: error) }
+    } else {
+        text = String(describing: error)
+    }
     FileHandle.standardError.write(Data("error: \(text.replacingOccurrences(of: "\n", with: " "))\n".utf8))
     return ExitCode(1)
 }

@@ -31,7 +31,9 @@ struct Fetch: AsyncParsableCommand {
             guard let entry = try selection.entry() else { return }
             let bar = ProgressBar(title: entry.file)
             let found = try await WeightStore().locate(entry, download: !noDownload, progress: bar.handler())
-            let hash = found.digest.map { "\(found.entry.hashAlgorithm ?? "hash") \($0) verified" } ?? "no published hash to verify"
+            let hash =
+                found.digest.map { "\(found.entry.hashAlgorithm ?? "hash") \($0) verified" }
+                ?? "no published hash to verify"
             print("\(found.url.path) (\(ModelSelection.describe(found.entry)), \(hash))")
         } catch {
             throw fail(error)

@@ -37,7 +37,9 @@ struct Inspect: AsyncParsableCommand {
     var all = false
 
     func validate() throws {
-        if load && selection.model == nil { throw ValidationError("--load needs --model: the arrays are read as that model binds them") }
+        if load && selection.model == nil {
+            throw ValidationError("--load needs --model: the arrays are read as that model binds them")
+        }
     }
 
     func run() async throws {
@@ -52,8 +54,9 @@ struct Inspect: AsyncParsableCommand {
                     let weights = try plan.load()
                     let seconds = Date().timeIntervalSince(start)
                     let scalars = weights.layers.reduce(0) { $0 + $1.arrays.reduce(0) { $0 + $1.values.count } }
-                    loadReport = String(format: "opened, bound and read %d arrays (%@ parameters) in %.3f s",
-                                        weights.layers.reduce(0) { $0 + $1.arrays.count }, grouped(scalars), seconds)
+                    loadReport = String(
+                        format: "opened, bound and read %d arrays (%@ parameters) in %.3f s",
+                        weights.layers.reduce(0) { $0 + $1.arrays.count }, grouped(scalars), seconds)
                 }
             }
             if json {
@@ -76,30 +79,48 @@ struct Inspect: AsyncParsableCommand {
 
     func render(_ r: InspectReport, bound: BindingPlan?) -> String {
         var out = ""
-        func line(_ key: String, _ value: String) { out += key.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n" }
+        func line(_ key: String, _ value: String) {
+            out += key.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n"
+        }
         line("file", r.path)
         line("layout", layoutText(r.layout))
         if r.tracking == Keras3Tracking.attributes.rawValue, let attributes = r.trackedAttributes {
             let shown = attributes.prefix(8).joined(separator: ", ") + (attributes.count > 8 ? ", ..." : "")
             line("tracking", "layers tracked as attributes (a subclassed model, or layers holding layers): \(shown)")
         } else if let tracking = r.tracking {
-            line("tracking", tracking == Keras3Tracking.layerLists.rawValue ? "layers/ lists (Functional and Sequential models)" : tracking)
+            line(
+                "tracking",
+                tracking == Keras3Tracking.layerLists.rawValue
+                    ? "layers/ lists (Functional and Sequential models)" : tracking)
         }
-        let unrecorded = r.layout == KerasLayout.keras3Weights.rawValue ? "not recorded (.weights.h5 files do not store it)" : "not recorded (Keras 1 writer)"
+        let unrecorded =
+            r.layout == KerasLayout.keras3Weights.rawValue
+            ? "not recorded (.weights.h5 files do not store it)" : "not recorded (Keras 1 writer)"
         line("keras", r.kerasVersion.map { "\($0)" + (r.backend.map { " (backend \($0))" } ?? "") } ?? unrecorded)
         line("size", "\(byteText(r.bytes)), md5 \(r.hashes["md5"] ?? "?")")
         let known = r.manifestEntries.compactMap { WeightsManifest.shared.entry(id: $0) }
-        line("published", known.isEmpty ? "no (hash matches no published keras.applications file)"
-             : known.map { "\($0.file) (\(ModelSelection.describe($0)))" }.joined(separator: "; "))
-        line("layers", "\(r.layersListed) listed, \(r.weightedLayers) with weights, \(r.arrays) arrays, \(grouped(r.params)) parameters")
+        line(
+            "published",
+            known.isEmpty
+                ? "no (hash matches no published keras.applications file)"
+                : known.map { "\($0.file) (\(ModelSelection.describe($0)))" }.joined(separator: "; "))
+        line(
+            "layers",
+            "\(r.layersListed) listed, \(r.weightedLayers) with weights, \(r.arrays) arrays, \(grouped(r.params)) parameters"
+        )
         if r.matches.isEmpty {
             line("architecture", "none of the \(ArchitectureCatalog.ids.count) known architectures")
         }
         for (i, m) in r.matches.enumerated() {
-            line(i == 0 ? "architecture" : "", "\(m.architecture): binds \(m.method), \(m.layers) layers, \(m.namesAgreeing) names as Keras 3 names them")
+            line(
+                i == 0 ? "architecture" : "",
+                "\(m.architecture): binds \(m.method), \(m.layers) layers, \(m.namesAgreeing) names as Keras 3 names them"
+            )
         }
         if let bound {
-            line("--model", "\(bound.architecture.id): binds \(bound.method) (\(bound.pairs.count) layers, shapes checked)")
+            line(
+                "--model",
+                "\(bound.architecture.id): binds \(bound.method) (\(bound.pairs.count) layers, shapes checked)")
         }
         if let graph = r.modelGraph, !graph.isEmpty {
             out += "\nmodel graph (\(graph.count) layers):\n"
@@ -114,7 +135,9 @@ struct Inspect: AsyncParsableCommand {
             layers.flatMap { [(depth, $0)] + (tracked ? flatten($0.inner ?? [], depth: depth + 1) : []) }
         }
         let rows = flatten(r.layers, depth: 0).enumerated().map { $0 }
-        out += tracked ? "\nlayers with weights (\(rows.count), nested ones followed by theirs):\n" : "\nweighted layers:\n"
+        out +=
+            tracked
+            ? "\nlayers with weights (\(rows.count), nested ones followed by theirs):\n" : "\nweighted layers:\n"
         let shown = all || rows.count <= 20 ? rows : Array(rows.prefix(10)) + Array(rows.suffix(10))
         var last = -1
         for (i, row) in shown {
@@ -122,11 +145,13 @@ struct Inspect: AsyncParsableCommand {
             if i != last + 1 { out += "  ... \(i - last - 1) more (use --all)\n" }
             last = i
             let indent = String(repeating: "  ", count: row.depth)
-            out += "  \(i)".padding(toLength: 7, withPad: " ", startingAt: 0) + indent + layer.name
+            out +=
+                "  \(i)".padding(toLength: 7, withPad: " ", startingAt: 0) + indent + layer.name
                 + (layer.className.map { " [\($0)]" } ?? "") + (layer.path.map { "  at \($0)" } ?? "") + "\n"
             for a in layer.arrays { out += "         \(indent)\(a.name) \(shapeString(a.shape)) \(a.dtype)\n" }
             if let inner = layer.inner {
-                out += "         \(indent)nested model: \(inner.count) layers with weights, \(inner.reduce(0) { $0 + $1.arrays.count }) arrays\n"
+                out +=
+                    "         \(indent)nested model: \(inner.count) layers with weights, \(inner.reduce(0) { $0 + $1.arrays.count }) arrays\n"
             }
         }
         return out
@@ -134,7 +159,8 @@ struct Inspect: AsyncParsableCommand {
 
     func layoutText(_ layout: String) -> String {
         switch layout {
-        case "legacy-weights": return "legacy-weights (save_weights .h5, the layout of the published keras.applications files)"
+        case "legacy-weights":
+            return "legacy-weights (save_weights .h5, the layout of the published keras.applications files)"
         case "legacy-full-model": return "legacy-full-model (model.save to .h5: model_config + model_weights)"
         case "keras3-weights": return "keras3-weights (Keras 3 .weights.h5)"
         case "keras3-archive": return "keras3-archive (Keras 3 .keras zip)"
@@ -143,7 +169,9 @@ struct Inspect: AsyncParsableCommand {
     }
 }
 
-func shapeString(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+func shapeString(_ shape: [Int]) -> String {
+    "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+}
 
 func grouped(_ n: Int) -> String {
     let s = String(n)
@@ -163,7 +191,9 @@ func byteText(_ n: Int) -> String {
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every published model: what to type, input size, output width, preprocessing, hash, whether it runs here, cache state.")
+        abstract:
+            "List every published model: what to type, input size, output width, preprocessing, hash, whether it runs here, cache state."
+    )
 
     /// What to type for an entry: `--model mobilenet --alpha 0.5 --rows 160`.
     static func options(_ e: WeightsEntry) -> String {
@@ -177,23 +207,28 @@ struct Models: AsyncParsableCommand {
 
     func run() async throws {
         let store = WeightStore()
-        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
-        print(pad("options", 52) + pad("input", 7) + pad("features", 10) + pad("preprocess", 12) + pad("hash", 8)
-            + pad("runs", 9) + "weights")
+        func pad(_ s: String, _ n: Int) -> String {
+            s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0)
+        }
+        print(
+            pad("options", 52) + pad("input", 7) + pad("features", 10) + pad("preprocess", 12) + pad("hash", 8)
+                + pad("runs", 9) + "weights")
         let runs = Set(Backbone.supported + Backbone.supportedTop)
         for entry in WeightsManifest.shared.entries {
             // Existence only: hashing every cached file would make listing slow.
-            let present = FileManager.default.fileExists(atPath: store.modelsDirectory.appendingPathComponent(entry.file).path)
+            let present = FileManager.default.fileExists(
+                atPath: store.modelsDirectory.appendingPathComponent(entry.file).path)
             let state = present ? "in cache" : "not cached"
             let hash = entry.hash.map { FileHash.algorithm(forHash: $0, declared: entry.hashAlgorithm) } ?? "none"
             let release = entry.architecture.contains("v0.2") ? " (old fchollet v0.2 release, same file name)" : ""
-            print(pad(Self.options(entry), 52)
-                + pad("\(entry.defaultInput)", 7)
-                + pad("\(entry.outputWidth.map(String.init) ?? "?")", 10)
-                + pad(entry.preprocess, 12)
-                + pad(hash, 8)
-                + pad(runs.contains(entry.architecture) ? "yes" : "not yet", 9)
-                + state + release)
+            print(
+                pad(Self.options(entry), 52)
+                    + pad("\(entry.defaultInput)", 7)
+                    + pad("\(entry.outputWidth.map(String.init) ?? "?")", 10)
+                    + pad(entry.preprocess, 12)
+                    + pad(hash, 8)
+                    + pad(runs.contains(entry.architecture) ? "yes" : "not yet", 9)
+                    + state + release)
         }
         print("hash none: Keras publishes no hash for these files; they are checked by structure only.")
     }

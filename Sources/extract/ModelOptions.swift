@@ -16,10 +16,16 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "The minimalistic MobileNetV3 variant.")
     var minimalistic = false
 
-    @Flag(help: "The model with its ImageNet classifier (include_top=True, the published top weights): class probabilities instead of features.")
+    @Flag(
+        help:
+            "The model with its ImageNet classifier (include_top=True, the published top weights): class probabilities instead of features."
+    )
     var includeTop = false
 
-    @Flag(help: "Compute every convolution by im2col + GEMM, Keras' own summation order, instead of Winograd for stride-1 3×3 ones (2–3× slower on VGG16, ~20 % on ResNet50; the features differ by ~1e-7 of their largest value).")
+    @Flag(
+        help:
+            "Compute every convolution by im2col + GEMM, Keras' own summation order, instead of Winograd for stride-1 3×3 ones (2–3× slower on VGG16, ~20 % on ResNet50; the features differ by ~1e-7 of their largest value)."
+    )
     var noWinograd = false
 
     /// An unknown --model is a bad command line (64), found before anything is read.
@@ -34,6 +40,8 @@ struct ModelOptions: ParsableArguments {
     /// The manifest entry meant, or nil when no --model was given.
     func entry() throws -> WeightsEntry? {
         guard let model else { return nil }
-        return try ModelSelection(name: model, alpha: alpha, rows: rows, minimalistic: minimalistic, includeTop: includeTop).resolve()
+        return try ModelSelection(
+            name: model, alpha: alpha, rows: rows, minimalistic: minimalistic, includeTop: includeTop
+        ).resolve()
     }
 }

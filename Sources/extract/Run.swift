@@ -57,42 +57,77 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var selection: ModelOptions
 
-    @Option(help: ArgumentHelp("A weights file to use instead of the Keras cache (a published file or your own saved model).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "A weights file to use instead of the Keras cache (a published file or your own saved model).",
+            valueName: "path"))
     var weights: String?
 
-    @Option(help: ArgumentHelp("Global pooling after the last block: avg (the default), max, or none (the feature map, (N, H, W, C) as Keras returns it; see --flatten).", valueName: "mode"))
+    @Option(
+        help: ArgumentHelp(
+            "Global pooling after the last block: avg (the default), max, or none (the feature map, (N, H, W, C) as Keras returns it; see --flatten).",
+            valueName: "mode"))
     var pooling: GlobalPooling?
 
-    @Option(help: ArgumentHelp("Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Take the features from this layer (Keras' name, e.g. conv4_block6_out or block4_pool) instead of the last block; --pooling then applies to its map.",
+            valueName: "name"))
     var layer: String?
 
-    @Flag(help: "With --pooling none: write the feature map as (N, H·W·C) rows instead of Keras' (N, H, W, C); the same floats in the same order.")
+    @Flag(
+        help:
+            "With --pooling none: write the feature map as (N, H·W·C) rows instead of Keras' (N, H, W, C); the same floats in the same order."
+    )
     var flatten = false
 
     @Option(
-        help: ArgumentHelp("Read only these class folders (or table labels), labelled 0..n-1 in this order, as flow_from_directory(classes=[...]); other class folders are not read.", valueName: "a,b,c"),
+        help: ArgumentHelp(
+            "Read only these class folders (or table labels), labelled 0..n-1 in this order, as flow_from_directory(classes=[...]); other class folders are not read.",
+            valueName: "a,b,c"),
         transform: { try ClassList.selecting(commaSeparated: $0) })
     var classes: ClassList?
 
-    @Option(help: ArgumentHelp("Label as a previous run did: its NAME.classes.txt (one class per line, in label order). A class folder (or table label) it does not list is an error; a listed class may be absent.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Label as a previous run did: its NAME.classes.txt (one class per line, in label order). A class folder (or table label) it does not list is an error; a listed class may be absent.",
+            valueName: "file"))
     var classesFrom: String?
 
-    @Option(help: ArgumentHelp("With a table input: the column of image paths, relative to the table's folder (default: the first column).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "With a table input: the column of image paths, relative to the table's folder (default: the first column).",
+            valueName: "name"))
     var pathColumn: String?
 
-    @Option(help: ArgumentHelp("With a table input: the column of class names (default: a column named class or label; without one the rows are unlabeled).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "With a table input: the column of class names (default: a column named class or label; without one the rows are unlabeled).",
+            valueName: "name"))
     var labelColumn: String?
 
-    @Option(help: ArgumentHelp("Input size in pixels: N (square) or HxW such as 160x224, as Keras' input_shape. Default, as Keras decides it: a saved model's own input, else the size the published file was trained at (its name: _160_), else the model's default (224 for most; 299, 300, ...).", valueName: "n|hxw"))
+    @Option(
+        help: ArgumentHelp(
+            "Input size in pixels: N (square) or HxW such as 160x224, as Keras' input_shape. Default, as Keras decides it: a saved model's own input, else the size the published file was trained at (its name: _160_), else the model's default (224 for most; 299, 300, ...).",
+            valueName: "n|hxw"))
     var inputSize: InputSize?
 
-    @Option(help: ArgumentHelp("Resize filter, as load_img(interpolation=): nearest (load_img's default), bilinear, bicubic, hamming, box, lanczos. With --resize tf: bilinear (the default there), nearest, bicubic.", valueName: "filter"))
+    @Option(
+        help: ArgumentHelp(
+            "Resize filter, as load_img(interpolation=): nearest (load_img's default), bilinear, bicubic, hamming, box, lanczos. With --resize tf: bilinear (the default there), nearest, bicubic.",
+            valueName: "filter"))
     var interpolation: Interpolation?
 
-    @Flag(help: "Crop the largest centred box of the target aspect ratio before resizing, as load_img(keep_aspect_ratio=True).")
+    @Flag(
+        help:
+            "Crop the largest centred box of the target aspect ratio before resizing, as load_img(keep_aspect_ratio=True)."
+    )
     var keepAspectRatio = false
 
-    @Option(help: ArgumentHelp("Resize semantics: pil (load_img, flow_from_directory) or tf (tf.image.resize, image_dataset_from_directory; default filter bilinear).", valueName: "kind"))
+    @Option(
+        help: ArgumentHelp(
+            "Resize semantics: pil (load_img, flow_from_directory) or tf (tf.image.resize, image_dataset_from_directory; default filter bilinear).",
+            valueName: "kind"))
     var resize: ResizeMethod = .pil
 
     @Option(help: ArgumentHelp("Override the model's preprocessing: caffe, tf, torch or none.", valueName: "mode"))
@@ -101,10 +136,16 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Apply the EXIF orientation tag (Keras ignores it).")
     var exifTranspose = false
 
-    @Flag(help: "Decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the input size (libjpeg's DCT scaling, as PIL's draft mode), then resize: several times faster on large photos, but NOT Keras' pixels; the default decodes every pixel as load_img does.")
+    @Flag(
+        help:
+            "Decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the input size (libjpeg's DCT scaling, as PIL's draft mode), then resize: several times faster on large photos, but NOT Keras' pixels; the default decodes every pixel as load_img does."
+    )
     var fastDecode = false
 
-    @Option(help: ArgumentHelp("With --include-top: how many classes to print and write per image, most probable first (default 5).", valueName: "k"))
+    @Option(
+        help: ArgumentHelp(
+            "With --include-top: how many classes to print and write per image, most probable first (default 5).",
+            valueName: "k"))
     var top: Int?
 
     @Option(help: "Images decoded ahead of the model per batch (at least one per thread).")
@@ -122,10 +163,15 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Never download weights; use the cache or --weights only.")
     var noDownload = false
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the features: NAME.npy, NAME.npz or NAME.h5.", valueName: "file"))
+    @Option(
+        name: [.short, .customLong("output")],
+        help: ArgumentHelp("Where to write the features: NAME.npy, NAME.npz or NAME.h5.", valueName: "file"))
     var output: String
 
-    @Argument(help: ArgumentHelp("A folder of images (class sub-folders give labels), a table (.csv/.tsv), a list file, or image files.", valueName: "input"))
+    @Argument(
+        help: ArgumentHelp(
+            "A folder of images (class sub-folders give labels), a table (.csv/.tsv), a list file, or image files.",
+            valueName: "input"))
     var inputs: [String] = []
 
     func validate() throws {
@@ -138,7 +184,9 @@ struct Run: AsyncParsableCommand {
         if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
-            throw ValidationError("-o \(output) is an existing folder; name the features file, such as \((output as NSString).appendingPathComponent("feats.npy"))")
+            throw ValidationError(
+                "-o \(output) is an existing folder; name the features file, such as \((output as NSString).appendingPathComponent("feats.npy"))"
+            )
         }
         do { _ = try OutputFormat(path: output) } catch { throw ValidationError(String(describing: error)) }
     }
@@ -146,14 +194,20 @@ struct Run: AsyncParsableCommand {
     /// --include-top ends in the classifier's own pooling and Dense layers, on its own input.
     func validateTop() throws {
         guard selection.includeTop else {
-            if top != nil { throw ValidationError("--top applies to the classifier's probabilities: add --include-top") }
+            if top != nil {
+                throw ValidationError("--top applies to the classifier's probabilities: add --include-top")
+            }
             return
         }
         if pooling != nil {
-            throw ValidationError("--pooling applies to features without the classifier; --include-top ends in the classifier's own pooling and Dense layers")
+            throw ValidationError(
+                "--pooling applies to features without the classifier; --include-top ends in the classifier's own pooling and Dense layers"
+            )
         }
         if layer != nil {
-            throw ValidationError("--layer takes features from inside the backbone; --include-top gives the classifier's probabilities: use one or the other")
+            throw ValidationError(
+                "--layer takes features from inside the backbone; --include-top gives the classifier's probabilities: use one or the other"
+            )
         }
         if let top, !(1...ImageNetClasses.all.count).contains(top) {
             throw ValidationError("--top must be between 1 and \(ImageNetClasses.all.count)")
@@ -180,7 +234,8 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--path-column and --label-column apply to a table input (one .csv or .tsv file)")
         }
         if flatten && pooling != GlobalPooling.none {
-            throw ValidationError("--flatten applies to a feature map: add --pooling none (pooled features are already (N, C))")
+            throw ValidationError(
+                "--flatten applies to a feature map: add --pooling none (pooled features are already (N, C))")
         }
     }
 
@@ -209,9 +264,12 @@ struct Run: AsyncParsableCommand {
                 print(result.predictions.map { Predictions.line(path: $0.name, $0.top) }.joined(separator: "\n"))
             }
             if !quiet {
-                note(String(format: "wrote %@: %d × %@ float32 (%d skipped), %.1f images/s",
-                            result.record.output, result.summary.names.count, result.rowShape.map(String.init).joined(separator: "×"),
-                            result.summary.skipped.count, result.summary.imagesPerSecond))
+                note(
+                    String(
+                        format: "wrote %@: %d × %@ float32 (%d skipped), %.1f images/s",
+                        result.record.output, result.summary.names.count,
+                        result.rowShape.map(String.init).joined(separator: "×"),
+                        result.summary.skipped.count, result.summary.imagesPerSecond))
             }
         } catch {
             throw fail(error)

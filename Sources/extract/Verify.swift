@@ -1,7 +1,7 @@
 import ArgumentParser
 import Backbones
-import Features
 import FeatureFiles
+import Features
 import Foundation
 
 /// `extract verify`: does our port give what Keras gave, on the user's own weights and inputs?
@@ -31,7 +31,10 @@ struct Verify: AsyncParsableCommand {
 
     @OptionGroup var selection: ModelOptions
 
-    @Option(help: ArgumentHelp("The weights the Keras outputs were computed with (default: the cached published file).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The weights the Keras outputs were computed with (default: the cached published file).", valueName: "path")
+    )
     var weights: String?
 
     @Option(help: "Allowed max|ours - keras| as a fraction of max|keras|.")
@@ -47,7 +50,9 @@ struct Verify: AsyncParsableCommand {
     var profileSteps = 15
 
     func validate() throws {
-        if selection.model == nil && weights == nil { throw ValidationError("say which model: --model NAME or --weights FILE") }
+        if selection.model == nil && weights == nil {
+            throw ValidationError("say which model: --model NAME or --weights FILE")
+        }
         if selection.includeTop { throw ValidationError("verify compares include_top=False outputs") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if profileSteps < 0 { throw ValidationError("--profile-steps must be 0 (all) or more") }
@@ -58,13 +63,16 @@ struct Verify: AsyncParsableCommand {
         do {
             let arrays = try Npz.read(reference)
             guard let inputs = arrays["inputs"] else {
-                throw NpyError.malformed(reference, "no `inputs` array (has \(arrays.keys.sorted().joined(separator: ", ")))")
+                throw NpyError.malformed(
+                    reference, "no `inputs` array (has \(arrays.keys.sorted().joined(separator: ", ")))")
             }
             guard inputs.shape.count == 4, inputs.shape[3] == 3 else {
                 throw NpyError.malformed(reference, "`inputs` must be (N, H, W, 3), is \(inputs.shape)")
             }
             let outputs = arrays.keys.filter { $0 != "inputs" }.sorted()
-            if outputs.isEmpty { throw NpyError.malformed(reference, "no Keras outputs (none, avg, max or layer_NAME) beside `inputs`") }
+            if outputs.isEmpty {
+                throw NpyError.malformed(reference, "no Keras outputs (none, avg, max or layer_NAME) beside `inputs`")
+            }
             // Opened, detected and bound once; each output is planned from the same weights.
             let loaded = try await LoadedModel.load(
                 ModelRequest(
@@ -72,17 +80,22 @@ struct Verify: AsyncParsableCommand {
                     minimalistic: selection.minimalistic, weightsPath: weights,
                     inputSize: InputSize(height: inputs.shape[1], width: inputs.shape[2])),
                 download: false)
-            print("output".padding(toLength: 34, withPad: " ", startingAt: 0)
-                + "shape               max|keras|  max abs err  err/max|keras|  max rel err  cosine         images/s  ")
+            print(
+                "output".padding(toLength: 34, withPad: " ", startingAt: 0)
+                    + "shape               max|keras|  max abs err  err/max|keras|  max rel err  cosine         images/s  "
+            )
             for key in outputs {
                 let expected = arrays[key]!
                 let (pooling, layer): (GlobalPooling, String?) =
-                    key.hasPrefix("layer_") ? (.none, String(key.dropFirst(6))) : (GlobalPooling(rawValue: key) ?? .none, nil)
+                    key.hasPrefix("layer_")
+                    ? (.none, String(key.dropFirst(6))) : (GlobalPooling(rawValue: key) ?? .none, nil)
                 if !key.hasPrefix("layer_") && GlobalPooling(rawValue: key) == nil {
-                    throw NpyError.malformed(reference, "unknown output `\(key)`: name outputs none, avg, max or layer_NAME")
+                    throw NpyError.malformed(
+                        reference, "unknown output `\(key)`: name outputs none, avg, max or layer_NAME")
                 }
                 let extractor = try FeatureExtractor(
-                    loaded, pooling: pooling, layer: layer, preprocess: PreprocessMode.none, options: selection.planOptions)
+                    loaded, pooling: pooling, layer: layer, preprocess: PreprocessMode.none,
+                    options: selection.planOptions)
                 // The model alone, inputs already in memory: what `scripts/bench.py` compares with
                 // TensorFlow's and ONNX Runtime's predict.
                 let start = ContinuousClock.now
@@ -90,22 +103,32 @@ struct Verify: AsyncParsableCommand {
                 let seconds = (ContinuousClock.now - start) / .seconds(1)
                 guard ours.count == expected.values.count else {
                     throw NpyError.malformed(
-                        reference, "`\(key)` is \(expected.shape); the model gives (\(inputs.shape[0]), \(extractor.model.outputShape.dimensions.map(String.init).joined(separator: ", ")))")
+                        reference,
+                        "`\(key)` is \(expected.shape); the model gives (\(inputs.shape[0]), \(extractor.model.outputShape.dimensions.map(String.init).joined(separator: ", ")))"
+                    )
                 }
                 let a = Agreement(ours: ours, keras: expected.values)
                 let ok = a.passes(tolerance: tolerance)
                 failed = failed || !ok
-                print(key.padding(toLength: 34, withPad: " ", startingAt: 0)
-                    + "\(expected.shape)".padding(toLength: 20, withPad: " ", startingAt: 0)
-                    + String(format: "%-12.4g%-13.3e%-16.3e%-13.3e1-%-13.1e%-10.1f", a.maxKeras, a.maxAbsError, a.scaledError, a.maxRelativeError, 1 - a.cosine, Double(inputs.shape[0]) / seconds)
-                    + (ok ? "ok" : "BEYOND TOLERANCE"))
-                if profile && key == outputs.last { try printProfile(extractor.model, inputs.values, images: inputs.shape[0]) }
+                print(
+                    key.padding(toLength: 34, withPad: " ", startingAt: 0)
+                        + "\(expected.shape)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "%-12.4g%-13.3e%-16.3e%-13.3e1-%-13.1e%-10.1f", a.maxKeras, a.maxAbsError,
+                            a.scaledError, a.maxRelativeError, 1 - a.cosine, Double(inputs.shape[0]) / seconds)
+                        + (ok ? "ok" : "BEYOND TOLERANCE"))
+                if profile && key == outputs.last {
+                    try printProfile(extractor.model, inputs.values, images: inputs.shape[0])
+                }
             }
         } catch {
             throw fail(error)
         }
         if failed {
-            FileHandle.standardError.write(Data("error: outputs differ from Keras beyond tolerance \(tolerance) · max|keras| (or cosine < 0.99999)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "error: outputs differ from Keras beyond tolerance \(tolerance) · max|keras| (or cosine < 0.99999)\n"
+                        .utf8))
             throw ExitCode(1)
         }
     }
@@ -114,7 +137,8 @@ struct Verify: AsyncParsableCommand {
     private func printProfile(_ model: CompiledGraph, _ inputs: [Float], images: Int) throws {
         let seconds = try model.profile(inputs)
         let total = seconds.reduce(0, +)
-        let perImage = { (s: Double) in String(format: "%8.2f ms %5.1f %%", 1000 * s / Double(images), 100 * s / total) }
+        let perImage = { (s: Double) in String(format: "%8.2f ms %5.1f %%", 1000 * s / Double(images), 100 * s / total)
+        }
         let kinds = Dictionary(grouping: model.steps.indices) { i in
             model.summary(model.steps[i]).components(separatedBy: " (").first ?? ""
         }.mapValues { $0.reduce(0) { $0 + seconds[$1] } }

@@ -57,7 +57,10 @@ final class BackboneParityTests: XCTestCase {
     }
 
     func check(_ refs: [Reference]) throws {
-        var table = ["| model | input | output | max abs keras | max abs err / max abs keras | cosine |", "|---|---|---|---|---|---|"]
+        var table = [
+            "| model | input | output | max abs keras | max abs err / max abs keras | cosine |",
+            "|---|---|---|---|---|---|",
+        ]
         var bound: (path: String, weights: BoundWeights)?
         for r in refs {
             let what = "\(r.architecture) \(r.size) \(r.layer.map { "layer \($0)" } ?? "\(r.pooling)")"
@@ -65,18 +68,20 @@ final class BackboneParityTests: XCTestCase {
                 let file = try KerasWeightFile.open(Fixtures.path(r.weights))
                 bound = (r.weights, try Binder.bind(file, to: architecture(r.architecture, shapes: r.shapes)))
             }
-            let graph = try r.layer.map {
-                try Backbone.graph(r.architecture, height: r.size, width: r.size, layer: $0, pooling: r.pooling)
-            } ?? Backbone.graph(r.architecture, height: r.size, width: r.size, pooling: r.pooling)
+            let graph =
+                try r.layer.map {
+                    try Backbone.graph(r.architecture, height: r.size, width: r.size, layer: $0, pooling: r.pooling)
+                } ?? Backbone.graph(r.architecture, height: r.size, width: r.size, pooling: r.pooling)
             let model = try CompiledGraph(graph, weights: bound!.weights)
             XCTAssertEqual([r.shape[0]] + model.outputShape.dimensions, r.shape, what)
             let input = try floats(r.input)
             let keras = try floats(r.output)
             let ours = try model.run(input)
             let s = compare(ours, keras, what)
-            table.append(String(
-                format: "| %@ | %d | %@ %@ | %.3g | %.2e | 1-%.0e |", r.architecture, r.size,
-                r.layer ?? r.pooling.rawValue, "\(r.shape)", s.maxKeras, s.scaledError, 1 - s.cosine))
+            table.append(
+                String(
+                    format: "| %@ | %d | %@ %@ | %.3g | %.2e | 1-%.0e |", r.architecture, r.size,
+                    r.layer ?? r.pooling.rawValue, "\(r.shape)", s.maxKeras, s.scaledError, 1 - s.cosine))
             // Random weights must still leave a live signal, or the comparison proves little.
             XCTAssertGreaterThan(keras.filter { $0 > 0 }.count, keras.count / 10, what)
             if r.architecture.hasSuffix(Backbone.topSuffix) {
@@ -87,7 +92,8 @@ final class BackboneParityTests: XCTestCase {
             guard r.pooling == .none else { continue }
             if r.architecture == "VGG16", r.layer == nil {
                 // From 20×20 outputs up F(4×4), below F(2×2) (CompiledGraph.winogradTile).
-                let tiles = Set(model.steps.compactMap { if case .winograd(_, let m, _, _) = $0.kind { m } else { nil } })
+                let tiles = Set(
+                    model.steps.compactMap { if case .winograd(_, let m, _, _) = $0.kind { m } else { nil } })
                 XCTAssertEqual(tiles, [2, 4], what)
             }
             // Without Winograd (`--no-winograd`): every convolution by im2col + GEMM.
@@ -95,9 +101,10 @@ final class BackboneParityTests: XCTestCase {
                 let direct = try CompiledGraph(graph, weights: bound!.weights, options: .init(winograd: false))
                 XCTAssertFalse(direct.steps.contains { if case .winograd = $0.kind { true } else { false } }, what)
                 let d = compare(try direct.run(input), keras, "\(what) without Winograd")
-                table.append(String(
-                    format: "| %@ | %d | %@ without Winograd | %.3g | %.2e | 1-%.0e |", r.architecture, r.size,
-                    r.layer ?? r.pooling.rawValue, s.maxKeras, d.scaledError, 1 - d.cosine))
+                table.append(
+                    String(
+                        format: "| %@ | %d | %@ without Winograd | %.3g | %.2e | 1-%.0e |", r.architecture, r.size,
+                        r.layer ?? r.pooling.rawValue, s.maxKeras, d.scaledError, 1 - d.cosine))
             }
             let parallel = try model.run(input, threads: 2)
             XCTAssertEqual(zip(parallel, ours).filter { $0 != $1 }.count, 0, "\(what): 2 threads vs 1")
@@ -133,27 +140,34 @@ final class BackboneParityTests: XCTestCase {
                 })
         }
         var mutants = [
-            ("no bias in \(classifier.name)", altered(classifier.name) { a in
-                a.name.hasSuffix("/bias") ? [Float](repeating: 0, count: a.values.count) : nil
-            })
+            (
+                "no bias in \(classifier.name)",
+                altered(classifier.name) { a in
+                    a.name.hasSuffix("/bias") ? [Float](repeating: 0, count: a.values.count) : nil
+                }
+            )
         ]
         // Flatten of an (H, W, C) map in (C, H, W) order instead: fc1's rows permuted.
         if let flatten = graph.nodes.first(where: { $0.op == .flatten }),
             let dense = graph.nodes.first(where: { $0.inputs == [flatten.id] })
         {
             let s = graph.shape(flatten.inputs[0])
-            mutants.append(("channel-major Flatten", altered(dense.name) { a in
-                guard a.name.hasSuffix("/kernel") else { return nil }
-                let units = a.shape[1]
-                var rows = [Float](repeating: 0, count: a.values.count)
-                for p in 0..<(s.height * s.width) {
-                    for c in 0..<s.channels {
-                        let (from, to) = (p * s.channels + c, c * s.height * s.width + p)
-                        for u in 0..<units { rows[to * units + u] = a.values[from * units + u] }
+            mutants.append(
+                (
+                    "channel-major Flatten",
+                    altered(dense.name) { a in
+                        guard a.name.hasSuffix("/kernel") else { return nil }
+                        let units = a.shape[1]
+                        var rows = [Float](repeating: 0, count: a.values.count)
+                        for p in 0..<(s.height * s.width) {
+                            for c in 0..<s.channels {
+                                let (from, to) = (p * s.channels + c, c * s.height * s.width + p)
+                                for u in 0..<units { rows[to * units + u] = a.values[from * units + u] }
+                            }
+                        }
+                        return rows
                     }
-                }
-                return rows
-            }))
+                ))
         }
         for (bug, w) in mutants {
             let a = Agreement(ours: try CompiledGraph(graph, weights: w).run(input), keras: keras)

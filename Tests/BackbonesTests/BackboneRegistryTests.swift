@@ -29,8 +29,10 @@ final class BackboneRegistryTests: XCTestCase {
     func testEveryTopArchitectureMatchesItsPublishedLayout() throws {
         XCTAssertEqual(
             Set(Backbone.supportedTop),
-            ["ResNet50_top", "VGG16_top", "MobileNet_1.0_top", "MobileNetV2_1.0_top", "InceptionV3_top",
-             "Xception_top", "DenseNet121_top", "EfficientNetB0_top"])
+            [
+                "ResNet50_top", "VGG16_top", "MobileNet_1.0_top", "MobileNetV2_1.0_top", "InceptionV3_top",
+                "Xception_top", "DenseNet121_top", "EfficientNetB0_top",
+            ])
         for id in Backbone.supportedTop {
             let arch = try ArchitectureCatalog.architecture(id)
             let entry = try XCTUnwrap(
@@ -54,8 +56,14 @@ final class BackboneRegistryTests: XCTestCase {
     /// (names as `keras.applications` gives them with include_top=True).
     func testHeadsOfTheOtherFamilies() throws {
         let heads: [(String, Int, [String])] = [
-            ("MobileNetV3Small", 224, ["global_average_pooling2d", "conv_2", "activation_18", "dropout", "logits", "flatten", "predictions"]),
-            ("MobileNetV3Large_minimalistic", 224, ["global_average_pooling2d", "conv_2", "re_lu_31", "dropout", "logits", "flatten", "predictions"]),
+            (
+                "MobileNetV3Small", 224,
+                ["global_average_pooling2d", "conv_2", "activation_18", "dropout", "logits", "flatten", "predictions"]
+            ),
+            (
+                "MobileNetV3Large_minimalistic", 224,
+                ["global_average_pooling2d", "conv_2", "re_lu_31", "dropout", "logits", "flatten", "predictions"]
+            ),
             ("InceptionResNetV2", 299, ["avg_pool", "predictions"]),
             ("ResNet152V2", 224, ["avg_pool", "predictions"]),
             ("EfficientNetB3", 300, ["avg_pool", "top_dropout", "predictions"]),

@@ -28,15 +28,19 @@ final class ConvNeXtTests: XCTestCase {
         let g = try ConvNeXt.graph(.tiny, height: 97, width: 97)
         XCTAssertEqual(
             g.nodes[1...4].map(\.name),
-            ["convnext_tiny_prestem_normalization", "convnext_tiny_stem_conv",
-             "convnext_tiny_stem_layernorm", "convnext_tiny_stage_0_block_0_depthwise_conv"])
+            [
+                "convnext_tiny_prestem_normalization", "convnext_tiny_stem_conv",
+                "convnext_tiny_stem_layernorm", "convnext_tiny_stage_0_block_0_depthwise_conv",
+            ])
         XCTAssertEqual(g.nodes[2].scope, "convnext_tiny_stem")
         XCTAssertEqual(g.nodes[4].scope, nil)
         let block = g.nodes.filter { $0.name.hasPrefix("convnext_tiny_stage_1_block_2_") }
         XCTAssertEqual(
             block.map { String($0.name.dropFirst("convnext_tiny_stage_1_block_2_".count)) },
-            ["depthwise_conv", "layernorm", "pointwise_conv_1", "gelu", "pointwise_conv_2",
-             "layer_scale", "identity"])
+            [
+                "depthwise_conv", "layernorm", "pointwise_conv_1", "gelu", "pointwise_conv_2",
+                "layer_scale", "identity",
+            ])
         XCTAssertEqual(
             block[0].op, .conv2d(.init(filters: 192, kernel: (7, 7), padding: .same, groups: 192)))
         XCTAssertEqual(block[2].op, .dense(units: 768))
@@ -156,10 +160,12 @@ final class ConvNeXtTests: XCTestCase {
                 name: name, className: "", sourceName: name,
                 arrays: arrays.map { BoundArray(name: "\(name)/\($0.0)", shape: $0.1, values: $0.2) })
         }
-        let seq = layer("seq", [
-            ("seq_conv/kernel", [1, 1, 2, 2], [1, 0, 0, 1]), ("seq_conv/bias", [2], [0, 1]),
-            ("seq_norm/gamma", [2], [2, 3]), ("seq_norm/beta", [2], [0.5, -0.5]),
-        ])
+        let seq = layer(
+            "seq",
+            [
+                ("seq_conv/kernel", [1, 1, 2, 2], [1, 0, 0, 1]), ("seq_conv/bias", [2], [0, 1]),
+                ("seq_norm/gamma", [2], [2, 3]), ("seq_norm/beta", [2], [0.5, -0.5]),
+            ])
         let layers = [
             seq,
             layer("dense", [("kernel", [2, 3], [1, 0, 1, 0, 1, 1]), ("bias", [3], [0, 0, -1])]),
@@ -171,8 +177,10 @@ final class ConvNeXtTests: XCTestCase {
             g, weights: BoundWeights(architecture: arch, method: .positional, layers: layers))
         XCTAssertEqual(
             model.steps.map(\.layers),
-            [["input_layer"], ["seq_conv"], ["seq_norm"], ["dense", "gelu"],
-             ["dense_1", "scale", "identity"], ["add"]])
+            [
+                ["input_layer"], ["seq_conv"], ["seq_norm"], ["dense", "gelu"],
+                ["dense_1", "scale", "identity"], ["add"],
+            ])
 
         // conv (identity kernel, bias [0, 1]): [1, 4], [2, -1]; both rows have mean ± 1.5, so
         // normalized [-1, 1], [1, -1]; * gamma + beta: [-1.5, 2.5], [2.5, -3.5].

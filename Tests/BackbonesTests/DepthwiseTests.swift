@@ -143,7 +143,8 @@ final class DepthwiseTests: KernelTestCase {
         }
         // Same FMAs per lane at either width: the AVX-512 body gives the AVX2 body's bits.
         if let wide = bits[CK_BODY_AVX512], let narrow = bits[CK_BODY_AVX2] {
-            XCTAssertEqual(wide, narrow, "\(w) bias \(hasBias) \(activation) AVX-512 vs AVX2 bits", file: file, line: line)
+            XCTAssertEqual(
+                wide, narrow, "\(w) bias \(hasBias) \(activation) AVX-512 vs AVX2 bits", file: file, line: line)
         }
     }
 

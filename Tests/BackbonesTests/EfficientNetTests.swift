@@ -76,7 +76,10 @@ final class EfficientNetTests: XCTestCase {
         let layers = model.steps.map(\.layers)
         XCTAssertEqual(
             layers[1...4],
-            [["rescaling"], ["normalization"], ["rescaling_1"], ["stem_conv", "stem_bn", "stem_activation", "stem_conv_pad"]])
+            [
+                ["rescaling"], ["normalization"], ["rescaling_1"],
+                ["stem_conv", "stem_bn", "stem_activation", "stem_conv_pad"],
+            ])
         XCTAssertTrue(layers.contains(["block1a_dwconv", "block1a_bn", "block1a_activation"]))
         XCTAssertTrue(layers.contains(["block2a_dwconv", "block2a_bn", "block2a_activation", "block2a_dwconv_pad"]))
         // The SE gate folds into the projection where the map (25×25 here) outnumbers the
@@ -121,9 +124,13 @@ final class EfficientNetTests: XCTestCase {
         let arrays = [("mean", [Float](arrayLiteral: 0.5, 0.25, 0)), ("variance", [0.25, 0, 4]), ("count", [7])]
         let weights = BoundWeights(
             architecture: try ArchitectureCatalog.architecture("EfficientNetB0"), method: .positional,
-            layers: [BoundLayer(
-                name: "norm", className: "Normalization", sourceName: "norm",
-                arrays: arrays.map { BoundArray(name: "norm/\($0.0)", shape: $0.1.count == 1 ? [] : [3], values: $0.1) })])
+            layers: [
+                BoundLayer(
+                    name: "norm", className: "Normalization", sourceName: "norm",
+                    arrays: arrays.map {
+                        BoundArray(name: "norm/\($0.0)", shape: $0.1.count == 1 ? [] : [3], values: $0.1)
+                    })
+            ])
         let model = try CompiledGraph(g, weights: weights)
         // pixels (0.5x): [2, 0, 0.4], [0, 2, 0.8] -> [1, 0, 0.2], [0, 1, 0.4]
         // (x - mean) / [0.5, 1e-7, 2] -> [1, -2.5e6, 0.1], [-1, 7.5e6, 0.2]
@@ -136,7 +143,8 @@ final class EfficientNetTests: XCTestCase {
         // Constant mean/variance (EfficientNetV2's layer): no weights; sizes checked.
         XCTAssertFalse(GraphOp.normalization(mean: [0, 0, 0], variance: [1, 1, 1]).hasWeights)
         XCTAssertThrowsError(try g.add("bad_norm", .normalization(mean: [0], variance: [1]), g.input))
-        XCTAssertThrowsError(try g.add("bad_reshape", .reshape(FeatureShape(height: 2, width: 2, channels: 3)), g.input))
+        XCTAssertThrowsError(
+            try g.add("bad_reshape", .reshape(FeatureShape(height: 2, width: 2, channels: 3)), g.input))
         XCTAssertThrowsError(try g.add("bad_scale", .channelRescaling(scale: [1, 2], offset: [0, 0]), g.input))
     }
 }

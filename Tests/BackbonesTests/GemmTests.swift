@@ -57,7 +57,10 @@ final class GemmTests: KernelTestCase {
         try XCTSkipUnless(ck_has_avx512f(), "no AVX-512F")
         var random = Random(seed: 10)
         let kinds = [CK_LINEAR, CK_RELU, CK_RELU6, CK_SIGMOID, CK_SWISH]
-        for (index, s) in (Self.shapes + [(49, 512, 300), (9, 24, 1000), (8, 16, 16), (49, 48, 300), (25, 32, 16), (12, 80, 70)]).enumerated() {
+        for (index, s)
+            in (Self.shapes + [(49, 512, 300), (9, 24, 1000), (8, 16, 16), (49, 48, 300), (25, 32, 16), (12, 80, 70)])
+            .enumerated()
+        {
             let a = random.floats(s.m * s.k, in: -2...2)
             let b = random.floats(s.k * s.n)
             let bias = random.floats(s.n)

@@ -17,10 +17,12 @@ final class GraphExecutorTests: XCTestCase {
             BoundLayer(
                 name: name, className: cls, sourceName: name,
                 arrays: arrays.map { v, shape in
-                    BoundArray(name: "\(name)/\(v)", shape: shape, values: (0..<shape.reduce(1, *)).map { _ in next() - 0.5 })
+                    BoundArray(
+                        name: "\(name)/\(v)", shape: shape, values: (0..<shape.reduce(1, *)).map { _ in next() - 0.5 })
                 })
         }
-        return BoundWeights(architecture: try! ArchitectureCatalog.architecture("MobileNetV2_0.35"), method: .positional, layers: bound)
+        return BoundWeights(
+            architecture: try! ArchitectureCatalog.architecture("MobileNetV2_0.35"), method: .positional, layers: bound)
     }
 
     /// BatchNormalization after a convolution with its own ReLU normalizes the activated values:
@@ -37,7 +39,9 @@ final class GraphExecutorTests: XCTestCase {
         func arr(_ l: String, _ v: String) -> Float { w.layer(l)!.arrays.first { $0.name == "\(l)/\(v)" }!.values[0] }
         let x: Float = -3
         let y = max(arr("c", "kernel") * x + arr("c", "bias"), 0)
-        let expected = (y - arr("b", "moving_mean")) / arr("b", "moving_variance").squareRoot() * arr("b", "gamma") + arr("b", "beta")
+        let expected =
+            (y - arr("b", "moving_mean")) / arr("b", "moving_variance").squareRoot() * arr("b", "gamma")
+            + arr("b", "beta")
         XCTAssertEqual(try model.run([x])[0], expected, accuracy: 1e-5)
     }
 
@@ -53,7 +57,8 @@ final class GraphExecutorTests: XCTestCase {
         let bn = ["gamma", "beta", "moving_mean", "moving_variance"].map { ($0, [3]) }
         let w = weights([("c", "Conv2D", [("kernel", [3, 3, 2, 3]), ("bias", [3])]), ("b", "BatchNormalization", bn)])
         let model = try CompiledGraph(g, weights: w)
-        XCTAssertEqual(model.steps.map(\.layers), [["input_layer"], ["c"], ["b", "r"], ["s"], ["cat"], ["p"], ["gap"]])
+        XCTAssertEqual(
+            model.steps.map(\.layers), [["input_layer"], ["c"], ["b", "r"], ["s"], ["cat"], ["p"], ["gap"]])
         XCTAssertEqual(model.outputShape.dimensions, [6])
 
         let input = (0..<50).map { Float($0 % 7) / 3 - 1 }
@@ -65,7 +70,8 @@ final class GraphExecutorTests: XCTestCase {
         var expected: [Float] = []
         for image in [input, input.reversed()] {
             var conv = [Float](repeating: 0, count: 27)
-            Kernels.conv2dNaive(image, window: win, kernel: arr("c", "kernel"), outChannels: 3, bias: arr("c", "bias"), output: &conv)
+            Kernels.conv2dNaive(
+                image, window: win, kernel: arr("c", "kernel"), outChannels: 3, bias: arr("c", "bias"), output: &conv)
             var norm = [Float](repeating: 0, count: 27)
             Kernels.batchNormNaive(
                 conv, rows: 9, channels: 3, mean: arr("b", "moving_mean"), variance: arr("b", "moving_variance"),
@@ -76,7 +82,8 @@ final class GraphExecutorTests: XCTestCase {
                 for ch in 0..<3 { cat[px * 6 + ch] = sum[px * 3 + ch]; cat[px * 6 + 3 + ch] = conv[px * 3 + ch] }
             }
             var pooled = [Float](repeating: 0, count: 24)
-            Kernels.maxPool2dNaive(cat, window: Window2D(batch: 1, height: 3, width: 3, channels: 6, kernel: (2, 2)), output: &pooled)
+            Kernels.maxPool2dNaive(
+                cat, window: Window2D(batch: 1, height: 3, width: 3, channels: 6, kernel: (2, 2)), output: &pooled)
             expected += (0..<6).map { ch in (0..<4).map { pooled[$0 * 6 + ch] }.reduce(0, +) / 4 }
         }
         XCTAssertEqual(ours.count, expected.count)
@@ -89,7 +96,8 @@ final class GraphExecutorTests: XCTestCase {
     func testZeroPaddingAndSqueezeExciteGateFold() throws {
         var g = Graph(name: "tiny", input: FeatureShape(height: 7, width: 6, channels: 3))
         let pad0 = try g.add("stem_pad", .zeroPadding(Padding(top: 0, bottom: 1, left: 0, right: 1)), g.input)
-        let stem = try g.add("stem", .conv2d(.init(filters: 8, kernel: (3, 3), strides: (2, 2), activation: .swish)), pad0)
+        let stem = try g.add(
+            "stem", .conv2d(.init(filters: 8, kernel: (3, 3), strides: (2, 2), activation: .swish)), pad0)
         let pad1 = try g.add("dw_pad", .zeroPadding(Padding(top: 1, bottom: 1, left: 1, right: 1)), stem)
         let dw = try g.add("dw", .depthwiseConv2d(.init(kernel: (3, 3), activation: .swish)), pad1)
         let gap = try g.add("squeeze", .globalAveragePool(keepDims: true), dw)
@@ -115,13 +123,18 @@ final class GraphExecutorTests: XCTestCase {
         var expected: [Float] = []
         for image in [input, input.reversed()] {
             var padded = [Float](repeating: 0, count: 8 * 7 * 3)
-            Kernels.zeroPad2d(image, batch: 1, height: 7, width: 6, channels: 3, padding: Padding(top: 0, bottom: 1, left: 0, right: 1), output: &padded)
+            Kernels.zeroPad2d(
+                image, batch: 1, height: 7, width: 6, channels: 3,
+                padding: Padding(top: 0, bottom: 1, left: 0, right: 1), output: &padded)
             var stemOut = [Float](repeating: 0, count: 3 * 3 * 8)
             Kernels.conv2dNaive(
                 padded, window: Window2D(batch: 1, height: 8, width: 7, channels: 3, kernel: (3, 3), strides: (2, 2)),
-                kernel: arr("stem", "kernel"), outChannels: 8, bias: arr("stem", "bias"), activation: .swish, output: &stemOut)
+                kernel: arr("stem", "kernel"), outChannels: 8, bias: arr("stem", "bias"), activation: .swish,
+                output: &stemOut)
             var padded1 = [Float](repeating: 0, count: 5 * 5 * 8)
-            Kernels.zeroPad2d(stemOut, batch: 1, height: 3, width: 3, channels: 8, padding: Padding(top: 1, bottom: 1, left: 1, right: 1), output: &padded1)
+            Kernels.zeroPad2d(
+                stemOut, batch: 1, height: 3, width: 3, channels: 8,
+                padding: Padding(top: 1, bottom: 1, left: 1, right: 1), output: &padded1)
             var dwOut = [Float](repeating: 0, count: 3 * 3 * 8)
             Kernels.depthwiseConv2dNaive(
                 padded1, window: Window2D(batch: 1, height: 5, width: 5, channels: 8, kernel: (3, 3)),
@@ -181,7 +194,8 @@ final class GraphExecutorTests: XCTestCase {
             ("predictions", "Dense", [("kernel", [5, 4]), ("bias", [4])]),
         ])
         let model = try CompiledGraph(g, weights: w)
-        XCTAssertEqual(model.steps.map(\.layers), [["input_layer"], ["flatten"], ["fc1"], ["predictions", "act_softmax"]])
+        XCTAssertEqual(
+            model.steps.map(\.layers), [["input_layer"], ["flatten"], ["fc1"], ["predictions", "act_softmax"]])
         XCTAssertEqual(model.outputShape.dimensions, [4])
 
         func arr(_ l: String, _ v: String) -> [Float] { w.layer(l)!.arrays.first { $0.name == "\(l)/\(v)" }!.values }

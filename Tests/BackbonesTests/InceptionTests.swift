@@ -104,10 +104,12 @@ final class InceptionTests: XCTestCase {
             XCTAssertEqual(try g.shape(node(g, name).id).dimensions, dims, name)
         }
         XCTAssertNil(g.nodes.first { $0.name == "block8_10_ac" }, "block8_10 has no activation")
-        XCTAssertEqual(try node(g, "block35_1_mixed").inputs.map { g.nodes[$0].name },
-                       ["activation_12", "activation_14", "activation_17"])
-        XCTAssertEqual(try node(g, "custom_scale_layer").inputs.map { g.nodes[$0].name },
-                       ["mixed_5b", "block35_1_conv"])
+        XCTAssertEqual(
+            try node(g, "block35_1_mixed").inputs.map { g.nodes[$0].name },
+            ["activation_12", "activation_14", "activation_17"])
+        XCTAssertEqual(
+            try node(g, "custom_scale_layer").inputs.map { g.nodes[$0].name },
+            ["mixed_5b", "block35_1_conv"])
         XCTAssertThrowsError(try InceptionResNetV2.graph(height: 139, width: 74))
         XCTAssertEqual(g.name, "inception_resnet_v2")
     }

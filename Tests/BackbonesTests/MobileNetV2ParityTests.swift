@@ -86,7 +86,8 @@ final class MobileNetV2ParityTests: XCTestCase {
         // The arena holds a few activations, far less than all of them.
         let all = model.graph.nodes.reduce(0) { $0 + $1.shape.count }
         XCTAssertLessThan(model.arenaFloatsPerImage, all / 4)
-        print("arena \(model.arenaFloatsPerImage) floats/image in \(model.slotSizes.count) slots; all activations \(all)")
+        print(
+            "arena \(model.arenaFloatsPerImage) floats/image in \(model.slotSizes.count) slots; all activations \(all)")
     }
 
     func testMissingLayerAndWrongShapeAreTypedErrors() throws {
@@ -121,7 +122,9 @@ final class MobileNetV2ParityTests: XCTestCase {
         XCTAssertEqual(ApplicationUtils.makeDivisible(1280 * 1.4, 8), 1792)
         XCTAssertEqual(ApplicationUtils.makeDivisible(Double(Int(16 * 0.35)), 8), 8)
         // Even sizes pad (0, 1), odd sizes (1, 1): TF "same" for a 3×3 stride-2 window.
-        XCTAssertEqual(ApplicationUtils.correctPad(height: 48, width: 47, kernel: 3), Padding(top: 0, bottom: 1, left: 1, right: 1))
+        XCTAssertEqual(
+            ApplicationUtils.correctPad(height: 48, width: 47, kernel: 3), Padding(top: 0, bottom: 1, left: 1, right: 1)
+        )
         XCTAssertEqual(MobileNetV2.modelName(alpha: 0.35, size: 96), "mobilenetv2_0.35_96")
         XCTAssertEqual(MobileNetV2.modelName(alpha: 1.0, size: 224), "mobilenetv2_1.00_224")
     }

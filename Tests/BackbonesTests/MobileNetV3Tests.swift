@@ -31,8 +31,10 @@ final class MobileNetV3Tests: XCTestCase {
         let names = small.nodes.prefix(17).map(\.name)
         XCTAssertEqual(
             Array(names[4...8]),
-            ["activation", "expanded_conv_depthwise_pad", "expanded_conv_depthwise",
-             "expanded_conv_depthwise_bn", "re_lu"])
+            [
+                "activation", "expanded_conv_depthwise_pad", "expanded_conv_depthwise",
+                "expanded_conv_depthwise_bn", "re_lu",
+            ])
         XCTAssertEqual(Array(names[13...16]), ["add", "re_lu_1", "multiply", "expanded_conv_squeeze_excite_mul"])
         XCTAssertEqual(small.nodes.filter { $0.name.hasPrefix("multiply") }.last?.name, "multiply_8")
     }
@@ -117,8 +119,9 @@ final class MobileNetV3Tests: XCTestCase {
         let layers = model.steps.map(\.layers)
         XCTAssertEqual(layers[1], ["rescaling"])
         XCTAssertEqual(layers[2], ["conv", "conv_bn", "activation"])
-        XCTAssertTrue(layers.contains(
-            ["expanded_conv_depthwise", "expanded_conv_depthwise_bn", "re_lu", "expanded_conv_depthwise_pad"]))
+        XCTAssertTrue(
+            layers.contains(
+                ["expanded_conv_depthwise", "expanded_conv_depthwise_bn", "re_lu", "expanded_conv_depthwise_pad"]))
         XCTAssertTrue(layers.contains(["expanded_conv_squeeze_excite_conv", "expanded_conv_squeeze_excite_relu"]))
         XCTAssertTrue(layers.contains(["add", "re_lu_1"]))
         XCTAssertTrue(layers.contains(["conv_1", "conv_1_bn", "activation_17"]))

@@ -58,7 +58,10 @@ final class NASNetTests: XCTestCase {
         XCTAssertEqual(try inputs(g, "add_2"), ["reduction_add_2_reduce_4", "reduction_left4_reduce_4"])
         XCTAssertEqual(
             try inputs(g, "normal_concat_12"),
-            ["adjust_bn_12", "normal_add_1_12", "normal_add_2_12", "normal_add_3_12", "normal_add_4_12", "normal_add_5_12"])
+            [
+                "adjust_bn_12", "normal_add_1_12", "normal_add_2_12", "normal_add_3_12", "normal_add_4_12",
+                "normal_add_5_12",
+            ])
     }
 
     func testLargeSkipsTheReductionInput() throws {
@@ -128,7 +131,8 @@ final class NASNetTests: XCTestCase {
                 separable += 1
                 XCTAssertNotNil(bias, "\(step.layers)")
                 let first = step.layers[0].hasPrefix("separable_conv_1_")
-                let bn = step.layers[0].replacingOccurrences(of: first ? "conv_1_" : "conv_2_", with: first ? "conv_1_bn_" : "conv_2_bn_")
+                let bn = step.layers[0].replacingOccurrences(
+                    of: first ? "conv_1_" : "conv_2_", with: first ? "conv_1_bn_" : "conv_2_bn_")
                 XCTAssertEqual(step.layers.dropFirst().first, bn)
                 XCTAssertEqual(step.layers.count, first ? 3 : 2, "\(step.layers)")
             case .scaleOffset:

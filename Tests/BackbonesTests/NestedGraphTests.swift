@@ -19,7 +19,9 @@ final class NestedGraphTests: XCTestCase {
 
         func floats() throws -> [Float] {
             try values.map { v in
-                guard let f = Float(v) else { throw GraphError.badGraph(layer: name ?? path ?? "", detail: "not a float: \(v)") }
+                guard let f = Float(v) else {
+                    throw GraphError.badGraph(layer: name ?? path ?? "", detail: "not a float: \(v)")
+                }
                 return f
             }
         }
@@ -41,7 +43,8 @@ final class NestedGraphTests: XCTestCase {
         let s = try g.add("add", .add, xa, xb)
         // inner(s): innermost(s) -> conv -> pool -> dense
         let innermost = ["inner", "innermost"]
-        var y = try g.add("conv", .conv2d(.init(filters: 8, kernel: (3, 3), padding: .same, useBias: false)), s, in: innermost)
+        var y = try g.add(
+            "conv", .conv2d(.init(filters: 8, kernel: (3, 3), padding: .same, useBias: false)), s, in: innermost)
         y = try g.add("bn", .batchNorm(epsilon: 1e-3), y, in: innermost)
         y = try g.add("relu", .activation(.relu), y, in: innermost)
         y = try g.add("conv", .conv2d(.init(filters: 8, kernel: (1, 1))), y, in: ["inner"])

@@ -1,5 +1,5 @@
-import CKernels
 import Backbones
+import CKernels
 import Foundation
 import XCTest
 

@@ -37,7 +37,8 @@ final class PlannerPassTests: XCTestCase {
         XCTAssertEqual(plain.steps.count, graph.nodes.count, file: file, line: line)
         var random = Random(seed: 3)
         let input = random.floats(graph.shape(graph.input).count)
-        assertClose(try optimized.run(input), try plain.run(input), tolerance: tolerance, pass.name, file: file, line: line)
+        assertClose(
+            try optimized.run(input), try plain.run(input), tolerance: tolerance, pass.name, file: file, line: line)
         return optimized
     }
 
@@ -80,9 +81,11 @@ final class PlannerPassTests: XCTestCase {
         try g.add("dense_bn", .batchNorm(epsilon: 1e-5, center: false), x)
         let bn = { (c: Int, vars: [String]) in vars.map { ($0, [c]) } }
         let w = weights([
-            ("conv", [("kernel", [3, 3, 2, 3])]), ("conv_bn", bn(3, ["gamma", "beta", "moving_mean", "moving_variance"])),
+            ("conv", [("kernel", [3, 3, 2, 3])]),
+            ("conv_bn", bn(3, ["gamma", "beta", "moving_mean", "moving_variance"])),
             ("dw", [("depthwise_kernel", [3, 3, 3, 1])]), ("dw_bn", bn(3, ["beta", "moving_mean", "moving_variance"])),
-            ("dense", [("kernel", [3, 2]), ("bias", [2])]), ("dense_bn", bn(2, ["gamma", "moving_mean", "moving_variance"])),
+            ("dense", [("kernel", [3, 2]), ("bias", [2])]),
+            ("dense_bn", bn(2, ["gamma", "moving_mean", "moving_variance"])),
         ])
         let model = try check(
             FoldBatchNorm(), g, w,
@@ -118,8 +121,10 @@ final class PlannerPassTests: XCTestCase {
         ])
         try check(
             FuseActivation(), g, w,
-            layers: [["input_layer"], ["conv", "conv_relu"], ["add", "add_relu"], ["bn"], ["bn_softmax"],
-                     ["dense", "predictions"]])
+            layers: [
+                ["input_layer"], ["conv", "conv_relu"], ["add", "add_relu"], ["bn"], ["bn_softmax"],
+                ["dense", "predictions"],
+            ])
     }
 
     /// A chain reuses slots: each value's slot is free once its reader ran, and no step writes

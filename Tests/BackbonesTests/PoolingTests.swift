@@ -1,5 +1,5 @@
-import CKernels
 import Backbones
+import CKernels
 import XCTest
 
 final class PoolingTests: KernelTestCase {

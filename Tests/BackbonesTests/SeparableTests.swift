@@ -1,5 +1,6 @@
-@testable import Backbones
 import XCTest
+
+@testable import Backbones
 
 final class SeparableTests: KernelTestCase {
     struct Case {
@@ -113,8 +114,9 @@ final class SeparableTests: KernelTestCase {
         for fast in [false, true] {
             let out = output(count: 8)
             if fast {
-                let scratch = output(count: Kernels.separableConv2dScratchCount(
-                    window: w, depthMultiplier: 1, outChannels: 2))
+                let scratch = output(
+                    count: Kernels.separableConv2dScratchCount(
+                        window: w, depthMultiplier: 1, outChannels: 2))
                 Kernels.separableConv2d(
                     x.const, window: w, depthwiseKernel: dw.const, pointwiseKernel: pw.const,
                     outChannels: 2, bias: bias.const, activation: .relu, output: out.pointer,

@@ -51,7 +51,8 @@ final class WinogradTests: KernelTestCase {
                     }
                 }
                 // The GEMMs through cblas_sgemm (CPUs without AVX2 + FMA).
-                let plain = Kernels.winogradWeights(transformed, channels: w.channels, outChannels: k, tile: m, pack: false)
+                let plain = Kernels.winogradWeights(
+                    transformed, channels: w.channels, outChannels: k, tile: m, pack: false)
                 let observedPlain = output(count: outCount)
                 Kernels.conv2dWinograd(
                     buffer(input).const, window: w, transformedKernel: plain, tile: m,

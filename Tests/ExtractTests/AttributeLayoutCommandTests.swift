@@ -37,7 +37,8 @@ final class AttributeLayoutCommandTests: XCTestCase {
 
     func testBackboneFeaturesFromAttributeTrackedFilesEqualKeras() throws {
         let cases = try JSONDecoder().decode(
-            File.self, from: Data(contentsOf: Fixtures.directory.appendingPathComponent("expectations.json"))).fixtures
+            File.self, from: Data(contentsOf: Fixtures.directory.appendingPathComponent("expectations.json"))
+        ).fixtures
         var worst = 0.0
         for name in Self.fixtures {
             let entry = try XCTUnwrap(cases[name], name)
@@ -47,8 +48,10 @@ final class AttributeLayoutCommandTests: XCTestCase {
             let out = tmp.appendingPathComponent("\(name.replacingOccurrences(of: "/", with: "_")).npy").path
             // Images of the input size: no resizing; the model's own preprocessing ("tf").
             let r = try runExtract(
-                ["--weights", Fixtures.path(name), "--model", parts[0].lowercased(), "--alpha", parts[1],
-                 "--input-size", "\(c.size)", "--pooling", "none", "--quiet"]
+                [
+                    "--weights", Fixtures.path(name), "--model", parts[0].lowercased(), "--alpha", parts[1],
+                    "--input-size", "\(c.size)", "--pooling", "none", "--quiet",
+                ]
                     + c.images.map { Fixtures.path($0) } + ["-o", out])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             guard r.status == 0 else { continue }
@@ -64,8 +67,10 @@ final class AttributeLayoutCommandTests: XCTestCase {
                 let slice = row * width..<(row + 1) * width
                 let a = Agreement(ours: Array(ours.values[slice]), keras: Array(keras[slice]))
                 worst = max(worst, a.scaledError)
-                print(String(format: "%@ image %d: max abs err / max|keras| %.2e, cosine 1-%.0e",
-                             name, row, a.scaledError, 1 - a.cosine))
+                print(
+                    String(
+                        format: "%@ image %d: max abs err / max|keras| %.2e, cosine 1-%.0e",
+                        name, row, a.scaledError, 1 - a.cosine))
                 XCTAssertTrue(a.passes(), "\(name) image \(row): \(a)")
             }
         }
@@ -76,11 +81,13 @@ final class AttributeLayoutCommandTests: XCTestCase {
     /// Keras' feature map over its positions.
     func testWeightsAloneDetectTheBackbone() throws {
         let cases = try JSONDecoder().decode(
-            File.self, from: Data(contentsOf: Fixtures.directory.appendingPathComponent("expectations.json"))).fixtures
+            File.self, from: Data(contentsOf: Fixtures.directory.appendingPathComponent("expectations.json"))
+        ).fixtures
         let c = try XCTUnwrap(cases["attr/subclassed.keras"]?.e2e)
         let out = tmp.appendingPathComponent("detected.npy").path
-        let r = try runExtract(["--weights", Fixtures.path("attr/subclassed.keras"), "--input-size", "\(c.size)", "--quiet"]
-            + c.images.map { Fixtures.path($0) } + ["-o", out])
+        let r = try runExtract(
+            ["--weights", Fixtures.path("attr/subclassed.keras"), "--input-size", "\(c.size)", "--quiet"]
+                + c.images.map { Fixtures.path($0) } + ["-o", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         let ours = try Npy.read(Data(contentsOf: URL(fileURLWithPath: out)), name: out)
         let shape = c.features_shape  // (N, H, W, C)
@@ -92,7 +99,9 @@ final class AttributeLayoutCommandTests: XCTestCase {
         var pooled = [Float](repeating: 0, count: shape[0] * channels)
         for n in 0..<shape[0] {
             for p in 0..<positions {
-                for k in 0..<channels { pooled[n * channels + k] += map[(n * positions + p) * channels + k] / Float(positions) }
+                for k in 0..<channels {
+                    pooled[n * channels + k] += map[(n * positions + p) * channels + k] / Float(positions)
+                }
             }
         }
         let a = Agreement(ours: ours.values, keras: pooled)

@@ -27,7 +27,8 @@ final class DefaultsCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     func index() throws -> Index {
-        try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
+        try JSONDecoder().decode(
+            Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
     }
 
     /// The fixture's weights under the name the user's file has.
@@ -61,7 +62,8 @@ final class DefaultsCommandTests: XCTestCase {
         let width = ours.count / rows
         var failing = 0, worst = 0.0
         for r in 0..<rows {
-            let a = Agreement(ours: Array(ours[r * width..<(r + 1) * width]), keras: Array(keras[r * width..<(r + 1) * width]))
+            let a = Agreement(
+                ours: Array(ours[r * width..<(r + 1) * width]), keras: Array(keras[r * width..<(r + 1) * width]))
             if !a.passes() { failing += 1 }
             worst = max(worst, a.scaledError)
         }
@@ -70,7 +72,8 @@ final class DefaultsCommandTests: XCTestCase {
 
     func record(_ npy: String) throws -> [String: Any] {
         let path = (npy as NSString).deletingPathExtension + ".run.json"
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        return try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
     func testTheFewestOptionsGiveKerasFeaturesAtKerasSize() throws {
@@ -87,7 +90,9 @@ final class DefaultsCommandTests: XCTestCase {
             XCTAssertEqual(shape, c.shape, name)
             let keras = try floats(Fixtures.path("features/" + c.file))
             let (failing, worst) = failingRows(ours, keras, rows: c.shape[0])
-            print("\(name): \(c.options.joined(separator: " ")) input \(c.input) (\(c.source)): worst max err / max|keras| \(worst)")
+            print(
+                "\(name): \(c.options.joined(separator: " ")) input \(c.input) (\(c.source)): worst max err / max|keras| \(worst)"
+            )
             XCTAssertEqual(failing, 0, "\(name): \(failing) rows differ from Keras (worst \(worst))")
 
             // Said on stderr and in the run record, with where it came from.
@@ -99,10 +104,13 @@ final class DefaultsCommandTests: XCTestCase {
             XCTAssertEqual(input["value"] as? [Int], c.input, name)
             XCTAssertEqual(input["source"] as? String, c.source, name)
             let guessed = r.stderr.split(separator: "\n").filter { $0.hasPrefix("extract: warning:") }
-            XCTAssertEqual(guessed.count, c.source == "Keras default" ? 1 : 0, "\(name): one warning when guessed: \(r.stderr)")
+            XCTAssertEqual(
+                guessed.count, c.source == "Keras default" ? 1 : 0, "\(name): one warning when guessed: \(r.stderr)")
             XCTAssertEqual(
                 model["integrity"] as? String,
-                name.hasPrefix("saved_") ? "a saved model of your own: checked by structure only" : "no published hash: checked by structure only",
+                name.hasPrefix("saved_")
+                    ? "a saved model of your own: checked by structure only"
+                    : "no published hash: checked by structure only",
                 name)
         }
     }
@@ -119,19 +127,23 @@ final class DefaultsCommandTests: XCTestCase {
             let photos: String; let cases: [String: Case]
         }
         struct Index: Decodable { let e2e: E2E }
-        let idx = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
+        let idx = try JSONDecoder().decode(
+            Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
         XCTAssertGreaterThanOrEqual(idx.e2e.cases.count, 10)
         for (name, c) in idx.e2e.cases.sorted(by: { $0.key < $1.key }) {
             let out = tmp.appendingPathComponent("\(name).npy").path
-            var args = ["--weights", Fixtures.path(c.weights), "--pooling", c.pooling, "--interpolation", c.interpolation,
-                        "--resize", c.resize, Fixtures.path(idx.e2e.photos), "-o", out]
+            var args = [
+                "--weights", Fixtures.path(c.weights), "--pooling", c.pooling, "--interpolation", c.interpolation,
+                "--resize", c.resize, Fixtures.path(idx.e2e.photos), "-o", out,
+            ]
             if c.keep_aspect_ratio { args.append("--keep-aspect-ratio") }
             if let layer = c.layer { args += ["--layer", layer] }
             let r = try runExtract(args)
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             guard r.status == 0 else { continue }
             XCTAssertTrue(r.stderr.contains("input \(c.size)×\(c.size) ("), "\(name): \(r.stderr)")
-            let (failing, worst) = failingRows(try npy(out).values, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
+            let (failing, worst) = failingRows(
+                try npy(out).values, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
             print("\(name) with --weights alone: worst max err / max|keras| \(worst)")
             XCTAssertEqual(failing, 0, "\(name): worst \(worst)")
         }
@@ -146,18 +158,25 @@ final class DefaultsCommandTests: XCTestCase {
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         for name in ["mobilenet_published_224_early", "mobilenet_published_160_early"] {
             let c = try XCTUnwrap(idx.defaults.cases[name])
-            try FileManager.default.copyItem(atPath: Fixtures.path(c.weights), toPath: models.appendingPathComponent(c.user_file).path)
+            try FileManager.default.copyItem(
+                atPath: Fixtures.path(c.weights), toPath: models.appendingPathComponent(c.user_file).path)
         }
-        for (name, extra) in [("mobilenet_published_224_early", [String]()), ("mobilenet_published_160_early", ["--input-size", "160"])] {
+        for (name, extra) in [
+            ("mobilenet_published_224_early", [String]()), ("mobilenet_published_160_early", ["--input-size", "160"]),
+        ] {
             let c = try XCTUnwrap(idx.defaults.cases[name])
             let out = tmp.appendingPathComponent("\(name).npy").path
-            let r = try runExtract(["--model", "mobilenet", "--no-download"] + extra + c.options + [Fixtures.path(idx.defaults.photos), "-o", out],
-                                   environment: ["KERAS_HOME": home.path])
+            let r = try runExtract(
+                ["--model", "mobilenet", "--no-download"] + extra + c.options + [
+                    Fixtures.path(idx.defaults.photos), "-o", out,
+                ],
+                environment: ["KERAS_HOME": home.path])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             guard r.status == 0 else { continue }
             let model = try XCTUnwrap(try record(out)["model"] as? [String: Any])
             XCTAssertEqual(model["weights_file"] as? String, models.appendingPathComponent(c.user_file).path, name)
-            let (failing, worst) = failingRows(try npy(out).values, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
+            let (failing, worst) = failingRows(
+                try npy(out).values, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
             XCTAssertEqual(failing, 0, "\(name): worst \(worst)")
         }
     }
@@ -167,20 +186,31 @@ final class DefaultsCommandTests: XCTestCase {
         let idx = try index()
         let c = try XCTUnwrap(idx.defaults.cases["mobilenet_published_224_early"])
         let out = tmp.appendingPathComponent("wrong.npy").path
-        let r = try runExtract(["--weights", try userFile(c)] + c.options + ["--input-size", "128", Fixtures.path(idx.defaults.photos), "-o", out])
+        let r = try runExtract(
+            ["--weights", try userFile(c)] + c.options + [
+                "--input-size", "128", Fixtures.path(idx.defaults.photos), "-o", out,
+            ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let (_, ours) = try npy(out)
         let (failing, _) = failingRows(ours, try floats(Fixtures.path("features/" + c.file)), rows: c.shape[0])
         XCTAssertGreaterThanOrEqual(failing, c.shape[0] - 3, "128 instead of 224 must show")
     }
 
-    func errorLines(_ r: CommandResult) -> [Substring] { r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") } }
+    func errorLines(_ r: CommandResult) -> [Substring] {
+        r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+    }
 
-    func assertRefused(_ r: CommandResult, status: Int32, mentions: [String], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertRefused(
+        _ r: CommandResult, status: Int32, mentions: [String], _ what: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         XCTAssertEqual(r.status, status, "\(what): \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(what): one line: \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(
+            r.stderr.split(separator: "\n").count, 1, "\(what): one line: \(r.stderr)", file: file, line: line)
         XCTAssertEqual(errorLines(r).count, 1, "\(what): \(r.stderr)", file: file, line: line)
-        for m in mentions { XCTAssertTrue(r.stderr.contains(m), "\(what): no '\(m)' in \(r.stderr)", file: file, line: line) }
+        for m in mentions {
+            XCTAssertTrue(r.stderr.contains(m), "\(what): no '\(m)' in \(r.stderr)", file: file, line: line)
+        }
     }
 
     func testAContradictingOptionIsRefusedNamingBoth() throws {
@@ -199,7 +229,8 @@ final class DefaultsCommandTests: XCTestCase {
             let r = try runExtract(args + ["--quiet", photos, "-o", out])
             assertRefused(r, status: 1, mentions: mentions, args.joined(separator: " "))
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written")
-            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix("f.") }, [])
+            XCTAssertEqual(
+                try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix("f.") }, [])
         }
     }
 
@@ -230,9 +261,11 @@ final class DefaultsCommandTests: XCTestCase {
     func testInputsAndOutputAreCheckedBeforeAnyDownload() throws {
         let home = tmp.appendingPathComponent("keras-home")
         let env = ["KERAS_HOME": home.path]
-        let missing = try runExtract(["--model", "mobilenet", tmp.path + "/no-such-folder", "-o", tmp.path + "/f.npy"], environment: env)
+        let missing = try runExtract(
+            ["--model", "mobilenet", tmp.path + "/no-such-folder", "-o", tmp.path + "/f.npy"], environment: env)
         assertRefused(missing, status: 1, mentions: ["no-such-folder"], "missing input")
-        let badOut = try runExtract(["--model", "mobilenet", Fixtures.path("images/photos"), "-o", tmp.path + "/nope/f.npy"], environment: env)
+        let badOut = try runExtract(
+            ["--model", "mobilenet", Fixtures.path("images/photos"), "-o", tmp.path + "/nope/f.npy"], environment: env)
         assertRefused(badOut, status: 1, mentions: ["does not exist"], "missing output folder")
         XCTAssertFalse(FileManager.default.fileExists(atPath: home.path), "no download was tried")
     }
@@ -242,13 +275,17 @@ final class DefaultsCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(Set(lines).count, lines.count, "no two identical rows")
-        for token in ["--model resnet50 ", "--model resnet50_v0.2 ", "--model mobilenet --alpha 0.25 --rows 128 ",
-                      "--model mobilenetv3small --alpha 1.0 --minimalistic", "--model resnet50 --include-top"] {
+        for token in [
+            "--model resnet50 ", "--model resnet50_v0.2 ", "--model mobilenet --alpha 0.25 --rows 128 ",
+            "--model mobilenetv3small --alpha 1.0 --minimalistic", "--model resnet50 --include-top",
+        ] {
             XCTAssertTrue(lines.contains { $0.hasPrefix(token) }, "no row for \(token): \(r.stdout)")
         }
-        XCTAssertTrue(lines.contains { $0.hasPrefix("--model mobilenet --alpha 1.0 --rows 224 ") && $0.contains(" none ") })
+        XCTAssertTrue(
+            lines.contains { $0.hasPrefix("--model mobilenet --alpha 1.0 --rows 224 ") && $0.contains(" none ") })
         // Every token it shows is accepted.
-        let v02 = try runExtract(["fetch", "--model", "resnet50_v0.2", "--no-download"], environment: ["KERAS_HOME": tmp.path])
+        let v02 = try runExtract(
+            ["fetch", "--model", "resnet50_v0.2", "--no-download"], environment: ["KERAS_HOME": tmp.path])
         XCTAssertFalse(v02.stderr.contains("unknown model"), v02.stderr)
     }
 }

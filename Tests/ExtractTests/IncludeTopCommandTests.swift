@@ -19,7 +19,11 @@ final class IncludeTopCommandTests: XCTestCase {
             case text(String), number(Double)
             init(from decoder: Decoder) throws {
                 let c = try decoder.singleValueContainer()
-                if let s = try? c.decode(String.self) { self = .text(s) } else { self = .number(try c.decode(Double.self)) }
+                if let s = try? c.decode(String.self) {
+                    self = .text(s)
+                } else {
+                    self = .number(try c.decode(Double.self))
+                }
             }
             var text: String { if case .text(let s) = self { return s } else { return "" } }
             var number: Double { if case .number(let d) = self { return d } else { return .nan } }
@@ -39,7 +43,8 @@ final class IncludeTopCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     func index() throws -> Index {
-        try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
+        try JSONDecoder().decode(
+            Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
     }
 
     /// Raw float32 (a reference file), or the data of a version 1 .npy.
@@ -52,12 +57,16 @@ final class IncludeTopCommandTests: XCTestCase {
     /// The class index the fixtures gave Keras is the project's table, line for line.
     func testClassIndexIsTheOneKerasReads() throws {
         let idx = try index()
-        let json = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + idx.top.class_index)))) as? [String: [String]]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + idx.top.class_index))))
+            as? [String: [String]]
         let keras = try XCTUnwrap(json)
         XCTAssertEqual(keras.count, 1000)
         XCTAssertEqual(ImageNetClasses.all.count, 1000)
-        for (i, c) in ImageNetClasses.all.enumerated() { XCTAssertEqual(keras["\(i)"], [c.wnid, c.name], "class \(i)") }
+        for (i, c) in ImageNetClasses.all.enumerated() {
+            XCTAssertEqual(keras["\(i)"], [c.wnid, c.name], "class \(i)")
+        }
         XCTAssertEqual([ImageNetClasses.all[0].wnid, ImageNetClasses.all[0].name], ["n01440764", "tench"])
         // Keras' names repeat: two cranes (bird, machine), two maillots.
         XCTAssertEqual(ImageNetClasses.all[134].name, ImageNetClasses.all[517].name)
@@ -82,7 +91,8 @@ final class IncludeTopCommandTests: XCTestCase {
         let n = c.shape[0]
         var worst = 0.0
         for row in 0..<n {
-            let a = Agreement(ours: Array(ours[row * 1000..<(row + 1) * 1000]), keras: Array(keras[row * 1000..<(row + 1) * 1000]))
+            let a = Agreement(
+                ours: Array(ours[row * 1000..<(row + 1) * 1000]), keras: Array(keras[row * 1000..<(row + 1) * 1000]))
             XCTAssertTrue(a.passes(), "row \(row): \(a.scaledError) \(a.cosine)")
             worst = max(worst, a.scaledError)
             XCTAssertEqual(ours[row * 1000..<(row + 1) * 1000].reduce(0, +), 1, accuracy: 1e-5)
@@ -111,8 +121,9 @@ final class IncludeTopCommandTests: XCTestCase {
                 XCTAssertEqual(q, e[2].number, accuracy: 1e-4 * e[2].number, "row \(row) rank \(k + 1): \(q)")
             }
         }
-        let record = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: tmp.appendingPathComponent("probs.run.json"))) as? [String: Any]
+        let record =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: tmp.appendingPathComponent("probs.run.json"))) as? [String: Any]
         XCTAssertEqual(record?["include_top"] as? Bool, true)
         XCTAssertEqual(record?["top"] as? Int, 5)
         XCTAssertEqual(record?["features"] as? Int, 1000)
@@ -134,8 +145,14 @@ final class IncludeTopCommandTests: XCTestCase {
         let photos = Fixtures.path("images/photos")
         let out = tmp.appendingPathComponent("p.npy").path
         let cases: [([String], String)] = [
-            (["--model", "resnet50", "--include-top", "--pooling", "avg"], "--pooling applies to features without the classifier"),
-            (["--model", "resnet50", "--include-top", "--layer", "conv4_block6_out"], "--layer takes features from inside the backbone"),
+            (
+                ["--model", "resnet50", "--include-top", "--pooling", "avg"],
+                "--pooling applies to features without the classifier"
+            ),
+            (
+                ["--model", "resnet50", "--include-top", "--layer", "conv4_block6_out"],
+                "--layer takes features from inside the backbone"
+            ),
             (["--model", "vgg16", "--include-top", "--input-size", "97"], "weights fit 224×224 inputs only"),
             (["--model", "resnet50", "--top", "3"], "add --include-top"),
             (["--model", "resnet50", "--include-top", "--top", "0"], "--top must be between 1 and 1000"),
@@ -146,15 +163,20 @@ final class IncludeTopCommandTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
         }
         // A features file (include_top=False) cannot give probabilities, and the reverse.
-        let notop = try runExtract(["--weights", Fixtures.path("reference/mobilenet_1.0_224.h5"), "--include-top", photos, "-o", out])
+        let notop = try runExtract([
+            "--weights", Fixtures.path("reference/mobilenet_1.0_224.h5"), "--include-top", photos, "-o", out,
+        ])
         XCTAssertEqual(notop.status, 1, notop.stderr)
         XCTAssertTrue(notop.stderr.contains("has no ImageNet classifier"), notop.stderr)
-        let top = try runExtract(["--weights", Fixtures.path("reference/mobilenetv2_1.0_top_224.h5"), photos, "-o", out])
+        let top = try runExtract([
+            "--weights", Fixtures.path("reference/mobilenetv2_1.0_top_224.h5"), photos, "-o", out,
+        ])
         XCTAssertEqual(top.status, 1, top.stderr)
         XCTAssertTrue(top.stderr.contains("add --include-top"), top.stderr)
         // The same with --model: the file is the other half of the model.
         let named = try runExtract([
-            "--weights", Fixtures.path("reference/mobilenetv2_1.0_top_224.h5"), "--model", "mobilenetv2", photos, "-o", out,
+            "--weights", Fixtures.path("reference/mobilenetv2_1.0_top_224.h5"), "--model", "mobilenetv2", photos, "-o",
+            out,
         ])
         XCTAssertEqual(named.status, 1, named.stderr)
         XCTAssertTrue(named.stderr.contains("add --include-top"), named.stderr)

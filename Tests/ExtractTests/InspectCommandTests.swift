@@ -51,7 +51,10 @@ final class InspectCommandTests: XCTestCase {
         let wrong = try runExtract(["inspect", path, "--model", "resnet50"])
         XCTAssertEqual(wrong.status, 1)
         XCTAssertEqual(wrong.stdout, "")
-        XCTAssertEqual(wrong.stderr, "error: \(path): holds MobileNetV2_0.35 weights, not ResNet50; pass --model mobilenetv2 --alpha 0.35 or another weights file\n")
+        XCTAssertEqual(
+            wrong.stderr,
+            "error: \(path): holds MobileNetV2_0.35 weights, not ResNet50; pass --model mobilenetv2 --alpha 0.35 or another weights file\n"
+        )
     }
 
     func testEachBrokenFileGivesOneErrorLine() throws {
@@ -71,10 +74,14 @@ final class InspectCommandTests: XCTestCase {
     }
 
     func testLayerCountAndShapeErrorsThroughTheCLI() throws {
-        let count = try runExtract(["inspect", Fixtures.path("bad/layer_count.h5"), "--model", "mobilenetv2", "--alpha", "0.35"])
+        let count = try runExtract([
+            "inspect", Fixtures.path("bad/layer_count.h5"), "--model", "mobilenetv2", "--alpha", "0.35",
+        ])
         XCTAssertEqual(count.status, 1)
         XCTAssertTrue(count.stderr.contains("the model has 104 layers with weights, the file 103"), count.stderr)
-        let shape = try runExtract(["inspect", Fixtures.path("bad/shape_mismatch.h5"), "--model", "mobilenetv2", "--alpha", "0.35"])
+        let shape = try runExtract([
+            "inspect", Fixtures.path("bad/shape_mismatch.h5"), "--model", "mobilenetv2", "--alpha", "0.35",
+        ])
         XCTAssertEqual(shape.status, 1)
         XCTAssertTrue(shape.stderr.contains("shape mismatch in layer"), shape.stderr)
     }
@@ -87,9 +94,14 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr, "")
         XCTAssertTrue(r.stdout.contains("keras3-weights (Keras 3 .weights.h5)"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("layers tracked as attributes (a subclassed model, or layers holding layers): backbone, block1, head"), r.stdout)
-        XCTAssertTrue(r.stdout.contains(
-            "MobileNet_0.25: binds by the layer names of an attribute-tracked layout, inside 'backbone' (mobilenet_0.25_97), 54 layers, 54 names"), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains(
+                "layers tracked as attributes (a subclassed model, or layers holding layers): backbone, block1, head"),
+            r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains(
+                "MobileNet_0.25: binds by the layer names of an attribute-tracked layout, inside 'backbone' (mobilenet_0.25_97), 54 layers, 54 names"
+            ), r.stdout)
         XCTAssertTrue(r.stdout.contains("conv1 [conv2d]  at backbone/layers/conv2d\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("conv1 [conv2d]  at block1/layers/conv2d\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("conv1/0 (1, 1, 256, 16) float32"), r.stdout)
@@ -99,8 +111,10 @@ final class InspectCommandTests: XCTestCase {
 
         let bound = try runExtract(["inspect", path, "--model", "mobilenet", "--alpha", "0.25"])
         XCTAssertEqual(bound.status, 0, bound.stderr)
-        XCTAssertTrue(bound.stdout.contains(
-            "--model       MobileNet_0.25: binds by the layer names of an attribute-tracked layout, inside 'backbone' (mobilenet_0.25_97) (54 layers, shapes checked)"), bound.stdout)
+        XCTAssertTrue(
+            bound.stdout.contains(
+                "--model       MobileNet_0.25: binds by the layer names of an attribute-tracked layout, inside 'backbone' (mobilenet_0.25_97) (54 layers, shapes checked)"
+            ), bound.stdout)
 
         let json = try runExtract(["inspect", "--json", Fixtures.path("attr/functional_blocks.keras")])
         XCTAssertEqual(json.status, 0, json.stderr)
@@ -118,7 +132,10 @@ final class InspectCommandTests: XCTestCase {
         let r = try runExtract(["inspect", path, "--model", "mobilenet", "--alpha", "0.5"])
         XCTAssertEqual(r.status, 1)
         XCTAssertEqual(r.stdout, "")
-        XCTAssertEqual(r.stderr, "error: \(path): holds MobileNet_0.25 weights, not MobileNet_0.5; pass --model mobilenet --alpha 0.25 or another weights file\n")
+        XCTAssertEqual(
+            r.stderr,
+            "error: \(path): holds MobileNet_0.25 weights, not MobileNet_0.5; pass --model mobilenet --alpha 0.25 or another weights file\n"
+        )
     }
 
     func testUnknownModelIsAUsageLevelErrorWithChoices() throws {

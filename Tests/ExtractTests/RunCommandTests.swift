@@ -15,7 +15,10 @@ final class RunCommandTests: XCTestCase {
             /// An early block whose pooled output follows the pixels (see EARLY_LAYER).
             let layer: String?
         }
-        struct E2E: Decodable { let photos: String; let filenames: [String]; let labels: [Int]; let classes: [String]; let cases: [String: Case] }
+        struct E2E: Decodable {
+            let photos: String; let filenames: [String]; let labels: [Int]; let classes: [String];
+            let cases: [String: Case]
+        }
         let e2e: E2E
     }
 
@@ -29,7 +32,8 @@ final class RunCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     func index() throws -> Index {
-        try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
+        try JSONDecoder().decode(
+            Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
     }
 
     /// A float32 (N, D) .npy as numpy writes it (header checked).
@@ -61,11 +65,14 @@ final class RunCommandTests: XCTestCase {
             let maxK = b.map(abs).max() ?? 0
             let err = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             let dot = zip(a, b).map(*).reduce(0, +)
-            let cosine = dot / (a.map { $0 * $0 }.reduce(0, +).squareRoot() * b.map { $0 * $0 }.reduce(0, +).squareRoot())
+            let cosine =
+                dot / (a.map { $0 * $0 }.reduce(0, +).squareRoot() * b.map { $0 * $0 }.reduce(0, +).squareRoot())
             if err / max(maxK, 1e-12) > worst { (worst, worstRow) = (err / max(maxK, 1e-12), r) }
             if let names {
-                print("  " + names[r].padding(toLength: 36, withPad: " ", startingAt: 0)
-                    + String(format: "max abs err / max|keras| %.2e  cosine 1-%.0e", err / max(maxK, 1e-12), 1 - cosine))
+                print(
+                    "  " + names[r].padding(toLength: 36, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "max abs err / max|keras| %.2e  cosine 1-%.0e", err / max(maxK, 1e-12), 1 - cosine))
             }
             XCTAssertLessThanOrEqual(err, 1e-4 * maxK, "\(what) row \(r)")
             XCTAssertGreaterThanOrEqual(cosine, 0.99999, "\(what) row \(r)")
@@ -74,10 +81,14 @@ final class RunCommandTests: XCTestCase {
     }
 
     func run(_ c: Index.Case, photos: String, output: String, extra: [String] = []) throws -> CommandResult {
-        var args = ["--weights", Fixtures.path(c.weights), "--model", c.architecture.components(separatedBy: "_")[0],
-                    "--pooling", c.pooling, "--input-size", "\(c.size)", "--interpolation", c.interpolation,
-                    "--resize", c.resize, photos, "-o", output]
-        if c.architecture.hasPrefix("MobileNet_") { args += ["--alpha", String(c.architecture.dropFirst("MobileNet_".count))] }
+        var args = [
+            "--weights", Fixtures.path(c.weights), "--model", c.architecture.components(separatedBy: "_")[0],
+            "--pooling", c.pooling, "--input-size", "\(c.size)", "--interpolation", c.interpolation,
+            "--resize", c.resize, photos, "-o", output,
+        ]
+        if c.architecture.hasPrefix("MobileNet_") {
+            args += ["--alpha", String(c.architecture.dropFirst("MobileNet_".count))]
+        }
         if c.keep_aspect_ratio { args.append("--keep-aspect-ratio") }
         if let layer = c.layer { args += ["--layer", layer] }
         return try runExtract(args + extra)
@@ -93,7 +104,8 @@ final class RunCommandTests: XCTestCase {
             guard r.status == 0 else { continue }
             let (shape, ours) = try readNpy(out)
             XCTAssertEqual(shape, c.shape, name)
-            let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + c.file))).withUnsafeBytes {
+            let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + c.file))).withUnsafeBytes
+            {
                 Array($0.bindMemory(to: Float.self))
             }
             compareRows(
@@ -116,7 +128,9 @@ final class RunCommandTests: XCTestCase {
         }
         let width = c.shape[1]
         let caught = (0..<c.shape[0]).filter { row in
-            let a = Agreement(ours: Array(ours[row * width..<(row + 1) * width]), keras: Array(keras[row * width..<(row + 1) * width]))
+            let a = Agreement(
+                ours: Array(ours[row * width..<(row + 1) * width]), keras: Array(keras[row * width..<(row + 1) * width])
+            )
             return !a.passes()
         }.count
         print("bilinear instead of nearest: \(caught) of \(c.shape[0]) images beyond tolerance at \(c.layer ?? "")")
@@ -135,7 +149,9 @@ final class RunCommandTests: XCTestCase {
         let csv = try String(contentsOfFile: stem + ".index.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.first, "row,path,label,class")
         XCTAssertEqual(csv.count, idx.e2e.filenames.count + 1)
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stem + ".run.json"))) as? [String: Any]
+        let record =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stem + ".run.json")))
+            as? [String: Any]
         XCTAssertEqual((record?["counts"] as? [String: Int])?["written"], idx.e2e.filenames.count)
         XCTAssertEqual((record?["input"] as? [String: Any])?["interpolation"] as? String, "nearest")
         XCTAssertNotNil((record?["model"] as? [String: Any])?["weights_hash"] as? String)
@@ -150,7 +166,8 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(left, [])
 
         // The seeds' workflow: class folders -> features -> logistic regression, in Python.
-        let client = try runPython("""
+        let client = try runPython(
+            """
             import sys, numpy as np
             from sklearn.linear_model import LogisticRegression
             X = np.load(sys.argv[1] + ".npy"); y = np.load(sys.argv[1] + ".labels.npy")
@@ -185,8 +202,11 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("--fast-decode: JPEGs are decoded at reduced scale"), r.stderr)
         for (path, flag) in [(exact, false), (fast, true)] {
-            let record = try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: path.replacingOccurrences(of: ".npy", with: ".run.json")))) as? [String: Any]
+            let record =
+                try JSONSerialization.jsonObject(
+                    with: Data(
+                        contentsOf: URL(fileURLWithPath: path.replacingOccurrences(of: ".npy", with: ".run.json"))))
+                as? [String: Any]
             XCTAssertEqual((record?["input"] as? [String: Any])?["fast_decode"] as? Bool, flag, path)
         }
         let (a, b) = (try readNpy(exact), try readNpy(fast))
@@ -215,7 +235,8 @@ final class RunCommandTests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(r.stderr, "", "--quiet prints nothing on success")
         }
-        let check = try runPython("""
+        let check = try runPython(
+            """
             import sys, numpy as np, h5py
             base = sys.argv[1]
             X = np.load(base + ".npy")
@@ -248,7 +269,9 @@ final class RunCommandErrorTests: XCTestCase {
 
     var weights: [String] { ["--weights", Fixtures.path("reference/mobilenet_1.0_224.h5"), "--model", "mobilenet"] }
 
-    func errorLines(_ r: CommandResult) -> [Substring] { r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") } }
+    func errorLines(_ r: CommandResult) -> [Substring] {
+        r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+    }
 
     func testBrokenImagesAreSkippedWithAReasonOrStopTheRunWithStrict() throws {
         let broken = Fixtures.path("images/broken")
@@ -257,10 +280,14 @@ final class RunCommandErrorTests: XCTestCase {
         // One good photo beside the broken files, so the run has something to write.
         let dir = tmp.appendingPathComponent("mixed")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for name in names { try FileManager.default.copyItem(atPath: broken + "/" + name, toPath: dir.appendingPathComponent(name).path) }
+        for name in names {
+            try FileManager.default.copyItem(atPath: broken + "/" + name, toPath: dir.appendingPathComponent(name).path)
+        }
         let photos = Fixtures.path("images/photos")
-        let good = try XCTUnwrap(FileManager.default.subpaths(atPath: photos)?.sorted().first { $0.lowercased().hasSuffix(".jpg") })
-        try FileManager.default.copyItem(atPath: photos + "/" + good, toPath: dir.appendingPathComponent("zz_good.jpg").path)
+        let good = try XCTUnwrap(
+            FileManager.default.subpaths(atPath: photos)?.sorted().first { $0.lowercased().hasSuffix(".jpg") })
+        try FileManager.default.copyItem(
+            atPath: photos + "/" + good, toPath: dir.appendingPathComponent("zz_good.jpg").path)
 
         let out = tmp.appendingPathComponent("f.npy").path
         let r = try runExtract(weights + [dir.path, "-o", out])
@@ -268,8 +295,12 @@ final class RunCommandErrorTests: XCTestCase {
         let listed = names.filter(Dataset.isImageName)
         let warnings = r.stderr.split(separator: "\n").filter { $0.hasPrefix("extract: skipped ") }
         XCTAssertEqual(warnings.count, listed.count, r.stderr)
-        for name in listed { XCTAssertTrue(warnings.contains { $0.contains(name) }, "no warning naming \(name): \(r.stderr)") }
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("f.run.json"))) as? [String: Any]
+        for name in listed {
+            XCTAssertTrue(warnings.contains { $0.contains(name) }, "no warning naming \(name): \(r.stderr)")
+        }
+        let record =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("f.run.json")))
+            as? [String: Any]
         XCTAssertEqual((record?["counts"] as? [String: Int])?["written"], 1)
         XCTAssertEqual((record?["skipped"] as? [[String: String]])?.count, listed.count)
 
@@ -316,7 +347,8 @@ final class RunCommandErrorTests: XCTestCase {
 
         // A full disk, as the process sees it: writes fail past a 16 KB file-size limit.
         let out = tmp.appendingPathComponent("full.npy").path
-        let quoted = ([extractBinary] + weights + ["--quiet", photos, "-o", out]).map { "'\($0)'" }.joined(separator: " ")
+        let quoted = ([extractBinary] + weights + ["--quiet", photos, "-o", out]).map { "'\($0)'" }.joined(
+            separator: " ")
         let full = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", "ulimit -f 16; exec \(quoted)"])
         let text = full.stderr
         XCTAssertEqual(full.status, 1, text)

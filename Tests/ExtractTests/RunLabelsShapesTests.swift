@@ -1,5 +1,5 @@
-import Features
 import FeatureFiles
+import Features
 import Foundation
 import TestSupport
 import XCTest
@@ -25,7 +25,9 @@ final class RunLabelsShapesTests: XCTestCase {
 
     func path(_ relative: String) -> String { tmp.appendingPathComponent(relative).path }
 
-    func errorLines(_ r: CommandResult) -> [Substring] { r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") } }
+    func errorLines(_ r: CommandResult) -> [Substring] {
+        r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+    }
 
     func record(_ stem: String) throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path(stem + ".run.json")))
@@ -62,9 +64,11 @@ final class RunLabelsShapesTests: XCTestCase {
 
     func testFeatureMapIsWrittenInKerasShapeAndFlattenKeepsTheBytes() throws {
         let photos = Fixtures.path("images/photos")
-        for (out, extra) in [("map.npy", ["--pooling", "none"]), ("flat.npy", ["--pooling", "none", "--flatten"]),
-                             ("avg.npy", ["--pooling", "avg"]), ("map.npz", ["--pooling", "none"]),
-                             ("map.h5", ["--pooling", "none"])] {
+        for (out, extra) in [
+            ("map.npy", ["--pooling", "none"]), ("flat.npy", ["--pooling", "none", "--flatten"]),
+            ("avg.npy", ["--pooling", "avg"]), ("map.npz", ["--pooling", "none"]),
+            ("map.h5", ["--pooling", "none"]),
+        ] {
             let r = try runExtract(model + extra + ["--quiet", photos, "-o", path(out)])
             XCTAssertEqual(r.status, 0, "\(out): \(r.stderr)")
         }
@@ -75,14 +79,17 @@ final class RunLabelsShapesTests: XCTestCase {
         XCTAssertEqual(flat.shape, [n, 2 * 2 * 1024])
         XCTAssertEqual(avg.shape, [n, 1024])
         XCTAssertEqual(try npyData("map.npy"), try npyData("flat.npy"), "only the header's shape differs")
-        for (stem, shape, flattened) in [("map", [2, 2, 1024], false), ("flat", [2, 2, 1024], true), ("avg", [1024], false)] {
+        for (stem, shape, flattened) in [
+            ("map", [2, 2, 1024], false), ("flat", [2, 2, 1024], true), ("avg", [1024], false),
+        ] {
             let r = try record(stem)
             XCTAssertEqual(r["output_shape"] as? [Int], shape, stem)
             XCTAssertEqual(r["flattened"] as? Bool, flattened, stem)
         }
         // The axes are Keras' (H, W, C): averaging over H and W gives the avg-pooled features,
         // and reading the same floats as (C, H·W) does not.
-        let check = try runPython("""
+        let check = try runPython(
+            """
             import sys, numpy as np, h5py
             base = sys.argv[1]
             X = np.load(base + "/map.npy"); avg = np.load(base + "/avg.npy")
@@ -113,11 +120,14 @@ final class RunLabelsShapesTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: path("s.classes.txt"), encoding: .utf8), "ant\nbee\ncat\ndog\n")
         // Each row is its photo's: the training run's row for the same file, bit for bit.
         let t = try npy("t.npy"), s = try npy("s.npy")
-        let trainNames = try String(contentsOfFile: path("t.index.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let trainNames = try String(contentsOfFile: path("t.index.csv"), encoding: .utf8).split(separator: "\n")
+            .dropFirst()
             .map { String($0.split(separator: ",")[1]) }
         XCTAssertEqual(trainNames, train.keys.sorted())  // ant/p0, bee/p1, bee/p2, cat/p3, dog/p4, dog/p5
         for (row, trainRow) in [(0, 2), (1, 4), (2, 5)] {
-            XCTAssertEqual(Array(s.values[row * 1024..<(row + 1) * 1024]), Array(t.values[trainRow * 1024..<(trainRow + 1) * 1024]), "row \(row)")
+            XCTAssertEqual(
+                Array(s.values[row * 1024..<(row + 1) * 1024]),
+                Array(t.values[trainRow * 1024..<(trainRow + 1) * 1024]), "row \(row)")
         }
         let rec = try record("s")
         let requested = try XCTUnwrap(rec["classes_requested"] as? [String: Any])
@@ -139,14 +149,18 @@ final class RunLabelsShapesTests: XCTestCase {
         let picked = try runExtract(model + ["--quiet", "--classes", "dog,bee", path("train"), "-o", path("c.npz")])
         XCTAssertEqual(picked.status, 0, picked.stderr)
         // dog's images first, labelled 0, as Keras lists them.
-        let z = try runPython("""
+        let z = try runPython(
+            """
             import sys, numpy as np
             z = np.load(sys.argv[1])
             print(z["features"].shape, z["labels"].tolist(), z["class_names"].tolist(), z["paths"].tolist())
             """, [path("c.npz")])
         XCTAssertEqual(z.status, 0, z.stderr)
-        let dogs = train.keys.filter { $0.hasPrefix("dog/") }.sorted(), bees = train.keys.filter { $0.hasPrefix("bee/") }.sorted()
-        XCTAssertEqual(z.stdout, "(4, 1024) [0, 0, 1, 1] ['dog', 'bee'] [\((dogs + bees).map { "'\($0)'" }.joined(separator: ", "))]\n")
+        let dogs = train.keys.filter { $0.hasPrefix("dog/") }.sorted(),
+            bees = train.keys.filter { $0.hasPrefix("bee/") }.sorted()
+        XCTAssertEqual(
+            z.stdout,
+            "(4, 1024) [0, 0, 1, 1] ['dog', 'bee'] [\((dogs + bees).map { "'\($0)'" }.joined(separator: ", "))]\n")
         XCTAssertEqual((try record("c")["classes_requested"] as? [String: Any])?["option"] as? String, "--classes")
     }
 
@@ -155,7 +169,9 @@ final class RunLabelsShapesTests: XCTestCase {
         let classes = path("t.classes.txt")
         try "ant\nbee\n".write(toFile: classes, atomically: true, encoding: .utf8)
         func nothingWritten(_ what: String) throws {
-            let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0 != "second" && $0 != "t.classes.txt" }
+            let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter {
+                $0 != "second" && $0 != "t.classes.txt"
+            }
             XCTAssertEqual(left, [], "\(what): nothing is written")
         }
         // Bad input: exit 1, one error line naming the culprit.
@@ -171,16 +187,20 @@ final class RunLabelsShapesTests: XCTestCase {
             try nothingWritten("\(args)")
         }
         // Bad command line: exit 64.
-        for args in [["--flatten"], ["--pooling", "avg", "--flatten"], ["--classes", "bee", "--classes-from", classes],
-                     ["--classes", "bee,,ant"], ["--classes", "bee,bee"], ["--path-column", "path"]] {
+        for args in [
+            ["--flatten"], ["--pooling", "avg", "--flatten"], ["--classes", "bee", "--classes-from", classes],
+            ["--classes", "bee,,ant"], ["--classes", "bee,bee"], ["--path-column", "path"],
+        ] {
             let r = try runExtract(model + args + [path("second"), "-o", path("f.npy")])
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
             XCTAssertFalse(r.stderr.isEmpty)
             try nothingWritten("\(args)")
         }
         let help = try runExtract(["run", "--help"])
-        for option in ["--classes <a,b,c>", "--classes-from <file>", "--path-column <name>", "--label-column <name>",
-                       "--flatten", "(N, H, W, C)", "flow_from_dataframe"] {
+        for option in [
+            "--classes <a,b,c>", "--classes-from <file>", "--path-column <name>", "--label-column <name>",
+            "--flatten", "(N, H, W, C)", "flow_from_dataframe",
+        ] {
             XCTAssertTrue(help.stdout.contains(option), "run --help lacks \(option)")
         }
     }
@@ -207,7 +227,9 @@ final class RunLabelsShapesTests: XCTestCase {
         XCTAssertEqual(try npy("f.labels.npy").values, [1, 0, 1])  // cat 0, owl 1: eel's row was dropped first
         XCTAssertEqual(try String(contentsOfFile: path("f.classes.txt"), encoding: .utf8), "cat\nowl\n")
         let index = try String(contentsOfFile: path("f.index.csv"), encoding: .utf8)
-        XCTAssertEqual(index, "row,path,label,class\n0,\(names[2]),1,owl\n1,\"imgs/a, \"\"b\"\".\(ext)\",0,cat\n2,\(names[1]),1,owl\n")
+        XCTAssertEqual(
+            index,
+            "row,path,label,class\n0,\(names[2]),1,owl\n1,\"imgs/a, \"\"b\"\".\(ext)\",0,cat\n2,\(names[1]),1,owl\n")
         // The quoted row is the photo it names: its features equal those of the file it was copied from.
         let f = try npy("f.npy")
         let plain = try runExtract(model + ["--quiet", path("set/" + names[0]), "-o", path("one.npy")])

@@ -12,29 +12,41 @@ final class VerifyCommandTests: XCTestCase {
     }
 
     func testVerifyPassesOnKerasOutputsAndCatchesAPerturbedOne() throws {
-        let idx = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
+        let idx = try JSONDecoder().decode(
+            Index.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/index.json"))))
         let weights = Fixtures.path(idx.verify.weights)
-        let good = try runExtract(["verify", Fixtures.path("features/" + idx.verify.good), "--model", "resnet50", "--weights", weights])
+        let good = try runExtract([
+            "verify", Fixtures.path("features/" + idx.verify.good), "--model", "resnet50", "--weights", weights,
+        ])
         XCTAssertEqual(good.status, 0, good.stdout + good.stderr)
         print(good.stdout)
         for key in idx.verify.outputs {
-            XCTAssertTrue(good.stdout.split(separator: "\n").contains { $0.hasPrefix(key) && $0.hasSuffix("ok") }, "\(key): \(good.stdout)")
+            XCTAssertTrue(
+                good.stdout.split(separator: "\n").contains { $0.hasPrefix(key) && $0.hasSuffix("ok") },
+                "\(key): \(good.stdout)")
         }
         let off = try runExtract(["verify", Fixtures.path("features/" + idx.verify.perturbed), "--weights", weights])
         XCTAssertEqual(off.status, 1, off.stdout + off.stderr)
-        XCTAssertTrue(off.stdout.split(separator: "\n").contains { $0.hasPrefix("avg ") && $0.hasSuffix("BEYOND TOLERANCE") }, off.stdout)
-        XCTAssertTrue(off.stdout.split(separator: "\n").contains { $0.hasPrefix("max ") && $0.hasSuffix("ok") }, off.stdout)
+        XCTAssertTrue(
+            off.stdout.split(separator: "\n").contains { $0.hasPrefix("avg ") && $0.hasSuffix("BEYOND TOLERANCE") },
+            off.stdout)
+        XCTAssertTrue(
+            off.stdout.split(separator: "\n").contains { $0.hasPrefix("max ") && $0.hasSuffix("ok") }, off.stdout)
         XCTAssertEqual(off.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count, 1, off.stderr)
 
         // --profile lists the slowest steps; with --profile-steps 0 all of them, which add up
         // to the total (each rounded to 0.01 ms and 0.1 %).
         let reference = Fixtures.path("features/" + idx.verify.good)
         func steps(_ n: String) throws -> (total: Double, ms: [Double], percent: [Double]) {
-            let r = try runExtract(["verify", reference, "--weights", weights, "--threads", "1", "--profile", "--profile-steps", n])
+            let r = try runExtract([
+                "verify", reference, "--weights", weights, "--threads", "1", "--profile", "--profile-steps", n,
+            ])
             XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
             let lines = r.stdout.components(separatedBy: "\n")
             let total = lines.first { $0.hasPrefix("profile: ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
-            let listed = lines.drop { $0 != "slowest steps:" }.dropFirst().filter { !$0.isEmpty }.map { $0.split(separator: " ") }
+            let listed = lines.drop { $0 != "slowest steps:" }.dropFirst().filter { !$0.isEmpty }.map {
+                $0.split(separator: " ")
+            }
             return (total, listed.compactMap { Double($0[0]) }, listed.compactMap { Double($0[2]) })
         }
         let three = try steps("3")

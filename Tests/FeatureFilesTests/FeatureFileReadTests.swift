@@ -44,7 +44,8 @@ final class FeatureFileReadTests: XCTestCase {
         values[3] = Float(bitPattern: 0x7FC0_1234)
         for ext in ["npy", "npz", "h5"] {
             for labelled in [true, false] {
-                let path = try write("f\(labelled ? "l" : "u").\(ext)", rowShape: [1, 2, 2], values: values, labelled: labelled)
+                let path = try write(
+                    "f\(labelled ? "l" : "u").\(ext)", rowShape: [1, 2, 2], values: values, labelled: labelled)
                 let file = try FeatureFile.read(path)
                 let what = "\(ext) labelled=\(labelled)"
                 XCTAssertEqual(file.shape, [3, 1, 2, 2], what)
@@ -60,7 +61,8 @@ final class FeatureFileReadTests: XCTestCase {
 
     func testPooledRowsReadBackInEveryFormat() throws {
         for ext in ["npy", "npz", "h5"] {
-            let file = try FeatureFile.read(try write("pooled.\(ext)", rowShape: [4], values: Self.features, labelled: true))
+            let file = try FeatureFile.read(
+                try write("pooled.\(ext)", rowShape: [4], values: Self.features, labelled: true))
             XCTAssertEqual(file.shape, [3, 4], ext)
             XCTAssertEqual(file.features, Self.features, ext)
         }
@@ -68,26 +70,38 @@ final class FeatureFileReadTests: XCTestCase {
 
     func testNumpyFilesWithSideFiles() throws {
         let file = try FeatureFile.read(Self.data.appendingPathComponent("numpy.npy").path)
-        XCTAssertEqual(file, FeatureFile(
-            shape: [3, 1, 2, 2], features: Self.features, paths: Self.paths, labels: Self.labels, classNames: Self.classes))
+        XCTAssertEqual(
+            file,
+            FeatureFile(
+                shape: [3, 1, 2, 2], features: Self.features, paths: Self.paths, labels: Self.labels,
+                classNames: Self.classes))
     }
 
     func testNumpySavez() throws {
         let file = try FeatureFile.read(Self.data.appendingPathComponent("numpy.npz").path)
-        XCTAssertEqual(file, FeatureFile(
-            shape: [3, 1, 2, 2], features: Self.features, paths: Self.paths, labels: Self.labels, classNames: Self.classes))
+        XCTAssertEqual(
+            file,
+            FeatureFile(
+                shape: [3, 1, 2, 2], features: Self.features, paths: Self.paths, labels: Self.labels,
+                classNames: Self.classes))
         // savez_compressed: deflated members, no labels.
         let compressed = try FeatureFile.read(Self.data.appendingPathComponent("compressed.npz").path)
-        XCTAssertEqual(compressed, FeatureFile(shape: [3, 4], features: Self.features, paths: Self.paths, labels: nil, classNames: []))
+        XCTAssertEqual(
+            compressed,
+            FeatureFile(shape: [3, 4], features: Self.features, paths: Self.paths, labels: nil, classNames: []))
     }
 
     func testH5pyFiles() throws {
         let file = try FeatureFile.read(Self.data.appendingPathComponent("h5py.h5").path)
-        XCTAssertEqual(file, FeatureFile(
-            shape: [3, 1, 2, 2], features: Self.features, paths: Self.paths, labels: Self.labels, classNames: Self.classes))
+        XCTAssertEqual(
+            file,
+            FeatureFile(
+                shape: [3, 1, 2, 2], features: Self.features, paths: Self.paths, labels: Self.labels,
+                classNames: Self.classes))
         // float64 features and fixed-length byte strings.
         let fixed = try FeatureFile.read(Self.data.appendingPathComponent("h5py_fixed.h5").path)
-        XCTAssertEqual(fixed, FeatureFile(shape: [3, 4], features: Self.features, paths: Self.paths, labels: nil, classNames: []))
+        XCTAssertEqual(
+            fixed, FeatureFile(shape: [3, 4], features: Self.features, paths: Self.paths, labels: nil, classNames: []))
     }
 
     /// The known bug: an archive holding string arrays could not be read at all.
@@ -119,10 +133,14 @@ final class FeatureFileReadTests: XCTestCase {
         }
         let notH5 = tmp.appendingPathComponent("bad.h5").path
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: notH5))
-        XCTAssertThrowsError(try FeatureFile.read(notH5)) { XCTAssertTrue("\($0)".contains("not an HDF5 file"), "\($0)") }
+        XCTAssertThrowsError(try FeatureFile.read(notH5)) {
+            XCTAssertTrue("\($0)".contains("not an HDF5 file"), "\($0)")
+        }
         // A label with no class name.
         let path = try write("l.npy", rowShape: [4], values: Self.features, labelled: true)
         try Data("only\n".utf8).write(to: URL(fileURLWithPath: tmp.appendingPathComponent("l.classes.txt").path))
-        XCTAssertThrowsError(try FeatureFile.read(path)) { XCTAssertTrue("\($0)".contains("label 1 has no class name"), "\($0)") }
+        XCTAssertThrowsError(try FeatureFile.read(path)) {
+            XCTAssertTrue("\($0)".contains("label 1 has no class name"), "\($0)")
+        }
     }
 }

@@ -114,7 +114,8 @@ final class DatasetClassesTableTests: XCTestCase {
         XCTAssertEqual(classes.rule, .complete)
         // Hidden folders are classes to flow_from_directory, so they must be listed too.
         XCTAssertThrowsError(try Dataset.scan([tmp.path], classes: classes)) {
-            XCTAssertEqual($0 as? DatasetError, .unlistedClassFolders(tmp.path, [".ipynb_checkpoints", "new"], file: file))
+            XCTAssertEqual(
+                $0 as? DatasetError, .unlistedClassFolders(tmp.path, [".ipynb_checkpoints", "new"], file: file))
             XCTAssertTrue("\($0)".contains("'.ipynb_checkpoints', 'new'"), "\($0)")
         }
         try FileManager.default.removeItem(at: tmp.appendingPathComponent("new"))
@@ -128,7 +129,8 @@ final class DatasetClassesTableTests: XCTestCase {
 
     func testClassListsThatCannotNumberLabels() throws {
         let bad: [(String, String)] = [
-            ("a,b,a", "listed twice"), ("a,,b", "not a folder name"), ("a/b", "not a folder name"), ("..", "not a folder name"),
+            ("a,b,a", "listed twice"), ("a,,b", "not a folder name"), ("a/b", "not a folder name"),
+            ("..", "not a folder name"),
         ]
         for (text, reason) in bad {
             XCTAssertThrowsError(try ClassList.selecting(commaSeparated: text), text) {
@@ -150,7 +152,8 @@ final class DatasetClassesTableTests: XCTestCase {
     }
 
     func testCSVQuotingAsPandasReadsIt() throws {
-        let text = "\u{FEFF}path,note,class\r\n"
+        let text =
+            "\u{FEFF}path,note,class\r\n"
             + "\"a, b.png\",\"say \"\"hi\"\"\",x\r\n"
             + "\r\n"
             + "plain.jpg,\"two\nlines, and a comma\",y\n"
@@ -158,18 +161,22 @@ final class DatasetClassesTableTests: XCTestCase {
             + "mid\"quote.jpg,\"\"\"\",z"  // no final newline; a quote inside a field is text
         let t = try CSVTable.parse(text, separator: ",", name: "t.csv")
         XCTAssertEqual(t.header, ["path", "note", "class"])
-        XCTAssertEqual(t.rows.map(\.fields), [
-            ["a, b.png", "say \"hi\"", "x"],
-            ["plain.jpg", "two\nlines, and a comma", "y"],
-            ["q\"uote.jpg", "", ""],
-            ["mid\"quote.jpg", "\"", "z"],
-        ])
+        XCTAssertEqual(
+            t.rows.map(\.fields),
+            [
+                ["a, b.png", "say \"hi\"", "x"],
+                ["plain.jpg", "two\nlines, and a comma", "y"],
+                ["q\"uote.jpg", "", ""],
+                ["mid\"quote.jpg", "\"", "z"],
+            ])
         // Lines where each record starts (the blank line 3 is skipped; line 4's field runs on).
         XCTAssertEqual(t.rows.map(\.line), [2, 4, 6, 7])
         let tsv = try CSVTable.parse("p\tl\n\"a\tb.jpg\"\tx, y\n", separator: "\t", name: "t.tsv")
         XCTAssertEqual(tsv.rows.map(\.fields), [["a\tb.jpg", "x, y"]])
         XCTAssertThrowsError(try CSVTable.parse("p\nok.jpg\n\"never closed.jpg\n", separator: ",", name: "t.csv")) {
-            XCTAssertEqual($0 as? DatasetError, .malformedTable("t.csv", line: 3, reason: "a quoted field starts here and is never closed"))
+            XCTAssertEqual(
+                $0 as? DatasetError,
+                .malformedTable("t.csv", line: 3, reason: "a quoted field starts here and is never closed"))
         }
         XCTAssertThrowsError(try CSVTable.parse("\n\n", separator: ",", name: "t.csv")) {
             XCTAssertTrue("\($0)".contains("no header row"), "\($0)")
@@ -181,7 +188,8 @@ final class DatasetClassesTableTests: XCTestCase {
         let photos = tmp.appendingPathComponent("set")
         for path in ["imgs/1.jpg", "imgs/2.png", "imgs/3.bmp"] { try touch(path, in: photos) }
         let absolute = photos.appendingPathComponent("imgs/3.bmp").path
-        let csv = try write("file,label,class\nimgs/2.png,b,Z\nimgs/1.jpg,a,Z\n\(absolute),a,Y\nimgs/gone.jpg,c,Y\n", to: "set/t.csv")
+        let csv = try write(
+            "file,label,class\nimgs/2.png,b,Z\nimgs/1.jpg,a,Z\n\(absolute),a,Y\nimgs/gone.jpg,c,Y\n", to: "set/t.csv")
         let set = try Dataset.scan([csv])
         // `class` is Keras' y_col default, so it wins over `label`.
         XCTAssertEqual(set.table, TableSource(file: csv, pathColumn: "file", labelColumn: "class"))
@@ -236,7 +244,8 @@ final class DatasetClassesTableTests: XCTestCase {
         XCTAssertEqual(selected.items.map(\.name), ["1.jpg", "3.jpg"])
         XCTAssertEqual(selected.items.map(\.label), [2, 0])
         XCTAssertEqual(selected.missingClasses, ["ant"])
-        XCTAssertTrue(selected.ignored.contains { $0.path == "2.jpg" && $0.reason.contains("'cat' is not in --classes") })
+        XCTAssertTrue(
+            selected.ignored.contains { $0.path == "2.jpg" && $0.reason.contains("'cat' is not in --classes") })
 
         let file = try write("ant\nowl\ncat\n", to: "train.classes.txt")
         XCTAssertThrowsError(try Dataset.scan([csv], classes: try ClassList.read(file))) {
@@ -263,7 +272,9 @@ final class DatasetClassesTableTests: XCTestCase {
         XCTAssertEqual(a.shape, [2, 2, 3, 4])
         XCTAssertEqual(b.shape, [2, 24])
         XCTAssertEqual(a.values, rows.flatMap { $0 })
-        let (da, db) = (try Data(contentsOf: URL(fileURLWithPath: map)), try Data(contentsOf: URL(fileURLWithPath: flat)))
+        let (da, db) = (
+            try Data(contentsOf: URL(fileURLWithPath: map)), try Data(contentsOf: URL(fileURLWithPath: flat))
+        )
         XCTAssertEqual(da.suffix(2 * 24 * 4), db.suffix(2 * 24 * 4))
     }
 }

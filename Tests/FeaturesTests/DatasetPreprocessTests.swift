@@ -9,7 +9,9 @@ import XCTest
 /// preprocess_input in every mode of a fixed image holding every byte value).
 final class DatasetPreprocessTests: XCTestCase {
     struct Index: Decodable {
-        struct Tree: Decodable { let root: String; let loose: [String]; let classes: [String]; let filenames: [String]; let labels: [Int] }
+        struct Tree: Decodable {
+            let root: String; let loose: [String]; let classes: [String]; let filenames: [String]; let labels: [Int]
+        }
         struct Array: Decodable { let file: String; let shape: [Int] }
         let tree: Tree
         let preprocess: [String: Array]
@@ -69,9 +71,10 @@ final class DatasetPreprocessTests: XCTestCase {
         XCTAssertEqual(bytes.count, input.shape.reduce(1, *))
         for mode in [PreprocessMode.caffe, .tf, .torch] {
             let ref = try XCTUnwrap(idx.preprocess[mode.rawValue], mode.rawValue)
-            let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + ref.file))).withUnsafeBytes {
-                Swift.Array($0.bindMemory(to: Float.self))
-            }
+            let keras = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("features/" + ref.file)))
+                .withUnsafeBytes {
+                    Swift.Array($0.bindMemory(to: Float.self))
+                }
             var ours = bytes.map(Float.init)
             mode.apply(&ours)
             let differing = zip(ours, keras).filter { $0.bitPattern != $1.bitPattern }.count

@@ -40,7 +40,8 @@ final class LoadedModelTests: XCTestCase {
 
     func testWeightsFileIsOpenedDetectedBoundAndHashedOnce() async throws {
         try await assertOnce(
-            ModelRequest(weightsPath: Fixtures.path("reference/efficientnetb0_97.h5"), inputSize: InputSize(square: 97)),
+            ModelRequest(
+                weightsPath: Fixtures.path("reference/efficientnetb0_97.h5"), inputSize: InputSize(square: 97)),
             detections: 1, "published layout, one candidate")
         try await assertOnce(
             ModelRequest(weightsPath: Fixtures.path("reference/mobilenet_1.0_224.h5")),
@@ -70,7 +71,8 @@ final class LoadedModelTests: XCTestCase {
     func testInputChecksComeBeforeTheWeights() async throws {
         let before = Tally.shared.current
         do {
-            _ = try await LoadedModel.load(ModelRequest(model: "resnet50", inputSize: InputSize(square: 16)), download: false)
+            _ = try await LoadedModel.load(
+                ModelRequest(model: "resnet50", inputSize: InputSize(square: 16)), download: false)
             XCTFail("16×16 is below ResNet50's minimum")
         } catch let error as ExtractionError {
             XCTAssertEqual(error, .inputTooSmall(model: "ResNet50", size: "16×16", minimum: 32))

@@ -36,7 +36,8 @@ final class ModelDecisionTests: XCTestCase {
         let sized = try ModelDecider.decide(ModelRequest(model: "mobilenetv2", inputSize: InputSize(square: 96)))
         XCTAssertEqual(sized.entry.id, "mobilenet_v2_1.0_96_notop")
         XCTAssertEqual(sized.rows, Decided(96, .commandLine))
-        let odd = try ModelDecider.decide(ModelRequest(model: "mobilenet", inputSize: InputSize(height: 160, width: 224)))
+        let odd = try ModelDecider.decide(
+            ModelRequest(model: "mobilenet", inputSize: InputSize(height: 160, width: 224)))
         XCTAssertEqual(odd.entry.id, "mobilenet_1.0_224_notop", "non-square: Keras loads the 224 file")
         XCTAssertEqual(odd.inputSize, Decided(InputSize(height: 160, width: 224), .commandLine))
         let b3 = try ModelDecider.decide(ModelRequest(model: "efficientnetb3"))

@@ -98,8 +98,9 @@ final class ImageDecoderTests: XCTestCase {
         XCTAssertEqual(ImageDecoder.detectFormat(Array("GIF87a".utf8)), .gif)
         XCTAssertNil(ImageDecoder.detectFormat(Array("GIF90a".utf8)))
         XCTAssertThrowsError(try ImageDecoder.decode(data: Data("hello".utf8), path: "x.jpg")) { error in
-            XCTAssertEqual("\(error)",
-                           "x.jpg: not an image (starts with 68 65 6c 6c 6f \"hello\"); expected JPEG, PNG, GIF or BMP")
+            XCTAssertEqual(
+                "\(error)",
+                "x.jpg: not an image (starts with 68 65 6c 6c 6f \"hello\"); expected JPEG, PNG, GIF or BMP")
         }
     }
 
@@ -107,13 +108,18 @@ final class ImageDecoderTests: XCTestCase {
         // 321 x 213 = 68373 pixels: refused above 2 * maxPixels, like DecompressionBombError.
         let path = ImageIndex.path("photos/city/china-420.jpg")
         XCTAssertNoThrow(try ImageDecoder.decode(path: path, options: .init(maxPixels: 68373 / 2 + 1)))
-        for (file, expected) in [("photos/city/china-420.jpg", (321, 213)), ("photos/cat/chelsea-rgba.png", (225, 150)),
-                                 ("photos/cat/chelsea.gif", (225, 150)), ("photos/cat/chelsea-24.bmp", (225, 150))] {
+        for (file, expected) in [
+            ("photos/city/china-420.jpg", (321, 213)), ("photos/cat/chelsea-rgba.png", (225, 150)),
+            ("photos/cat/chelsea.gif", (225, 150)), ("photos/cat/chelsea-24.bmp", (225, 150)),
+        ] {
             let limit = expected.0 * expected.1 / 2 - 1
             let options = DecodeOptions(maxPixels: limit)
             XCTAssertThrowsError(try ImageDecoder.decode(path: ImageIndex.path(file), options: options)) { error in
-                XCTAssertEqual(error as? ImageError, .tooLarge(path: ImageIndex.path(file), width: expected.0,
-                                                                height: expected.1, limit: 2 * limit), file)
+                XCTAssertEqual(
+                    error as? ImageError,
+                    .tooLarge(
+                        path: ImageIndex.path(file), width: expected.0,
+                        height: expected.1, limit: 2 * limit), file)
             }
         }
         XCTAssertEqual(DecodeOptions().pixelLimit, 178_956_970)
@@ -151,7 +157,9 @@ final class ImageDecoderTests: XCTestCase {
         XCTAssertLessThan(mean, 2.0)
         // A PNG has no DCT to scale: the option changes nothing.
         let png = ImageIndex.path("photos/misc/tiny-3x2.png")
-        XCTAssertEqual(try ImageDecoder.decode(path: png, options: DecodeOptions(jpegShrinkTo: 1)), try ImageDecoder.decode(path: png))
+        XCTAssertEqual(
+            try ImageDecoder.decode(path: png, options: DecodeOptions(jpegShrinkTo: 1)),
+            try ImageDecoder.decode(path: png))
     }
 
     func testPILConversionFormulas() {
@@ -171,16 +179,21 @@ final class ImageDecoderTests: XCTestCase {
         let indices: [UInt8] = [0, 1, 5]
         let short = Palette(rgb: [9, 8, 7, 1, 2, 3], grayWhenIdentity: true)
         let ramp = Palette(rgb: [0, 0, 0, 1, 1, 1], grayWhenIdentity: true)
-        XCTAssertEqual(indices.withUnsafeBytes { convertToRGB($0, mode: .palette(short), width: 3, height: 1) },
-                       [9, 8, 7, 1, 2, 3, 0, 0, 0])
-        XCTAssertEqual(indices.withUnsafeBytes { convertToRGB($0, mode: .palette(ramp), width: 3, height: 1) },
-                       [0, 0, 0, 1, 1, 1, 5, 5, 5])
+        XCTAssertEqual(
+            indices.withUnsafeBytes { convertToRGB($0, mode: .palette(short), width: 3, height: 1) },
+            [9, 8, 7, 1, 2, 3, 0, 0, 0])
+        XCTAssertEqual(
+            indices.withUnsafeBytes { convertToRGB($0, mode: .palette(ramp), width: 3, height: 1) },
+            [0, 0, 0, 1, 1, 1, 5, 5, 5])
     }
 
     func testOrientationParsing() {
         // Big-endian TIFF, IFD0 with one SHORT Orientation = 6.
-        let mm: [UInt8] = Array("Exif".utf8) + [0, 0, 0x4D, 0x4D, 0, 42, 0, 0, 0, 8,
-                                                0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0]
+        let mm: [UInt8] =
+            Array("Exif".utf8) + [
+                0, 0, 0x4D, 0x4D, 0, 42, 0, 0, 0, 8,
+                0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0,
+            ]
         XCTAssertEqual(Orientation.read(exif: mm, xmp: nil), 6)
         XCTAssertEqual(Orientation.read(exif: Array(mm.dropFirst(6)), xmp: nil), 6)
         XCTAssertEqual(Orientation.read(exif: [1, 2, 3], xmp: Array("<x tiff:Orientation>3</x>".utf8)), 3)

@@ -24,8 +24,9 @@ final class ImageResizeTests: XCTestCase {
             }
             for r in entry.resized {
                 let interpolation = try XCTUnwrap(Interpolation(rawValue: r.interpolation))
-                let out = ImageResizer.resize(decoded, width: r.width, height: r.height, interpolation: interpolation,
-                                              keepAspectRatio: r.keepAspectRatio)
+                let out = ImageResizer.resize(
+                    decoded, width: r.width, height: r.height, interpolation: interpolation,
+                    keepAspectRatio: r.keepAspectRatio)
                 XCTAssertEqual([out.width, out.height], [r.width, r.height])
                 let diff = ByteDiff(out.pixels, try ImageIndex.bytes(r.ref))
                 let key = r.interpolation + (r.keepAspectRatio ? " keep_aspect_ratio" : "")
@@ -36,8 +37,9 @@ final class ImageResizeTests: XCTestCase {
                 }
             }
         }
-        print("load_img resize vs PIL, \(count) cases; max |diff| per method: "
-              + worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "load_img resize vs PIL, \(count) cases; max |diff| per method: "
+                + worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         XCTAssertGreaterThan(count, 130)
         XCTAssert(failures.isEmpty, "resize differs from PIL:\n" + failures.joined(separator: "\n"))
     }
@@ -55,8 +57,9 @@ final class ImageResizeTests: XCTestCase {
             }
             for t in entry.tf {
                 let method = try XCTUnwrap(TFResizeMethod(rawValue: t.method))
-                let out = ImageResizer.tensorflowResize(decoded, width: t.width, height: t.height, method: method,
-                                                        cropToAspectRatio: t.cropToAspectRatio)
+                let out = ImageResizer.tensorflowResize(
+                    decoded, width: t.width, height: t.height, method: method,
+                    cropToAspectRatio: t.cropToAspectRatio)
                 let expected = try ImageIndex.floats(t.ref)
                 XCTAssertEqual(out.count, expected.count)
                 guard out.count == expected.count else { continue }
@@ -68,8 +71,9 @@ final class ImageResizeTests: XCTestCase {
                 XCTAssertLessThanOrEqual(maxDiff, 1e-4, "\(entry.path) \(t.width)x\(t.height) \(key)")
             }
         }
-        print("tf.image.resize, \(count) cases; max |diff| per method: "
-              + worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "tf.image.resize, \(count) cases; max |diff| per method: "
+                + worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         XCTAssertGreaterThanOrEqual(count, 15)
     }
 
@@ -77,7 +81,8 @@ final class ImageResizeTests: XCTestCase {
 
     func testNearestAccumulatesLikePIL() {
         // keras-formats.md §4.1: 4 -> 10 picks [0,0,1,1,1,2,2,2,3,3] (closed form gives ...,2,3,3,3).
-        XCTAssertEqual(PILNearest.sourceIndices(inSize: 4, in0: 0, in1: 4, outSize: 10), [0, 0, 1, 1, 1, 2, 2, 2, 3, 3])
+        XCTAssertEqual(
+            PILNearest.sourceIndices(inSize: 4, in0: 0, in1: 4, outSize: 10), [0, 0, 1, 1, 1, 2, 2, 2, 3, 3])
         // Downscale 10 -> 4: positions 1.25, 3.75, 6.25, 8.75.
         XCTAssertEqual(PILNearest.sourceIndices(inSize: 10, in0: 0, in1: 10, outSize: 4), [1, 3, 6, 8])
         // A box shifts the start: box 2..6 of 8 -> 2 px: 3, 5.
@@ -103,25 +108,31 @@ final class ImageResizeTests: XCTestCase {
 
     func testKeepAspectRatioBoxes() {
         // Landscape 640x427 to a square: crop the width to 427, centered at (640 - 427) // 2.
-        XCTAssertTrue(ImageResizer.keepAspectRatioBox(width: 640, height: 427, targetWidth: 224, targetHeight: 224)
-                      == (106, 0, 533, 427))
+        XCTAssertTrue(
+            ImageResizer.keepAspectRatioBox(width: 640, height: 427, targetWidth: 224, targetHeight: 224)
+                == (106, 0, 533, 427))
         // 451x300 to 400x300: crop width = 300 * 400 // 300 = 400 -> box size equals the target
         // (PIL then crops instead of resampling).
-        XCTAssertTrue(ImageResizer.keepAspectRatioBox(width: 451, height: 300, targetWidth: 400, targetHeight: 300)
-                      == (25, 0, 425, 300))
+        XCTAssertTrue(
+            ImageResizer.keepAspectRatioBox(width: 451, height: 300, targetWidth: 400, targetHeight: 300)
+                == (25, 0, 425, 300))
         // Portrait target on a landscape image: 640x427 -> 97 wide, 131 high: crop width
         // 427 * 97 // 131 = 316, x0 = (640 - 316) // 2 = 162.
-        XCTAssertTrue(ImageResizer.keepAspectRatioBox(width: 640, height: 427, targetWidth: 97, targetHeight: 131)
-                      == (162, 0, 478, 427))
+        XCTAssertTrue(
+            ImageResizer.keepAspectRatioBox(width: 640, height: 427, targetWidth: 97, targetHeight: 131)
+                == (162, 0, 478, 427))
         // tf.data smart_resize: same numbers here, computed in float32.
-        XCTAssertTrue(ImageResizer.smartResizeCropBox(width: 640, height: 427, targetWidth: 224, targetHeight: 224)
-                      == (106, 0, 533, 427))
-        XCTAssertTrue(ImageResizer.smartResizeCropBox(width: 1, height: 1, targetWidth: 1000, targetHeight: 10)
-                      == (0, 0, 1, 1))
+        XCTAssertTrue(
+            ImageResizer.smartResizeCropBox(width: 640, height: 427, targetWidth: 224, targetHeight: 224)
+                == (106, 0, 533, 427))
+        XCTAssertTrue(
+            ImageResizer.smartResizeCropBox(width: 1, height: 1, targetWidth: 1000, targetHeight: 10)
+                == (0, 0, 1, 1))
         // A crop whose size equals the target is a plain copy of the window.
         let image = randomImage(width: 451, height: 300, seed: 7)
-        let cropped = ImageResizer.resize(image, width: 400, height: 300, interpolation: .lanczos,
-                                          keepAspectRatio: true)
+        let cropped = ImageResizer.resize(
+            image, width: 400, height: 300, interpolation: .lanczos,
+            keepAspectRatio: true)
         XCTAssertEqual(cropped, ImageResizer.crop(image, x0: 25, y0: 0, width: 400, height: 300))
     }
 
@@ -129,11 +140,13 @@ final class ImageResizeTests: XCTestCase {
         // 1x1 to 1000 wide, 10 high: crop height 1 * 10 // 1000 = 0, an empty box PIL accepts
         // (its check is `< 0`); every filter then reads the single pixel.
         let pixel = RGBImage(width: 1, height: 1, pixels: [200, 30, 90])
-        XCTAssertTrue(ImageResizer.keepAspectRatioBox(width: 1, height: 1, targetWidth: 1000, targetHeight: 10)
-                      == (0, 0, 1, 0))
+        XCTAssertTrue(
+            ImageResizer.keepAspectRatioBox(width: 1, height: 1, targetWidth: 1000, targetHeight: 10)
+                == (0, 0, 1, 0))
         for interpolation in Interpolation.allCases {
-            let out = ImageResizer.resize(pixel, width: 1000, height: 10, interpolation: interpolation,
-                                          keepAspectRatio: true)
+            let out = ImageResizer.resize(
+                pixel, width: 1000, height: 10, interpolation: interpolation,
+                keepAspectRatio: true)
             XCTAssertEqual(out.pixels, [UInt8]([200, 30, 90] * 10_000), "\(interpolation)")
         }
     }
@@ -142,8 +155,10 @@ final class ImageResizeTests: XCTestCase {
         let image = randomImage(width: 13, height: 7, seed: 3)
         for interpolation in Interpolation.allCases {
             XCTAssertEqual(ImageResizer.resize(image, width: 13, height: 7, interpolation: interpolation), image)
-            XCTAssertEqual(ImageResizer.resize(image, width: 13, height: 7, interpolation: interpolation,
-                                               keepAspectRatio: true), image)
+            XCTAssertEqual(
+                ImageResizer.resize(
+                    image, width: 13, height: 7, interpolation: interpolation,
+                    keepAspectRatio: true), image)
         }
     }
 
@@ -188,22 +203,26 @@ final class ImageResizeTests: XCTestCase {
         for (i, c) in cases.enumerated() {
             let image = randomImage(width: c.0, height: c.1, seed: UInt64(100 + i))
             let box = (Float(0), Float(0), Float(c.0), Float(c.1))
-            XCTAssertEqual(PILNearest.resize(image, width: c.2, height: c.3, box: box),
-                           PILNearest.resizeNaive(image, width: c.2, height: c.3, box: box), "\(c)")
+            XCTAssertEqual(
+                PILNearest.resize(image, width: c.2, height: c.3, box: box),
+                PILNearest.resizeNaive(image, width: c.2, height: c.3, box: box), "\(c)")
         }
         let image = randomImage(width: 40, height: 30, seed: 9)
         let box: (Float, Float, Float, Float) = (5, 0, 35, 30)
-        XCTAssertEqual(PILNearest.resize(image, width: 11, height: 13, box: box),
-                       PILNearest.resizeNaive(image, width: 11, height: 13, box: box))
+        XCTAssertEqual(
+            PILNearest.resize(image, width: 11, height: 13, box: box),
+            PILNearest.resizeNaive(image, width: 11, height: 13, box: box))
     }
 
     func testTFFastMatchesNaive() {
         for (i, c) in [(4, 3, 10, 7), (10, 7, 4, 3), (33, 21, 17, 40), (1, 1, 5, 3), (2, 9, 2, 9)].enumerated() {
             let image = randomImage(width: c.0, height: c.1, seed: UInt64(200 + i))
-            XCTAssertEqual(TFResize.bilinear(image, width: c.2, height: c.3),
-                           TFResize.bilinearNaive(image, width: c.2, height: c.3), "bilinear \(c)")
-            XCTAssertEqual(TFResize.bicubic(image, width: c.2, height: c.3),
-                           TFResize.bicubicNaive(image, width: c.2, height: c.3), "bicubic \(c)")
+            XCTAssertEqual(
+                TFResize.bilinear(image, width: c.2, height: c.3),
+                TFResize.bilinearNaive(image, width: c.2, height: c.3), "bilinear \(c)")
+            XCTAssertEqual(
+                TFResize.bicubic(image, width: c.2, height: c.3),
+                TFResize.bicubicNaive(image, width: c.2, height: c.3), "bicubic \(c)")
         }
     }
 }

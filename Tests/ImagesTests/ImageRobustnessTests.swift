@@ -42,8 +42,9 @@ final class ImageRobustnessTests: XCTestCase {
                     for transpose in [false, true] {
                         do {
                             let options = DecodeOptions(exifTranspose: transpose, maxPixels: 1 << 22)
-                            let image = try ImageDecoder.decode(data: Data(bytes), path: "\(seedPath)#\(v)",
-                                                                options: options)
+                            let image = try ImageDecoder.decode(
+                                data: Data(bytes), path: "\(seedPath)#\(v)",
+                                options: options)
                             XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
                             outcomes["decoded", default: 0] += 1
                         } catch let error as ImageError {

@@ -12,7 +12,9 @@ public enum Fixtures {
     public static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) -> String {
         let url = directory.appendingPathComponent(relative)
         if !FileManager.default.fileExists(atPath: url.path) {
-            XCTFail("fixture \(relative) missing: run scripts/test.sh, which generates fixtures with Keras", file: file, line: line)
+            XCTFail(
+                "fixture \(relative) missing: run scripts/test.sh, which generates fixtures with Keras", file: file,
+                line: line)
         }
         return url.path
     }
@@ -77,7 +79,8 @@ public struct CommandResult {
 /// the running test bundle (whatever the scratch path).
 public let extractBinary: String = {
     if let path = ProcessInfo.processInfo.environment["EXTRACT_BINARY"], !path.isEmpty { return path }
-    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("extract")
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "extract")
     return FileManager.default.isExecutableFile(atPath: beside.path)
         ? beside.path : Fixtures.packageRoot.appendingPathComponent(".build/debug/extract").path
 }()
@@ -87,7 +90,9 @@ public func runExtract(_ arguments: [String], environment: [String: String] = [:
 }
 
 /// Runs a program to completion and captures what a user would see.
-public func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+public func runProcess(
+    _ executable: URL, _ arguments: [String], environment: [String: String] = [:]
+) throws -> CommandResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -102,8 +107,9 @@ public func runProcess(_ executable: URL, _ arguments: [String], environment: [S
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
 }
 
 /// Runs Python code in the project's reference venv (`.venv`, made by scripts/test.sh): the

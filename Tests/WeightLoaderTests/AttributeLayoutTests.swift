@@ -22,7 +22,9 @@ final class AttributeLayoutTests: XCTestCase {
 
     /// The Keras model's own backbone arrays, `<layer name>/<index>` (legacy order).
     func kerasArrays(_ name: String) throws -> [String: NpyArray] {
-        try Npz.read(Fixtures.path(name.hasPrefix("attr/subclassed") ? "attr/subclassed_arrays.npz" : "attr/functional_arrays.npz"))
+        try Npz.read(
+            Fixtures.path(
+                name.hasPrefix("attr/subclassed") ? "attr/subclassed_arrays.npz" : "attr/functional_arrays.npz"))
     }
 
     /// Every array of the backbone lands where Keras has it: same layer name, same index,
@@ -99,8 +101,10 @@ final class AttributeLayoutTests: XCTestCase {
         let path = Fixtures.path("attr/subclassed.weights.h5")
         let file = try KerasWeightFile.open(path)
         XCTAssertThrowsError(try Binder.bind(file, to: ArchitectureCatalog.architecture("MobileNet_0.5"))) { error in
-            XCTAssertEqual(error as? WeightLoaderError, .shapeMismatch(
-                path: path, layer: "conv1", array: "conv1/0", expected: [3, 3, 3, 16], actual: [3, 3, 3, 8]))
+            XCTAssertEqual(
+                error as? WeightLoaderError,
+                .shapeMismatch(
+                    path: path, layer: "conv1", array: "conv1/0", expected: [3, 3, 3, 16], actual: [3, 3, 3, 8]))
             let text = "\(error)"
             XCTAssertFalse(text.contains("\n"), text)
             XCTAssertTrue(text.hasPrefix(path), text)

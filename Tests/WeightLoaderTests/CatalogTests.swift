@@ -17,7 +17,8 @@ final class CatalogTests: XCTestCase {
             XCTAssertEqual(arch.numParams, entry.params, entry.id)
             XCTAssertEqual(arch.layers.count, arch.numWeightedLayers, entry.id)
             XCTAssertEqual(arch.layers.flatMap(\.arrays).count, arch.numArrays, entry.id)
-            XCTAssertEqual(arch.layers.flatMap(\.arrays).reduce(0) { $0 + $1.shape.reduce(1, *) }, arch.numParams, entry.id)
+            XCTAssertEqual(
+                arch.layers.flatMap(\.arrays).reduce(0) { $0 + $1.shape.reduce(1, *) }, arch.numParams, entry.id)
             if let algorithm = entry.hashAlgorithm {
                 XCTAssertEqual(entry.hash?.count, algorithm == "sha256" ? 64 : 32, entry.id)
             }
@@ -26,9 +27,12 @@ final class CatalogTests: XCTestCase {
 
     func testTheTwoResNet50ReleasesAreTwoEntries() throws {
         let sameName = WeightsManifest.shared.entries(forFile: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
-        XCTAssertEqual(Set(sameName.compactMap(\.hash)), ["4d473c1dd8becc155b73f8504c6f6626", "a268eb855778b3df3c7506639542a6af"])
-        XCTAssertEqual(WeightsManifest.shared.entries(withHash: "a268eb855778b3df3c7506639542a6af").first?.bnEpsilon, 0.001)
-        XCTAssertEqual(WeightsManifest.shared.entries(withHash: "4d473c1dd8becc155b73f8504c6f6626").first?.bnEpsilon, 1.001e-5)
+        XCTAssertEqual(
+            Set(sameName.compactMap(\.hash)), ["4d473c1dd8becc155b73f8504c6f6626", "a268eb855778b3df3c7506639542a6af"])
+        XCTAssertEqual(
+            WeightsManifest.shared.entries(withHash: "a268eb855778b3df3c7506639542a6af").first?.bnEpsilon, 0.001)
+        XCTAssertEqual(
+            WeightsManifest.shared.entries(withHash: "4d473c1dd8becc155b73f8504c6f6626").first?.bnEpsilon, 1.001e-5)
     }
 
     func testEveryArchitectureBindsAPublishedStyleFileAndIsDetected() throws {

@@ -63,7 +63,10 @@ final class ErrorFixtureTests: XCTestCase {
 
     func testShapeMismatchNamesLayerArrayAndShapes() throws {
         let detail = try Self.detail("bad/shape_mismatch.h5")
-        guard case .shapeMismatch(_, let layer, let array, let expected, let actual)? = error(for: "bad/shape_mismatch.h5") else {
+        guard
+            case .shapeMismatch(_, let layer, let array, let expected, let actual)? = error(
+                for: "bad/shape_mismatch.h5")
+        else {
             return XCTFail("shape mismatch")
         }
         XCTAssertEqual(layer, detail["layer"] as? String)

@@ -52,9 +52,11 @@ final class FixtureBindingTests: XCTestCase {
                 let array = layer.arrays[check.arrayIndex]
                 XCTAssertEqual(array.shape, check.shape, "\(name) \(layer.name)")
                 let sum = array.values.reduce(0.0) { $0 + Double($1) }
-                XCTAssertEqual(sum, check.sum, accuracy: 1e-5 * max(1, abs(check.sum)) + 1e-4, "\(name) \(layer.name) sum")
+                XCTAssertEqual(
+                    sum, check.sum, accuracy: 1e-5 * max(1, abs(check.sum)) + 1e-4, "\(name) \(layer.name) sum")
                 for (got, expected) in zip(array.values, check.first) {
-                    XCTAssertEqual(Double(got), expected, accuracy: 1e-6 * max(1, abs(expected)), "\(name) \(layer.name) values")
+                    XCTAssertEqual(
+                        Double(got), expected, accuracy: 1e-6 * max(1, abs(expected)), "\(name) \(layer.name) values")
                 }
             }
         }
@@ -70,15 +72,19 @@ final class FixtureBindingTests: XCTestCase {
     }
 
     func testFrozenAndUnfrozenNestedSavesBindToTheSameValues() throws {
-        let pairs = [("full/nested_unfrozen_k3.h5", "full/nested_frozen_k3.h5"),
-                     ("full/nested_tfkeras.h5", "full/nested_frozen_tfkeras.h5")]
+        let pairs = [
+            ("full/nested_unfrozen_k3.h5", "full/nested_frozen_k3.h5"),
+            ("full/nested_tfkeras.h5", "full/nested_frozen_tfkeras.h5"),
+        ]
         for (a, b) in pairs {
             let arch = try ArchitectureCatalog.architecture("MobileNetV2_0.35")
             let x = try Binder.bind(KerasWeightFile.open(Fixtures.path(a)), to: arch)
             let y = try Binder.bind(KerasWeightFile.open(Fixtures.path(b)), to: arch)
             for (lx, ly) in zip(x.layers, y.layers) {
                 XCTAssertEqual(lx.name, ly.name)
-                for (ax, ay) in zip(lx.arrays, ly.arrays) { XCTAssertEqual(ax.values, ay.values, "\(a) vs \(b): \(ax.name)") }
+                for (ax, ay) in zip(lx.arrays, ly.arrays) {
+                    XCTAssertEqual(ax.values, ay.values, "\(a) vs \(b): \(ax.name)")
+                }
             }
         }
     }

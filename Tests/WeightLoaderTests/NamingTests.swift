@@ -16,8 +16,9 @@ final class NamingTests: XCTestCase {
 
     func testKeras3KeysOrderByOccurrenceNumberNotText() {
         let keys = ["conv2d_10", "conv2d_2", "conv2d", "batch_normalization_1", "conv2d_1", "batch_normalization"]
-        XCTAssertEqual(keys.sorted(by: KerasWeightFile.keras3KeyOrder),
-                       ["batch_normalization", "batch_normalization_1", "conv2d", "conv2d_1", "conv2d_2", "conv2d_10"])
+        XCTAssertEqual(
+            keys.sorted(by: KerasWeightFile.keras3KeyOrder),
+            ["batch_normalization", "batch_normalization_1", "conv2d", "conv2d_1", "conv2d_2", "conv2d_10"])
         XCTAssertEqual(KerasWeightFile.keras3ClassKey("depthwise_conv2d_3"), "depthwise_conv2d")
         XCTAssertEqual(KerasWeightFile.keras3ClassKey("dense"), "dense")
     }
@@ -25,13 +26,15 @@ final class NamingTests: XCTestCase {
     /// saving_lib._name_key: attributes in code-point order (capitals first), private ones last.
     func testAttributesOrderAsKerasVisitsThem() {
         let names = ["head", "_aux", "Backbone", "block1", "layers", "_Z", "block10", "block2"]
-        XCTAssertEqual(names.sorted(by: KerasWeightFile.attributeOrder),
-                       ["Backbone", "block1", "block10", "block2", "head", "layers", "_Z", "_aux"])
+        XCTAssertEqual(
+            names.sorted(by: KerasWeightFile.attributeOrder),
+            ["Backbone", "block1", "block10", "block2", "head", "layers", "_Z", "_aux"])
     }
 
     func testModelSelectionFollowsKerasDefaults() throws {
         XCTAssertEqual(try ModelSelection(name: "MobileNet").resolve().id, "mobilenet_1.0_224_notop")
-        XCTAssertEqual(try ModelSelection(name: "mobilenet_v2", alpha: 0.35, rows: 96).resolve().id, "mobilenet_v2_0.35_96_notop")
+        XCTAssertEqual(
+            try ModelSelection(name: "mobilenet_v2", alpha: 0.35, rows: 96).resolve().id, "mobilenet_v2_0.35_96_notop")
         XCTAssertEqual(try ModelSelection(name: "resnet50").resolve().architecture, "ResNet50")
         XCTAssertEqual(try ModelSelection(name: "resnet50_v0.2").resolve().architecture, "ResNet50_v0.2")
         XCTAssertEqual(try ModelSelection(name: "resnet50", includeTop: true).resolve().includeTop, true)
@@ -41,6 +44,9 @@ final class NamingTests: XCTestCase {
 
     func testWrongArchitectureMessageSpellsTheFlag() {
         let e = WeightLoaderError.wrongArchitecture(path: "w.h5", requested: "ResNet50", detected: "MobileNetV2_0.35")
-        XCTAssertEqual(e.description, "w.h5: holds MobileNetV2_0.35 weights, not ResNet50; pass --model mobilenetv2 --alpha 0.35 or another weights file")
+        XCTAssertEqual(
+            e.description,
+            "w.h5: holds MobileNetV2_0.35 weights, not ResNet50; pass --model mobilenetv2 --alpha 0.35 or another weights file"
+        )
     }
 }

@@ -136,7 +136,8 @@ final class WeightStoreTests: XCTestCase {
         try putInCache(stale, as: e.file)
         let path = store.path(for: e).path
         let staleMD5 = Insecure.MD5.hash(data: stale).map { String(format: "%02x", $0) }.joined()
-        let mismatch = WeightLoaderError.hashMismatch(path: path, algorithm: "md5", expected: payloadMD5, actual: staleMD5)
+        let mismatch = WeightLoaderError.hashMismatch(
+            path: path, algorithm: "md5", expected: payloadMD5, actual: staleMD5)
         XCTAssertThrowsError(try store.cached(e)) { XCTAssertEqual($0 as? WeightLoaderError, mismatch) }
         await assertThrows(mismatch) { try await store.locate(e, download: false) }
         await assertThrows(mismatch) { try await store.locate(e, download: true) }
@@ -169,7 +170,9 @@ final class WeightStoreTests: XCTestCase {
         XCTAssertFalse(found.isRequestedRelease)
         XCTAssertEqual(try store.cached(old)?.isRequestedRelease, true)
         let path = store.path(for: current).path
-        await assertThrows(.otherRelease(path: path, requested: "resnet50_notop", found: "resnet50_v0.2_notop", url: current.url)) {
+        await assertThrows(
+            .otherRelease(path: path, requested: "resnet50_notop", found: "resnet50_v0.2_notop", url: current.url)
+        ) {
             try await store.locate(current, download: false)
         }
         // Allowed to download, it replaces the other release as Keras' get_file() would.
@@ -212,7 +215,8 @@ final class WeightStoreTests: XCTestCase {
         let home = store.kerasHomeVariable.map { "KERAS_HOME=\($0)" } ?? "KERAS_HOME unset"
         XCTAssertEqual(
             expected.description,
-            "fixture_notop.h5 is not in \(store.modelsDirectory.path) (\(home)); download \(e.url) there or pass --weights PATH")
+            "fixture_notop.h5 is not in \(store.modelsDirectory.path) (\(home)); download \(e.url) there or pass --weights PATH"
+        )
         XCTAssertFalse(FileManager.default.fileExists(atPath: store.modelsDirectory.path), "nothing created")
     }
 
@@ -341,7 +345,9 @@ final class FixtureServer {
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
             process.terminate()
-            throw NSError(domain: "FixtureServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "fixture_server.py printed '\(text)'"])
+            throw NSError(
+                domain: "FixtureServer", code: 1,
+                userInfo: [NSLocalizedDescriptionKey: "fixture_server.py printed '\(text)'"])
         }
         self.port = port
     }

@@ -1,5 +1,5 @@
-import Foundation
 import Dispatch
+import Foundation
 import WeightLoader
 
 /// A `Graph` with its weights bound, planned once at load time by `Planner` (its passes, in
@@ -80,8 +80,10 @@ public final class CompiledGraph: @unchecked Sendable {
                 return max(acc, kernel.storageCount)
             case .separable(let p, _, _, _):
                 let w = step.window!
-                return max(acc, Kernels.separableConv2dScratchCount(
-                    window: w, depthMultiplier: p.depthMultiplier, outChannels: p.filters))
+                return max(
+                    acc,
+                    Kernels.separableConv2dScratchCount(
+                        window: w, depthMultiplier: p.depthMultiplier, outChannels: p.filters))
             default:
                 return acc
             }
@@ -211,7 +213,8 @@ public final class CompiledGraph: @unchecked Sendable {
             seconds.withUnsafeMutableBufferPointer { t in
                 withWorkspace { ws in
                     for n in 0..<(input.count / per) {
-                        runImage([x.baseAddress! + n * per], arena: ws.arena, scratch: ws.scratch, timings: t.baseAddress!)
+                        runImage(
+                            [x.baseAddress! + n * per], arena: ws.arena, scratch: ws.scratch, timings: t.baseAddress!)
                     }
                 }
             }

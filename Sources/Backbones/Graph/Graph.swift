@@ -139,7 +139,9 @@ public struct Graph: Sendable {
 
     /// A layer of the models nested `scopePath` deep (outermost first).
     @discardableResult
-    public mutating func add(_ name: String, _ op: GraphOp, _ inputs: NodeID..., in scopePath: [String]) throws -> NodeID {
+    public mutating func add(
+        _ name: String, _ op: GraphOp, _ inputs: NodeID..., in scopePath: [String]
+    ) throws -> NodeID {
         try add(name, op, inputs: inputs, in: scopePath)
     }
 

@@ -24,9 +24,11 @@ public enum GraphError: Error, Equatable, LocalizedError, CustomStringConvertibl
         case .inputSize(let model, let expected, let actual):
             return "\(model): input holds \(actual) floats, expected a multiple of \(expected) (one image)"
         case .inputCount(let model, let inputs, let outputs, let given):
-            return "\(model) has \(inputs) inputs and \(outputs) outputs; \(given) input tensors given (run(inputs:) takes one per input and returns one per output)"
+            return
+                "\(model) has \(inputs) inputs and \(outputs) outputs; \(given) input tensors given (run(inputs:) takes one per input and returns one per output)"
         case .unknownLayer(let model, let layer, let examples):
-            return "\(model) has no layer '\(layer)'; layers are named as in Keras, e.g. \(examples.joined(separator: ", ")) (`extract inspect` on the weights lists the weighted ones)"
+            return
+                "\(model) has no layer '\(layer)'; layers are named as in Keras, e.g. \(examples.joined(separator: ", ")) (`extract inspect` on the weights lists the weighted ones)"
         case .unsupportedArchitecture(let id, let supported):
             return "no backbone graph for \(id) yet; these run: \(supported.joined(separator: ", "))"
         }

@@ -203,4 +203,3 @@ public enum GraphOp: Equatable, Sendable {
         }
     }
 }
-

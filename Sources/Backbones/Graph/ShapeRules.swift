@@ -47,7 +47,9 @@ extension Graph {
         }
     }
 
-    static func inferShape(_ name: String, _ op: GraphOp, _ ins: [FeatureShape]) throws
+    static func inferShape(
+        _ name: String, _ op: GraphOp, _ ins: [FeatureShape]
+    ) throws
         -> FeatureShape
     {
         func fail(_ detail: String) -> GraphError { .badGraph(layer: name, detail: detail) }

@@ -24,7 +24,8 @@ public struct GemmWeights: Sendable {
         precondition(rows > 0 && columns > 0 && ld >= columns, "GEMM weights (\(rows), \(columns)) ld \(ld)")
         self.rows = rows
         self.columns = columns
-        packed = pack && Kernels.packedGemmAvailable
+        packed =
+            pack && Kernels.packedGemmAvailable
             && (rows * columns <= Kernels.packedGemmMaxFloats || (callRows ?? .max) <= Kernels.packedGemmFewRows)
         if packed {
             storage = [Float](unsafeUninitializedCapacity: ck_gemm_packed_count(Int32(rows), Int32(columns))) { b, n in

@@ -63,7 +63,9 @@ extension Kernels {
         return (folded, foldedBias)
     }
 
-    private static func batchNormScale(variance: [Float], gamma: [Float]?, epsilon: Float)
+    private static func batchNormScale(
+        variance: [Float], gamma: [Float]?, epsilon: Float
+    )
         -> [Double]
     {
         precondition(gamma == nil || gamma!.count == variance.count, "gamma/variance sizes")

@@ -23,7 +23,9 @@ public struct Padding: Equatable, Sendable {
     /// TensorFlow "same" along one axis: `out = ceil(n/s)`,
     /// `total = max((out-1)*s + (k-1)*d + 1 - n, 0)`, `before = total/2`, `after = total - before`
     /// (the odd pixel goes at the bottom/right).
-    public static func same(input n: Int, kernel k: Int, stride s: Int, dilation d: Int = 1)
+    public static func same(
+        input n: Int, kernel k: Int, stride s: Int, dilation d: Int = 1
+    )
         -> (out: Int, before: Int, after: Int)
     {
         precondition(n > 0 && k > 0 && s > 0 && d > 0, "bad window \(n) \(k) \(s) \(d)")
@@ -34,7 +36,9 @@ public struct Padding: Equatable, Sendable {
 
     /// "valid" along one axis: `out = ceil((n - (k-1)*d) / s)`, no padding. `out` is 0 when the
     /// dilated kernel is larger than the input.
-    public static func valid(input n: Int, kernel k: Int, stride s: Int, dilation d: Int = 1)
+    public static func valid(
+        input n: Int, kernel k: Int, stride s: Int, dilation d: Int = 1
+    )
         -> (out: Int, before: Int, after: Int)
     {
         precondition(n > 0 && k > 0 && s > 0 && d > 0, "bad window \(n) \(k) \(s) \(d)")

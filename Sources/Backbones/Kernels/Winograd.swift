@@ -84,7 +84,8 @@ extension Kernels {
         let (H, W, C) = (w.height, w.width, w.channels)
         let (OH, OW) = (w.outHeight, w.outWidth)
         let a = m + 2
-        precondition(u.count == a * a && u.allSatisfy { $0.rows == C && $0.columns == K }, "U is not \(a * a) × (\(C), \(K))")
+        precondition(
+            u.count == a * a && u.allSatisfy { $0.rows == C && $0.columns == K }, "U is not \(a * a) × (\(C), \(K))")
         let tilesWide = (OW + m - 1) / m
         let tiles = tilesWide * ((OH + m - 1) / m)
         let block = blockRows.map { $0 * tilesWide } ?? winogradBlockTiles(w, outChannels: K, tile: m)

@@ -21,7 +21,9 @@ struct FoldSqueezeExciteGate: PlannerPass {
 
     /// The convolution `node` (a multiply read only by `reader`) folds into, with the
     /// multiply's map and gate inputs.
-    static func gateFold(_ node: GraphNode, reader: GraphNode?, graph: Graph)
+    static func gateFold(
+        _ node: GraphNode, reader: GraphNode?, graph: Graph
+    )
         -> (conv: NodeID, map: NodeID, gate: NodeID)?
     {
         guard case .multiply = node.op, node.inputs.count == 2, let reader,

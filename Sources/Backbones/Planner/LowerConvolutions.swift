@@ -11,12 +11,14 @@ struct LowerConvolutions: PlannerPass {
             let s = plan.graph.shape(first)
             switch plan.steps[k].kind {
             case .conv(let p, let kernel, let bias):
-                let w = Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
+                let w = Graph.window(
+                    s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
                 if let gate = plan.steps[k].gate {
                     let weights = GemmWeights(kernel, rows: s.channels, columns: p.filters, callRows: w.outPixels)
                     plan.steps[k].kind = .ready(.gatedPointwise(p, kernel: weights, bias: bias))
                     plan.steps[k].inputs = [gate.map, gate.gate]
-                } else if let m = Self.winogradTile(w, outChannels: p.filters, groups: p.groups, options: plan.options) {
+                } else if let m = Self.winogradTile(w, outChannels: p.filters, groups: p.groups, options: plan.options)
+                {
                     let u = Kernels.winogradWeights(
                         Kernels.winogradKernel(kernel, channels: s.channels, outChannels: p.filters, tile: m),
                         channels: s.channels, outChannels: p.filters, tile: m)

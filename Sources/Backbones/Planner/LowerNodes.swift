@@ -41,9 +41,10 @@ enum LowerNodes {
             return .layerScale(gamma: w[0], activation: .linear)
         case .rescaling(let scale, let offset):
             let c = ins[0].channels
-            return .ready(.scaleOffset(
-                scale: [Float](repeating: scale, count: c), offset: [Float](repeating: offset, count: c),
-                activation: .linear))
+            return .ready(
+                .scaleOffset(
+                    scale: [Float](repeating: scale, count: c), offset: [Float](repeating: offset, count: c),
+                    activation: .linear))
         case .channelRescaling(let scale, let offset):
             return .ready(.scaleOffset(scale: scale, offset: offset, activation: .linear))
         case .normalization(let mean, let variance):

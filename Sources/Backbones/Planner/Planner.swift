@@ -146,11 +146,14 @@ struct PlanDraft {
         guard let s = input else { return nil }
         switch kind {
         case .conv(let p, _, _), .winograd(let p, _, _, _), .gatedPointwise(let p, _, _):
-            return Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
+            return Graph.window(
+                s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
         case .depthwise(let p, _, _):
-            return Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
+            return Graph.window(
+                s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
         case .separable(let p, _, _, _):
-            return Graph.window(s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
+            return Graph.window(
+                s, batch: 1, kernel: p.kernel, strides: p.strides, dilation: p.dilation, padding: p.padding)
         case .maxPool(let p), .averagePool(let p):
             return Graph.window(s, batch: 1, kernel: p.pool, strides: p.strides, dilation: (1, 1), padding: p.padding)
         default:

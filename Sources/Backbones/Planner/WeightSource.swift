@@ -31,7 +31,8 @@ struct WeightSource {
         }
         let exact = zip(bound.arrays, paths).filter { $1 == tail }.map(\.0)
         if !exact.isEmpty { return exact }
-        return zip(bound.arrays, paths).filter { $1.count >= tail.count && Array($1.suffix(tail.count)) == tail }.map(\.0)
+        return zip(bound.arrays, paths).filter { $1.count >= tail.count && Array($1.suffix(tail.count)) == tail }.map(
+            \.0)
     }
 
     private func checked(_ found: BoundArray, _ node: GraphNode, shape: [Int]) throws -> [Float] {

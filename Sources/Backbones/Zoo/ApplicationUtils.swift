@@ -33,9 +33,10 @@ public enum ApplicationUtils {
         }
         return try g.add(
             name,
-            .depthwiseConv2d(.init(
-                kernel: (kernel, kernel), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
-                useBias: false)),
+            .depthwiseConv2d(
+                .init(
+                    kernel: (kernel, kernel), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
+                    useBias: false)),
             x)
     }
 }

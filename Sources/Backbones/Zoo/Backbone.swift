@@ -20,7 +20,8 @@ public enum Backbone {
         if top && pooling != .none {
             throw GraphError.badGraph(
                 layer: "predictions",
-                detail: "pooling \(pooling.rawValue) applies to the features without the classifier (include_top=False)")
+                detail: "pooling \(pooling.rawValue) applies to the features without the classifier (include_top=False)"
+            )
         }
         if let v = ResNet.Variant(rawValue: base) {
             return try ResNet.graph(v, height: height, width: width, pooling: pooling, includeTop: top)
@@ -94,8 +95,11 @@ public enum Backbone {
             throw GraphError.unknownLayer(
                 model: g.name, layer: layer, examples: Array(near.isEmpty ? names.suffix(8) : near))
         }
-        g.output = node.shape.flat ? node.id : try g.addPooling(
-            pooling, node.id, avg: "\(layer)_global_average_pooling", max: "\(layer)_global_max_pooling")
+        g.output =
+            node.shape.flat
+            ? node.id
+            : try g.addPooling(
+                pooling, node.id, avg: "\(layer)_global_average_pooling", max: "\(layer)_global_max_pooling")
         return g
     }
 

@@ -39,15 +39,16 @@ public enum EfficientNet {
     }
 
     /// `DEFAULT_BLOCKS_ARGS`: every stage has id_skip=True and se_ratio=0.25.
-    static let blocksArgs: [(kernel: Int, repeats: Int, filtersIn: Int, filtersOut: Int, expandRatio: Int, strides: Int)] = [
-        (3, 1, 32, 16, 1, 1),
-        (3, 2, 16, 24, 6, 2),
-        (5, 2, 24, 40, 6, 2),
-        (3, 3, 40, 80, 6, 2),
-        (5, 3, 80, 112, 6, 1),
-        (5, 4, 112, 192, 6, 2),
-        (3, 1, 192, 320, 6, 1),
-    ]
+    static let blocksArgs:
+        [(kernel: Int, repeats: Int, filtersIn: Int, filtersOut: Int, expandRatio: Int, strides: Int)] = [
+            (3, 1, 32, 16, 1, 1),
+            (3, 2, 16, 24, 6, 2),
+            (5, 2, 24, 40, 6, 2),
+            (3, 3, 40, 80, 6, 2),
+            (5, 3, 80, 112, 6, 1),
+            (5, 4, 112, 192, 6, 2),
+            (3, 1, 192, 320, 6, 1),
+        ]
     static let seRatio = 0.25
 
     /// `IMAGENET_STDDEV_RGB`; the third preprocessing layer scales by `1/sqrt` of each.

@@ -57,8 +57,10 @@ public enum EfficientNetV2 {
     struct BlockArgs {
         let kernel: Int, repeats: Int, filtersIn: Int, filtersOut: Int, expandRatio: Int
         let seRatio: Double, strides: Int, fused: Bool
-        init(_ kernel: Int, _ repeats: Int, _ filtersIn: Int, _ filtersOut: Int,
-             _ expandRatio: Int, _ seRatio: Double, _ strides: Int, fused: Bool) {
+        init(
+            _ kernel: Int, _ repeats: Int, _ filtersIn: Int, _ filtersOut: Int,
+            _ expandRatio: Int, _ seRatio: Double, _ strides: Int, fused: Bool
+        ) {
             self.kernel = kernel
             self.repeats = repeats
             self.filtersIn = filtersIn
@@ -147,9 +149,10 @@ public enum EfficientNetV2 {
         }
         x = try g.add(
             "stem_conv",
-            .conv2d(.init(
-                filters: roundFilters(blocksArgs[0].filtersIn, widthCoefficient), kernel: (3, 3),
-                strides: (2, 2), padding: .same, useBias: false)),
+            .conv2d(
+                .init(
+                    filters: roundFilters(blocksArgs[0].filtersIn, widthCoefficient), kernel: (3, 3),
+                    strides: (2, 2), padding: .same, useBias: false)),
             x)
         x = try g.add("stem_bn", bn, x)
         x = try g.add("stem_activation", .activation(.swish), x)
@@ -172,9 +175,10 @@ public enum EfficientNetV2 {
 
         x = try g.add(
             "top_conv",
-            .conv2d(.init(
-                filters: roundFilters(1280, widthCoefficient), kernel: (1, 1), padding: .same,
-                useBias: false)),
+            .conv2d(
+                .init(
+                    filters: roundFilters(1280, widthCoefficient), kernel: (1, 1), padding: .same,
+                    useBias: false)),
             x)
         x = try g.add("top_bn", bn, x)
         x = try g.add("top_activation", .activation(.swish), x)
@@ -204,9 +208,10 @@ public enum EfficientNetV2 {
         }
         x = try g.add(
             "\(name)dwconv2",
-            .depthwiseConv2d(.init(
-                kernel: (p.kernel, p.kernel), strides: (p.strides, p.strides), padding: .same,
-                useBias: false)),
+            .depthwiseConv2d(
+                .init(
+                    kernel: (p.kernel, p.kernel), strides: (p.strides, p.strides), padding: .same,
+                    useBias: false)),
             x)
         x = try g.add("\(name)bn", bn, x)
         x = try g.add("\(name)activation", .activation(.swish), x)
@@ -229,9 +234,10 @@ public enum EfficientNetV2 {
         if expands {
             x = try g.add(
                 "\(name)expand_conv",
-                .conv2d(.init(
-                    filters: p.filters, kernel: (p.kernel, p.kernel), strides: (p.strides, p.strides),
-                    padding: .same, useBias: false)),
+                .conv2d(
+                    .init(
+                        filters: p.filters, kernel: (p.kernel, p.kernel), strides: (p.strides, p.strides),
+                        padding: .same, useBias: false)),
                 x)
             x = try g.add("\(name)expand_bn", bn, x)
             x = try g.add("\(name)expand_activation", .activation(.swish), x)
@@ -241,8 +247,9 @@ public enum EfficientNetV2 {
         let s = expands ? 1 : p.strides
         x = try g.add(
             "\(name)project_conv",
-            .conv2d(.init(
-                filters: p.filtersOut, kernel: (k, k), strides: (s, s), padding: .same, useBias: false)),
+            .conv2d(
+                .init(
+                    filters: p.filtersOut, kernel: (k, k), strides: (s, s), padding: .same, useBias: false)),
             x)
         x = try g.add("\(name)project_bn", bn, x)
         if !expands { x = try g.add("\(name)project_activation", .activation(.swish), x) }

@@ -14,8 +14,9 @@ public enum InceptionResNetV2 {
         height: Int, width: Int, pooling: GlobalPooling = .none, includeTop: Bool = false
     ) throws -> Graph {
         try Graph.requireInput(height: height, width: width, atLeast: 75)
-        var b = Builder(graph: Graph(
-            name: "inception_resnet_v2", input: FeatureShape(height: height, width: width, channels: 3)))
+        var b = Builder(
+            graph: Graph(
+                name: "inception_resnet_v2", input: FeatureShape(height: height, width: width, channels: 3)))
         // Stem: 35×35×192 at 299.
         var x = try b.conv2dBN(b.graph.input, 32, 3, strides: 2, padding: .valid)
         x = try b.conv2dBN(x, 32, 3, padding: .valid)
@@ -108,9 +109,10 @@ public enum InceptionResNetV2 {
             let convName = name ?? names("conv2d")
             var y = try graph.add(
                 convName,
-                .conv2d(.init(
-                    filters: filters, kernel: kernel, strides: (strides, strides), padding: padding,
-                    useBias: useBias)),
+                .conv2d(
+                    .init(
+                        filters: filters, kernel: kernel, strides: (strides, strides), padding: padding,
+                        useBias: useBias)),
                 x)
             if !useBias {
                 let bnName = name.map { "\($0)_bn" } ?? names("batch_normalization")

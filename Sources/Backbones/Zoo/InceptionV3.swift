@@ -111,9 +111,10 @@ public enum InceptionV3 {
         ) throws -> NodeID {
             var y = try graph.add(
                 names("conv2d"),
-                .conv2d(.init(
-                    filters: filters, kernel: (rows, cols), strides: (strides, strides),
-                    padding: padding, useBias: false)),
+                .conv2d(
+                    .init(
+                        filters: filters, kernel: (rows, cols), strides: (strides, strides),
+                        padding: padding, useBias: false)),
                 x)
             y = try graph.add(names("batch_normalization"), .batchNorm(epsilon: 1e-3, scale: false), y)
             return try graph.add(names("activation"), .activation(.relu), y)

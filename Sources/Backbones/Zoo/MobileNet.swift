@@ -26,9 +26,10 @@ public enum MobileNet {
         // _conv_block(img_input, 32, alpha, strides=(2, 2))
         var x = try g.add(
             "conv1",
-            .conv2d(.init(
-                filters: Int(32 * alpha), kernel: (3, 3), strides: (2, 2), padding: .same,
-                useBias: false)),
+            .conv2d(
+                .init(
+                    filters: Int(32 * alpha), kernel: (3, 3), strides: (2, 2), padding: .same,
+                    useBias: false)),
             g.input)
         x = try g.add("conv1_bn", bn, x)
         x = try g.add("conv1_relu", .activation(.relu6), x)
@@ -75,9 +76,10 @@ public enum MobileNet {
         }
         x = try g.add(
             "conv_dw_\(blockID)",
-            .depthwiseConv2d(.init(
-                kernel: (3, 3), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
-                useBias: false)),
+            .depthwiseConv2d(
+                .init(
+                    kernel: (3, 3), strides: (stride, stride), padding: stride == 1 ? .same : .valid,
+                    useBias: false)),
             x)
         x = try g.add("conv_dw_\(blockID)_bn", bn, x)
         x = try g.add("conv_dw_\(blockID)_relu", .activation(.relu6), x)

@@ -82,7 +82,8 @@ public enum MobileNetV2 {
         } else {
             prefix = "expanded_conv_"
         }
-        x = try ApplicationUtils.correctPaddedDepthwise(&g, pad: "\(prefix)pad", "\(prefix)depthwise", kernel: 3, stride: stride, x)
+        x = try ApplicationUtils.correctPaddedDepthwise(
+            &g, pad: "\(prefix)pad", "\(prefix)depthwise", kernel: 3, stride: stride, x)
         x = try g.add("\(prefix)depthwise_BN", bnMobileNetV2, x)
         x = try g.add("\(prefix)depthwise_relu", .activation(.relu6), x)
         x = try g.add(

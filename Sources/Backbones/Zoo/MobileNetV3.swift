@@ -174,7 +174,8 @@ public enum MobileNetV3 {
         if includeTop {
             // A convolutional head on the pooled (1, 1, C) map: conv_2 (with bias) + the stack's
             // activation, Dropout(0.2), the `logits` 1×1 convolution, Flatten, softmax.
-            let lastPoint = variant.alpha > 1.0
+            let lastPoint =
+                variant.alpha > 1.0
                 ? ApplicationUtils.makeDivisible(Double(variant.size.lastPointChannels) * variant.alpha, 8)
                 : variant.size.lastPointChannels
             x = try g.add(names.next("global_average_pooling2d"), .globalAveragePool(keepDims: true), x)
@@ -239,9 +240,10 @@ public enum MobileNetV3 {
         var x = try g.add("\(prefix)squeeze_excite_avg_pool", .globalAveragePool(keepDims: true), inputs)
         x = try g.add(
             "\(prefix)squeeze_excite_conv",
-            .conv2d(.init(
-                filters: ApplicationUtils.makeDivisible(Double(filters) * seRatio, 8), kernel: (1, 1),
-                padding: .same)),
+            .conv2d(
+                .init(
+                    filters: ApplicationUtils.makeDivisible(Double(filters) * seRatio, 8), kernel: (1, 1),
+                    padding: .same)),
             x)
         x = try g.add("\(prefix)squeeze_excite_relu", .activation(.relu), x)
         x = try g.add(

@@ -46,9 +46,10 @@ public enum NASNet {
 
         var x = try b.g.add(
             "stem_conv1",
-            .conv2d(.init(
-                filters: variant.stemBlockFilters, kernel: (3, 3), strides: (2, 2),
-                useBias: false)),
+            .conv2d(
+                .init(
+                    filters: variant.stemBlockFilters, kernel: (3, 3), strides: (2, 2),
+                    useBias: false)),
             b.g.input)
         x = try b.g.add("stem_bn1", bn, x)
 
@@ -122,16 +123,18 @@ public enum NASNet {
             }
             x = try g.add(
                 "separable_conv_1_\(blockID)",
-                .separableConv2d(.init(
-                    filters: filters, kernel: (kernel, kernel), strides: (stride, stride),
-                    padding: padding, useBias: false)),
+                .separableConv2d(
+                    .init(
+                        filters: filters, kernel: (kernel, kernel), strides: (stride, stride),
+                        padding: padding, useBias: false)),
                 x)
             x = try g.add("separable_conv_1_bn_\(blockID)", bn, x)
             x = try relu(x)
             x = try g.add(
                 "separable_conv_2_\(blockID)",
-                .separableConv2d(.init(
-                    filters: filters, kernel: (kernel, kernel), padding: .same, useBias: false)),
+                .separableConv2d(
+                    .init(
+                        filters: filters, kernel: (kernel, kernel), padding: .same, useBias: false)),
                 x)
             return try g.add("separable_conv_2_bn_\(blockID)", bn, x)
         }

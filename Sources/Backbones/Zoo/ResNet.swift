@@ -184,7 +184,8 @@ public enum ResNet {
                 let conv = "res\(stage)\(block)_branch", norm = "bn\(stage)\(block)_branch"
                 let stride = b == 0 && stage > 2 ? 2 : 1
                 let input = x
-                x = try g.add("\(conv)2a", .conv2d(.init(filters: filters, kernel: (1, 1), strides: (stride, stride))), x)
+                x = try g.add(
+                    "\(conv)2a", .conv2d(.init(filters: filters, kernel: (1, 1), strides: (stride, stride))), x)
                 x = try g.add("\(norm)2a", bn, x)
                 x = try relu(x)
                 x = try g.add("\(conv)2b", .conv2d(.init(filters: filters, kernel: (3, 3), padding: .same)), x)
@@ -194,7 +195,8 @@ public enum ResNet {
                 var shortcut = input
                 if b == 0 {
                     shortcut = try g.add(
-                        "\(conv)1", .conv2d(.init(filters: 4 * filters, kernel: (1, 1), strides: (stride, stride))), input)
+                        "\(conv)1", .conv2d(.init(filters: 4 * filters, kernel: (1, 1), strides: (stride, stride))),
+                        input)
                 }
                 x = try g.add("\(norm)2c", bn, x)
                 if b == 0 { shortcut = try g.add("\(norm)1", bn, shortcut) }

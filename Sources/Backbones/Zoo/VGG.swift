@@ -24,9 +24,10 @@ public enum VGG {
             for c in 1...n {
                 x = try g.add(
                     "block\(b + 1)_conv\(c)",
-                    .conv2d(.init(
-                        filters: filters[b], kernel: (3, 3), padding: .same, useBias: true,
-                        activation: .relu)),
+                    .conv2d(
+                        .init(
+                            filters: filters[b], kernel: (3, 3), padding: .same, useBias: true,
+                            activation: .relu)),
                     x)
             }
             x = try g.add("block\(b + 1)_pool", .maxPool(PoolParams(pool: (2, 2), strides: (2, 2))), x)

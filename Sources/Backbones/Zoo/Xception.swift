@@ -35,8 +35,9 @@ public enum Xception {
             let prefix = "block\(block)"
             var residual = try g.add(
                 names("conv2d"),
-                .conv2d(.init(
-                    filters: f2, kernel: (1, 1), strides: (2, 2), padding: .same, useBias: false)),
+                .conv2d(
+                    .init(
+                        filters: f2, kernel: (1, 1), strides: (2, 2), padding: .same, useBias: false)),
                 x)
             residual = try g.add(names("batch_normalization"), bn, residual)
             var y = x
