@@ -27,6 +27,9 @@ if [ ! -f ".fixtures/$key/expectations.json" ]; then
 fi
 ln -sfn "$key" .fixtures/current
 
+# One formatter configuration for the whole tree (.swift-format), enforced: a difference fails
+# the run before anything is built; `scripts/format.sh` rewrites the files.
+scripts/format.sh --check
 swift build
 # The command-line tests run the optimized binary: the end-to-end feature runs take 14 s with
 # it and 108 s with the debug build.
