@@ -86,3 +86,53 @@ final class BackboneRegistryTests: XCTestCase {
         }
     }
 }
+
+/// The graphs' weight specs (each op's `weightSpec`, at the op's own input shape) are the
+/// arrays Keras creates: for every architecture of the generated catalog, every weighted layer
+/// in Keras' order lists the same variables with the same shapes. The catalog is generated
+/// from Keras (scripts/gen_catalog.py); this is its check of the hand-built graphs.
+final class WeightSpecCatalogTests: XCTestCase {
+    /// (path inside the file layer, shape) of every array the graph's nodes read, grouped by
+    /// the file layer (the top-level layer, or the nested model holding the node).
+    func specArrays(_ g: Graph) -> [String: [(path: String, shape: [Int])]] {
+        var out: [String: [(path: String, shape: [Int])]] = [:]
+        for node in g.nodes {
+            guard let input = node.inputs.first else { continue }
+            for w in node.op.weightSpec(input: g.shape(input)) {
+                let variable = w.names.first ?? "variable"
+                out[node.weightsLayer, default: []].append(
+                    ((node.scopePath + [node.name, variable]).joined(separator: "/"), w.shape))
+            }
+        }
+        return out
+    }
+
+    func testEveryGraphListsTheArraysKerasCreates() throws {
+        var checked = 0
+        for id in Backbone.supported + Backbone.supportedTop {
+            let arch = try ArchitectureCatalog.architecture(id)
+            let entry = try XCTUnwrap(WeightsManifest.shared.entries.first { $0.architecture == id }, id)
+            let size = entry.defaultInput
+            let g = try Backbone.graph(id, height: size, width: size)
+            let spec = specArrays(g)
+            XCTAssertEqual(Set(spec.keys), Set(arch.layers.map(\.name)), id)
+            for layer in arch.layers {
+                // Keras' Normalization also stores `count` (int64, shape []); inference never reads it.
+                let keras = layer.arrays.filter { !($0.variable == "count" && $0.shape.isEmpty) }
+                let ours = spec[layer.name] ?? []
+                XCTAssertEqual(ours.map(\.shape), keras.map(\.shape), "\(id) \(layer.name) shapes")
+                // Keras' paths may start with name scopes (NASNet's `reduction_A_block_stem_1/...`);
+                // ours are the models and the layer: they must end Keras' path. LayerScale's
+                // one variable has an automatic name (`variable`, `variable_1`, ...).
+                for (o, k) in zip(ours, keras) {
+                    let want = k.path.split(separator: "/").map(String.init)
+                    var have = o.path.split(separator: "/").map(String.init)
+                    if layer.className == "LayerScale" { have[have.count - 1] = want.last ?? "" }
+                    XCTAssertEqual(Array(want.suffix(have.count)), have, "\(id) \(layer.name) names")
+                }
+                checked += ours.count
+            }
+        }
+        XCTAssertGreaterThan(checked, 10_000)
+    }
+}
