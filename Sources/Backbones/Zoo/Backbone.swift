@@ -87,7 +87,7 @@ public enum Backbone {
     ) throws -> Graph {
         var g = try graph(architecture, height: height, width: width, pooling: .none)
         guard
-            let node = g.nodes.first(where: { $0.name == layer })
+            let node = g.node(layer) ?? g.nodes.first(where: { $0.name == layer })
                 ?? g.nodes.last(where: { $0.scope == layer })
         else {
             let names = g.nodes.map(\.name)
