@@ -186,27 +186,11 @@ public struct HDF5Group: Sendable {
             if count == 0 { return [] }
             throw damaged("attribute \(name) is not a list of strings")
         }
-        if count == 0 { return [] }
-        if H5Tis_variable_str(type) > 0 {
-            let memType = H5Tcopy(chdf5_t_c_s1())
-            defer { H5Tclose(memType) }
-            H5Tset_size(memType, chdf5_variable())
-            // HDF5 does not convert between character sets; read in the file's own.
-            H5Tset_cset(memType, H5Tget_cset(type))
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(aid, memType, &pointers) >= 0 else { throw damaged("cannot read attribute \(name)") }
-            defer { H5Dvlen_reclaim(memType, space, chdf5_p_default(), &pointers) }
-            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        let values = hdf5Strings(type: type, space: space, count: count) { memType, buffer in
+            H5Aread(aid, memType, buffer)
         }
-        let width = H5Tget_size(type)
-        guard width > 0 else { return Array(repeating: "", count: count) }
-        var bytes = [UInt8](repeating: 0, count: width * count)
-        guard H5Aread(aid, type, &bytes) >= 0 else { throw damaged("cannot read attribute \(name)") }
-        return (0..<count).map { i in
-            let slice = bytes[(i * width)..<((i + 1) * width)]
-            let end = slice.firstIndex(of: 0) ?? slice.endIndex
-            return String(decoding: slice[slice.startIndex..<end], as: UTF8.self)
-        }
+        guard let values else { throw damaged("cannot read attribute \(name)") }
+        return values
     }
 }
 

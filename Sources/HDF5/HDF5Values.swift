@@ -43,29 +43,41 @@ extension HDF5Dataset {
             throw HDF5Error.unsupportedDType(
                 path: file.path, dataset: path, dtype: Self.dtype(of: type, did: did).rawValue)
         }
-        if count == 0 { return [] }
-        if H5Tis_variable_str(type) > 0 {
-            let memType = H5Tcopy(chdf5_t_c_s1())
-            defer { H5Tclose(memType) }
-            H5Tset_size(memType, chdf5_variable())
-            H5Tset_cset(memType, H5Tget_cset(type))
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Dread(did, memType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &pointers) >= 0 else {
-                throw hdf5Failure(.damaged(path: file.path, object: path, detail: "cannot read strings"))
-            }
-            defer { H5Dvlen_reclaim(memType, space, chdf5_p_default(), &pointers) }
-            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        let values = hdf5Strings(type: type, space: space, count: count) { memType, buffer in
+            H5Dread(did, memType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), buffer)
         }
-        let width = H5Tget_size(type)
-        guard width > 0 else { return Array(repeating: "", count: count) }
-        var bytes = [UInt8](repeating: 0, count: width * count)
-        guard H5Dread(did, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &bytes) >= 0 else {
+        guard let values else {
             throw hdf5Failure(.damaged(path: file.path, object: path, detail: "cannot read strings"))
         }
-        return (0..<count).map { i in
-            let slice = bytes[(i * width)..<((i + 1) * width)]
-            let end = slice.firstIndex(of: 0) ?? slice.endIndex
-            return String(decoding: slice[slice.startIndex..<end], as: UTF8.self)
-        }
+        return values
+    }
+}
+
+/// The `count` strings of the string type `type` over `space`, read by `read` (H5Aread or
+/// H5Dread into the memory type and buffer it is given): variable-length strings in the file's
+/// own character set (HDF5 does not convert between character sets), fixed-length ones up to
+/// their first NUL. nil when the read fails. Attributes and datasets share this.
+func hdf5Strings(
+    type: hid_t, space: hid_t, count: Int, read: (_ memType: hid_t, _ buffer: UnsafeMutableRawPointer) -> herr_t
+) -> [String]? {
+    if count == 0 { return [] }
+    if H5Tis_variable_str(type) > 0 {
+        let memType = H5Tcopy(chdf5_t_c_s1())
+        defer { H5Tclose(memType) }
+        H5Tset_size(memType, chdf5_variable())
+        H5Tset_cset(memType, H5Tget_cset(type))
+        var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+        guard pointers.withUnsafeMutableBytes({ read(memType, $0.baseAddress!) }) >= 0 else { return nil }
+        defer { H5Dvlen_reclaim(memType, space, chdf5_p_default(), &pointers) }
+        return pointers.map { $0.map { String(cString: $0) } ?? "" }
+    }
+    let width = H5Tget_size(type)
+    guard width > 0 else { return Array(repeating: "", count: count) }
+    var bytes = [UInt8](repeating: 0, count: width * count)
+    guard bytes.withUnsafeMutableBytes({ read(type, $0.baseAddress!) }) >= 0 else { return nil }
+    return (0..<count).map { i in
+        let slice = bytes[(i * width)..<((i + 1) * width)]
+        let end = slice.firstIndex(of: 0) ?? slice.endIndex
+        return String(decoding: slice[slice.startIndex..<end], as: UTF8.self)
     }
 }

@@ -58,7 +58,12 @@ public struct InspectReport: Codable, Sendable {
 public enum Inspector {
     /// Reads structure, hashes and the architectures the file binds to. No array values are read.
     public static func inspect(_ path: String, manifest: WeightsManifest = .shared) throws -> InspectReport {
-        let file = try KerasWeightFile.open(path)
+        try inspect(KerasWeightFile.open(path), manifest: manifest)
+    }
+
+    /// The same for a file already open (`extract inspect --model` then binds this one).
+    public static func inspect(_ file: KerasWeightFile, manifest: WeightsManifest = .shared) throws -> InspectReport {
+        let path = file.path
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let md5 = try FileHash.hex(of: path, algorithm: "md5")
         let sha = try FileHash.hex(of: path, algorithm: "sha256")

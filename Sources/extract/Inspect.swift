@@ -44,12 +44,14 @@ struct Inspect: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let report = try Inspector.inspect(file)
+            // Opened once: the report and the binding with --model read the same file.
+            let opened = try KerasWeightFile.open(file)
+            let report = try Inspector.inspect(opened)
             var bound: BindingPlan?
             var loadReport: String?
             if let entry = try selection.entry() {
                 let start = Date()
-                bound = try bindOrExplain(entry: entry, report: report)
+                bound = try Binder.planOrExplain(opened, ArchitectureCatalog.architecture(entry.architecture))
                 if load, let plan = bound {
                     let weights = try plan.load()
                     let seconds = Date().timeIntervalSince(start)
@@ -70,11 +72,6 @@ struct Inspect: AsyncParsableCommand {
         } catch {
             throw fail(error)
         }
-    }
-
-    /// Binds to the requested model, saying which model the file is when it is another.
-    func bindOrExplain(entry: WeightsEntry, report: InspectReport) throws -> BindingPlan {
-        try Binder.planOrExplain(KerasWeightFile.open(self.file), ArchitectureCatalog.architecture(entry.architecture))
     }
 
     func render(_ r: InspectReport, bound: BindingPlan?) -> String {
