@@ -118,6 +118,11 @@ public enum ImageDecoder {
             if raw.exif != nil { exif = Array(UnsafeBufferPointer(start: raw.exif, count: raw.exif_size)) }
             if raw.xmp != nil { xmp = Array(UnsafeBufferPointer(start: raw.xmp, count: raw.xmp_size)) }
         }
+        // Pillow cannot identify a file whose image has no pixels (a 0×0 GIF); no row is made of it.
+        if image.width == 0 || image.height == 0 {
+            throw ImageError.corrupt(
+                path: path, format: format, detail: "the image is \(image.width)×\(image.height), it has no pixels")
+        }
         if options.exifTranspose, let orientation = Orientation.read(exif: exif, xmp: xmp) {
             image = Orientation.apply(orientation, to: image)
         }
@@ -166,21 +171,41 @@ public enum ImageDecoder {
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 
-    /// The whole file, or `.unreadable` with the errno text.
+    /// The largest image file read: far above any real photograph (a 100-megapixel JPEG is
+    /// tens of MB), small enough that a sparse or runaway file is refused before it is read.
+    public static let maxFileBytes = 1 << 30
+
+    /// The whole file, or `.unreadable` with the errno text. Only a regular file is read: a
+    /// FIFO would block forever and a device (a link to /dev/zero) never ends, so both are
+    /// refused by what `fstat` says before any byte is read (opened non-blocking, so opening
+    /// a FIFO does not wait for a writer); a file over `maxFileBytes` is refused by its size.
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         if fd < 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var info = stat()
         if fstat(fd, &info) != 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw ImageError.unreadable(path: path, reason: String(cString: strerror(EISDIR)))
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ImageError.unreadable(path: path, reason: String(cString: strerror(EISDIR)))
+        case S_IFIFO: throw ImageError.notRegularFile(path: path, kind: "a FIFO (named pipe)")
+        case S_IFCHR: throw ImageError.notRegularFile(path: path, kind: "a character device")
+        case S_IFBLK: throw ImageError.notRegularFile(path: path, kind: "a block device")
+        case S_IFSOCK: throw ImageError.notRegularFile(path: path, kind: "a socket")
+        default: throw ImageError.notRegularFile(path: path, kind: "not a regular file")
+        }
+        if Int(info.st_size) > maxFileBytes {
+            throw ImageError.fileTooLarge(path: path, bytes: Int(info.st_size), limit: maxFileBytes)
         }
         // One spare byte so reading a file of the announced size ends without growing the buffer.
         var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
         var filled = 0
         while true {
             if filled == bytes.count {
+                // A file growing while it is read stops at the limit too.
+                if filled > maxFileBytes {
+                    throw ImageError.fileTooLarge(path: path, bytes: filled, limit: maxFileBytes)
+                }
                 bytes.append(contentsOf: [UInt8](repeating: 0, count: max(65536, bytes.count)))
             }
             let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }

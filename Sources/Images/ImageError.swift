@@ -15,12 +15,16 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case unsupported(path: String, format: ImageFormat, detail: String)
     /// More than `limit` pixels (Pillow's DecompressionBombError threshold).
     case tooLarge(path: String, width: Int, height: Int, limit: Int)
+    /// A FIFO, device or socket where an image file was expected; `kind` says which.
+    case notRegularFile(path: String, kind: String)
+    /// A file larger than any image is (`ImageDecoder.maxFileBytes`), refused before reading.
+    case fileTooLarge(path: String, bytes: Int, limit: Int)
 
     public var path: String {
         switch self {
         case .unreadable(let path, _), .emptyFile(let path), .notAnImage(let path, _),
             .truncated(let path, _, _), .corrupt(let path, _, _), .unsupported(let path, _, _),
-            .tooLarge(let path, _, _, _):
+            .tooLarge(let path, _, _, _), .notRegularFile(let path, _), .fileTooLarge(let path, _, _):
             return path
         }
     }
@@ -42,6 +46,10 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, LocalizedErro
         case .tooLarge(let path, let width, let height, let limit):
             return "\(path): \(width)x\(height) = \(width * height) pixels exceeds the limit of "
                 + "\(limit) pixels (possible decompression bomb; Pillow refuses it too)"
+        case .notRegularFile(let path, let kind):
+            return "\(path): not read: it is \(kind), not a regular file"
+        case .fileTooLarge(let path, let bytes, let limit):
+            return "\(path): not read: \(bytes) bytes is more than any image file (limit \(limit) bytes)"
         }
     }
 

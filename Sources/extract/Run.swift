@@ -47,11 +47,13 @@ struct Run: AsyncParsableCommand {
             there, nor --input-size for VGG, whose classifier is sized for 224×224.
 
             Unreadable images are skipped with a warning and listed in the run record \
-            (--strict stops instead).
+            (--strict stops instead); so is anything that is not a regular file (a FIFO, a \
+            device, a socket) and any file over 1 GiB, refused before it is read.
 
             Exit status: 0 done (even with skipped images); 1 bad input (no images, \
             unreadable weights, wrong model, unwritable output, an image with --strict); \
-            64 bad command line; 130 interrupted (nothing is left behind).
+            64 bad command line; 130 interrupted by Ctrl-C, SIGTERM or a closed terminal \
+            (SIGHUP; nothing is left behind).
             """
     )
 
@@ -285,7 +287,8 @@ final class Interrupt: @unchecked Sendable {
 
     static func install() -> Interrupt {
         let i = Interrupt()
-        for sig in [SIGINT, SIGTERM] {
+        // A closed terminal (SIGHUP) is an interruption like Ctrl-C or a kill.
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [i] in

@@ -148,5 +148,7 @@ func errorKind(_ error: ImageError) -> String {
     case .corrupt: return "corrupt"
     case .unsupported: return "unsupported"
     case .tooLarge: return "tooLarge"
+    case .notRegularFile: return "notRegularFile"
+    case .fileTooLarge: return "fileTooLarge"
     }
 }

@@ -83,3 +83,61 @@ final class ImageRobustnessTests: XCTestCase {
         return try String(contentsOf: url, encoding: .utf8)
     }
 }
+
+/// Inputs that are not image files at all: each is refused by what it is, before a byte is
+/// read, instead of hanging (a FIFO), growing without end (a link to /dev/zero) or reading
+/// gigabytes (a sparse file); an image with no pixels is refused as Pillow refuses it.
+final class HostileImageFileTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func refusal(_ path: String) -> ImageError? {
+        do {
+            _ = try ImageDecoder.decode(path: path)
+            return nil
+        } catch {
+            return error as? ImageError
+        }
+    }
+
+    func testFifoIsRefusedWithoutWaitingForAWriter() throws {
+        let fifo = dir.appendingPathComponent("x.jpg").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertEqual(refusal(fifo), .notRegularFile(path: fifo, kind: "a FIFO (named pipe)"))
+    }
+
+    func testLinkToADeviceIsRefused() throws {
+        let link = dir.appendingPathComponent("z.jpg").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/zero")
+        XCTAssertEqual(refusal(link), .notRegularFile(path: link, kind: "a character device"))
+    }
+
+    func testFileLargerThanAnyImageIsRefusedBeforeReading() throws {
+        let huge = dir.appendingPathComponent("huge.png").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: huge, contents: nil))
+        let size = ImageDecoder.maxFileBytes * 3
+        XCTAssertEqual(truncate(huge, off_t(size)), 0)  // sparse: no disk used
+        let start = ContinuousClock.now
+        XCTAssertEqual(refusal(huge), .fileTooLarge(path: huge, bytes: size, limit: ImageDecoder.maxFileBytes))
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(1), "refused by its size, not read")
+    }
+
+    /// A GIF whose screen and image are 0×0: `PIL.Image.open` raises UnidentifiedImageError.
+    func testImageWithoutPixelsIsRefused() throws {
+        var gif = Array("GIF89a".utf8) + [0, 0, 0, 0, 0x80, 0, 0] + [0, 0, 0, 255, 255, 255]
+        gif += [0x2C, 0, 0, 0, 0, 0, 0, 0, 0, 0] + [0x02, 0x02, 0x44, 0x01, 0x00] + [0x3B]
+        let path = dir.appendingPathComponent("zero.gif").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(gif)))
+        guard case .corrupt(let p, .gif, let detail)? = refusal(path) else {
+            return XCTFail("a 0×0 GIF must be refused, got \(String(describing: refusal(path)))")
+        }
+        XCTAssertEqual(p, path)
+        XCTAssertTrue(detail.contains("0×0"), detail)
+    }
+}
