@@ -45,6 +45,26 @@ extension OutputFormat {
             throw OutputError.cannotCreate(
                 path, reason: "it is an existing folder; name a file such as \(path)/feats.npy")
         }
+        // A side file that cannot be replaced would fail only after all the work, once some
+        // files are already in place; every name the run may write is checked now.
+        for side in try files(path) where side != path {
+            if FileManager.default.fileExists(atPath: side, isDirectory: &isDir), isDir.boolValue {
+                throw OutputError.cannotCreate(
+                    path,
+                    reason:
+                        "\(side), which the run writes beside it, is an existing folder; move it or choose another -o")
+            }
+        }
+    }
+
+    /// Every file a run writing `path` may create: the features, the run record, the
+    /// classifier's predictions, and beside a .npy its labels, classes and index.
+    public static func files(_ path: String) throws -> [String] {
+        let format = try OutputFormat(path: path)
+        let stem = (path as NSString).deletingPathExtension
+        var out = [path, stem + ".run.json", stem + ".predictions.csv"]
+        if format == .npy { out += [stem + ".labels.npy", stem + ".classes.txt", stem + ".index.csv"] }
+        return out
     }
 }
 

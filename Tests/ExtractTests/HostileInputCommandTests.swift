@@ -60,6 +60,24 @@ final class HostileInputCommandTests: XCTestCase {
         XCTAssertTrue(single.stderr.contains("1 × 1024 float32 (1 skipped)"), single.stderr)
     }
 
+    /// A folder where a side file goes (`f.labels.npy/`) is refused before any work, so no
+    /// other file of the run (f.run.json, f.npy) appears; it used to fail after all the work
+    /// with f.run.json already in place.
+    func testSideFileThatIsAFolderIsRefusedBeforeAnyWork() throws {
+        for side in ["f.labels.npy", "f.run.json", "f.index.csv"] {
+            let dir = tmp.appendingPathComponent(UUID().uuidString)
+            try FileManager.default.createDirectory(
+                at: dir.appendingPathComponent(side), withIntermediateDirectories: true)
+            let r = try runExtract([
+                "--weights", weights, photo, "-o", dir.appendingPathComponent("f.npy").path, "--quiet",
+            ])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("\(side), which the run writes beside it, is an existing folder"), r.stderr)
+            XCTAssertEqual(
+                try FileManager.default.contentsOfDirectory(atPath: dir.path), [side], "nothing else written")
+        }
+    }
+
     /// Ctrl-C, a kill and a closed terminal end a run alike: status 130, one line, and neither
     /// the output nor its temporary is left.
     func testEverySignalOfAnInterruptionLeavesNothing() throws {
