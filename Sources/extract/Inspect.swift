@@ -66,7 +66,7 @@ struct Inspect: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             } else {
-                print(render(report, bound: bound), terminator: "")
+                print(Self.terminalSafe(render(report, bound: bound)), terminator: "")
             }
             if let loadReport { FileHandle.standardError.write(Data("\(loadReport)\n".utf8)) }
         } catch {
@@ -152,6 +152,28 @@ struct Inspect: AsyncParsableCommand {
             }
         }
         return out
+    }
+
+    /// Text read from a file of unknown origin, made safe for a terminal: control characters
+    /// (an escape sequence in a layer name would reach the terminal) are shown as `\u{1B}`, and
+    /// a line is cut at `maxLine` characters (a 200 MB attribute stays one short line).
+    static func terminalSafe(_ text: String, maxLine: Int = 400) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var out = ""
+            var count = 0
+            for scalar in line.unicodeScalars {
+                if count == maxLine {
+                    out += "… (\(line.unicodeScalars.count - maxLine) more characters)"
+                    break
+                }
+                let v = scalar.value
+                out +=
+                    v < 0x20 || (0x7F...0x9F).contains(v)
+                    ? "\\u{\(String(v, radix: 16, uppercase: true))}" : String(scalar)
+                count += 1
+            }
+            return out
+        }.joined(separator: "\n")
     }
 
     func layoutText(_ layout: String) -> String {

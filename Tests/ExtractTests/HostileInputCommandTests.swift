@@ -78,6 +78,32 @@ final class HostileInputCommandTests: XCTestCase {
         }
     }
 
+    /// `inspect` on a hostile file: a layer name holding a terminal escape sequence and a
+    /// megabyte-long version attribute print as one escaped, bounded line each, not as a
+    /// recoloured terminal and a megabyte of stdout.
+    func testInspectEscapesAndBoundsWhatTheFileSays() throws {
+        let path = tmp.appendingPathComponent("hostile.h5").path
+        let made = try runPython(
+            """
+            import sys, h5py, numpy as np
+            with h5py.File(sys.argv[1], "w") as f:
+                name = "dense\\x1b[31mred\\x1b[0m"
+                f.attrs["layer_names"] = [name.encode()]
+                f.attrs["backend"] = "tensorflow"
+                f.attrs["keras_version"] = "3." + "9" * 1_000_000
+                g = f.create_group(name)
+                g.attrs["weight_names"] = [(name + "/kernel").encode()]
+                g.create_dataset(name + "/kernel", data=np.zeros((2, 3), "float32"))
+            """, [path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let r = try runExtract(["inspect", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.unicodeScalars.contains("\u{1B}"), "no escape character reaches the terminal")
+        XCTAssertTrue(r.stdout.contains("dense\\u{1B}[31mred"), r.stdout.prefix(2000).description)
+        XCTAssertLessThan(r.stdout.count, 20_000, "bounded, not the attribute's megabyte")
+        XCTAssertTrue(r.stdout.contains("more characters)"), r.stdout.prefix(2000).description)
+    }
+
     /// Ctrl-C, a kill and a closed terminal end a run alike: status 130, one line, and neither
     /// the output nor its temporary is left.
     func testEverySignalOfAnInterruptionLeavesNothing() throws {
