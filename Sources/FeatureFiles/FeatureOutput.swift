@@ -92,12 +92,27 @@ public final class FeatureOutput {
         }
         // For .npz/.h5 the rows stream to a hidden .npy that is packed at the end.
         let rowsPath = format == .npy ? path : "\(stem).features-rows.npy"
-        rows = try NpyRowWriter(rowsPath, rowShape: rowShape, expectedRows: expectedRows)
+        let format = format
+        rows = try Self.namingOutput(path, format) {
+            try NpyRowWriter(rowsPath, rowShape: rowShape, expectedRows: expectedRows)
+        }
     }
 
     public var count: Int { rows.rows }
 
-    public func append(_ features: [Float]) throws { try rows.append(features) }
+    public func append(_ features: [Float]) throws { try Self.namingOutput(path, format) { try rows.append(features) } }
+
+    /// The spool a .npz/.h5 streams its rows to is ours, not the user's: a failure there (a full
+    /// disk) is reported as a failure to write the output they named.
+    static func namingOutput<T>(_ path: String, _ format: OutputFormat, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch OutputError.writeFailed(_, let reason) where format != .npy {
+            throw OutputError.writeFailed(path, reason: reason)
+        } catch OutputError.cannotCreate(_, let reason) where format != .npy {
+            throw OutputError.cannotCreate(path, reason: reason)
+        }
+    }
 
     /// Writes the side files and the packed formats, then renames everything into place.
     /// `names` and `labels` are per written row; `classNames` empty when unlabeled;
@@ -126,7 +141,7 @@ public final class FeatureOutput {
             pending.removeAll()
             try rows.commit()
         case .npz:
-            try rows.commit()
+            try Self.namingOutput(path, format) { try rows.commit() }
             defer { unlink(rows.file.destination) }
             let archive = try AtomicFile(reserving: path)
             pending.append(archive)
@@ -136,7 +151,7 @@ public final class FeatureOutput {
             for f in pending { try f.commit() }
             pending.removeAll()
         case .h5:
-            try rows.commit()
+            try Self.namingOutput(path, format) { try rows.commit() }
             defer { unlink(rows.file.destination) }
             let h5 = try AtomicFile(reserving: path)
             pending.append(h5)

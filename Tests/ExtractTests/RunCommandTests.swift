@@ -356,5 +356,18 @@ final class RunCommandErrorTests: XCTestCase {
         XCTAssertTrue(text.contains("File too large"), text)
         let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0 != "empty" }
         XCTAssertEqual(left, [], "nothing is left behind")
+
+        // .npz and .h5 stream rows to a spool of ours first: the error names the user's file.
+        for name in ["full.npz", "full.h5"] {
+            let packed = tmp.appendingPathComponent(name).path
+            let command = ([extractBinary] + weights + ["--quiet", photos, "-o", packed]).map { "'\($0)'" }
+                .joined(separator: " ")
+            let r = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", "ulimit -f 16; exec \(command)"])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("writing \(packed) failed: File too large"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("features-rows"), r.stderr)
+            XCTAssertEqual(
+                try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0 != "empty" }, [], name)
+        }
     }
 }
