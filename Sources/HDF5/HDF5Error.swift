@@ -10,6 +10,8 @@ public enum HDF5Error: Error, Equatable, LocalizedError, CustomStringConvertible
     case truncated(path: String, detail: String)
     case damaged(path: String, object: String, detail: String)
     case unsupportedDType(path: String, dataset: String, dtype: String)
+    /// The dataset is compressed with a filter this libhdf5 lacks (h5py's own lzf, a plugin).
+    case unavailableFilter(path: String, dataset: String, filter: String)
     /// libhdf5 could not create the file (H5Fcreate failed).
     case cannotCreate(path: String)
     /// libhdf5 refused a dataset, a write or the final flush of a file being written.
@@ -25,6 +27,8 @@ public enum HDF5Error: Error, Equatable, LocalizedError, CustomStringConvertible
         case .damaged(let path, let object, let detail): return "\(path): damaged HDF5 object \(object): \(detail)"
         case .unsupportedDType(let path, let dataset, let dtype):
             return "\(path): dataset \(dataset) has unsupported type \(dtype)"
+        case .unavailableFilter(let path, let dataset, let filter):
+            return "\(path): dataset \(dataset) is compressed with the \(filter) filter, which libhdf5 does not include"
         case .cannotCreate(let path): return "\(path): HDF5 cannot create the file"
         case .writeFailed(let path, let object): return "\(path): libhdf5 could not write \(object)"
         }

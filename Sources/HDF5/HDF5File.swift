@@ -283,10 +283,33 @@ public struct HDF5Dataset: Sendable {
             H5Dread(did, chdf5_t_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
         }
         guard status >= 0 else {
+            if let filter = Self.unavailableFilter(did) {
+                throw hdf5Failure(HDF5Error.unavailableFilter(path: file.path, dataset: path, filter: filter))
+            }
             throw hdf5Failure(
                 HDF5Error.damaged(path: file.path, object: path, detail: "cannot read data (file damaged or truncated)")
             )
         }
         return out
+    }
+
+    /// The name of a filter in the dataset's pipeline that this libhdf5 cannot apply (h5py's
+    /// lzf is id 32000, registered only inside h5py), or nil: a failed read is then damage.
+    static func unavailableFilter(_ did: hid_t) -> String? {
+        let plist = H5Dget_create_plist(did)
+        guard plist >= 0 else { return nil }
+        defer { H5Pclose(plist) }
+        for i in 0..<max(H5Pget_nfilters(plist), 0) {
+            var flags: UInt32 = 0
+            var count = 0
+            var config: UInt32 = 0
+            var name = [CChar](repeating: 0, count: 64)
+            let id = H5Pget_filter2(plist, UInt32(i), &flags, &count, nil, name.count, &name, &config)
+            if id >= 0, H5Zfilter_avail(id) <= 0 {
+                let text = String(cString: name)
+                return id == 32000 ? "lzf" : text.isEmpty ? "id \(id)" : "\(text) (id \(id))"
+            }
+        }
+        return nil
     }
 }

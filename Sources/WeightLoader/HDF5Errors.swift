@@ -13,6 +13,8 @@ extension WeightLoaderError {
         case .damaged(let path, let object, let detail): self = .damaged(path: path, object: object, detail: detail)
         case .unsupportedDType(let path, let dataset, let dtype):
             self = .unsupportedDType(path: path, dataset: dataset, dtype: dtype)
+        case .unavailableFilter(let path, let dataset, let filter):
+            self = .unavailableFilter(path: path, dataset: dataset, filter: filter)
         case .cannotCreate(let path): self = .writeFailed(path: path, reason: "HDF5 cannot create the file")
         case .writeFailed(let path, let object):
             self = .writeFailed(path: path, reason: "libhdf5 could not write \(object)")

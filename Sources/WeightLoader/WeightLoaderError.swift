@@ -9,6 +9,8 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
     case notHDF5(path: String)
     case truncated(path: String, detail: String)
     case damaged(path: String, object: String, detail: String)
+    /// An array compressed with a filter libhdf5 lacks (h5py's lzf): the file is sound.
+    case unavailableFilter(path: String, dataset: String, filter: String)
     case unknownLayout(path: String, found: [String])
     case notKerasArchive(path: String, detail: String)
     case layerCountMismatch(
@@ -47,6 +49,9 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
             return "\(path): the HDF5 file is truncated or damaged (\(detail)); download or copy it again"
         case .damaged(let path, let object, let detail):
             return "\(path): damaged HDF5 object \(object): \(detail); download or copy the file again"
+        case .unavailableFilter(let path, let dataset, let filter):
+            return
+                "\(path): array \(dataset) is compressed with the \(filter) filter (an h5py plugin), which libhdf5 does not include; the file is not damaged: save it again without compression or with gzip (h5py: compression=\"gzip\")"
         case .unknownLayout(let path, let found):
             let list = found.isEmpty ? "nothing" : found.prefix(8).joined(separator: ", ")
             return

@@ -104,6 +104,33 @@ final class HostileInputCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("more characters)"), r.stdout.prefix(2000).description)
     }
 
+    /// Weights h5py saved with its own lzf compression are sound; libhdf5 lacks the filter. The
+    /// error says so and what to do, instead of calling the file damaged.
+    func testLzfCompressedWeightsAreNotCalledDamaged() throws {
+        let lzf = tmp.appendingPathComponent("mobilenet_1_0_224_lzf.h5").path
+        let made = try runPython(
+            """
+            import sys, h5py
+            with h5py.File(sys.argv[1]) as s, h5py.File(sys.argv[2], "w") as d:
+                for k, v in s.attrs.items(): d.attrs[k] = v
+                def copy(name, obj):
+                    if isinstance(obj, h5py.Group):
+                        g = d.require_group(name)
+                        for k, v in obj.attrs.items(): g.attrs[k] = v
+                    else:
+                        d.create_dataset(name, data=obj[()], compression="lzf" if obj.ndim else None)
+                s.visititems(copy)
+            """, [weights, lzf])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let out = tmp.appendingPathComponent("f.npy").path
+        let r = try runExtract(["--weights", lzf, "--model", "mobilenet", photo, "-o", out])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("is compressed with the lzf filter"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("the file is not damaged"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("damaged HDF5"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     /// Ctrl-C, a kill and a closed terminal end a run alike: status 130, one line, and neither
     /// the output nor its temporary is left.
     func testEverySignalOfAnInterruptionLeavesNothing() throws {
