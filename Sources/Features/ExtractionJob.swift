@@ -148,10 +148,11 @@ public struct ExtractionJob: Sendable {
         let dataset = try scan()
         dataset.warnings.forEach(events.note)
         try OutputFormat.checkDestination(output)
-        let loaded = try await LoadedModel.load(
-            model, download: download, warn: { events.note("warning: \($0)") }, progress: events.download)
-        let extractor = try FeatureExtractor(
-            loaded, pooling: resolvedPooling, layer: layer, preprocess: preprocess, options: plan)
+        // The loaded arrays live only while the graph is planned.
+        let extractor = try await FeatureExtractor(
+            LoadedModel.load(
+                model, download: download, warn: { events.note("warning: \($0)") }, progress: events.download),
+            pooling: resolvedPooling, layer: layer, preprocess: preprocess, options: plan)
         let pipeline = ImagePipeline(
             height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: image.filter,
             keepAspectRatio: image.keepAspectRatio, resize: image.resize, exifTranspose: image.exifTranspose,
@@ -177,7 +178,7 @@ public struct ExtractionJob: Sendable {
                     "none of the \(dataset.items.count) images could be read; nothing was written")
             }
             let record = RunRecord(
-                loaded: loaded, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
+                source: extractor.source, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
                 summary: summary, output: sink.path, flattened: flatten, top: extractor.includeTop ? topK : nil,
                 command: command)
             try sink.finish(
@@ -195,7 +196,7 @@ public struct ExtractionJob: Sendable {
     /// What will be run, said before the first image: the model and its output, the decided
     /// settings with their sources, and what will not be read.
     func header(_ extractor: FeatureExtractor, _ dataset: Dataset) -> [String] {
-        let loaded = extractor.loaded
+        let loaded = extractor.source
         let what =
             extractor.includeTop
             ? "\(extractor.width) class probabilities per image"

@@ -6,16 +6,17 @@ import Foundation
 import WeightLoader
 
 public final class FeatureExtractor: @unchecked Sendable {
-    public let loaded: LoadedModel
+    /// What the weights were: the bound arrays themselves are not kept once planned.
+    public let source: WeightsSource
     public let pooling: GlobalPooling
     /// The layer whose output is taken (`--layer`), nil for the last one.
     public let layer: String?
     public let preprocess: PreprocessMode
     public let model: CompiledGraph
 
-    public var entry: WeightsEntry { loaded.entry }
-    public var weightsPath: String { loaded.weightsPath }
-    public var inputSize: InputSize { loaded.inputSize }
+    public var entry: WeightsEntry { source.entry }
+    public var weightsPath: String { source.weightsPath }
+    public var inputSize: InputSize { source.inputSize }
     /// Whether the model ends in the ImageNet classifier (a top entry): rows are (1000)
     /// probabilities, decoded with `Predictions.top`.
     public var includeTop: Bool { entry.includeTop }
@@ -48,7 +49,7 @@ public final class FeatureExtractor: @unchecked Sendable {
                 try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling)
             }
             ?? Backbone.graph(id, height: size.height, width: size.width, pooling: pooling)
-        self.loaded = loaded
+        self.source = loaded.source
         self.pooling = pooling
         self.layer = layer
         self.preprocess = mode

@@ -8,20 +8,19 @@ import Foundation
 import WeightLoader
 
 public struct LoadedModel: Sendable {
-    /// What was decided, and from what (the header line and the run record say it).
-    public let decision: ModelDecision
-    /// The weight file the arrays came from (`--weights`, or the Keras cache's copy).
-    public let weightsPath: String
+    /// Where the weights came from and what was decided: all a plan keeps of them.
+    public let source: WeightsSource
+    /// Every array, read once; planning copies what it needs, so a plan does not keep these.
     public let weights: BoundWeights
-    /// The file's hex digest in `hashAlgorithm`.
-    public let digest: String
-    /// How the file's integrity was established (`published md5 verified`, ...).
-    public let integrity: String
 
-    public var entry: WeightsEntry { decision.entry }
-    public var inputSize: InputSize { decision.inputSize.value }
-    public var includeTop: Bool { entry.includeTop }
-    public var hashAlgorithm: String { decision.hashAlgorithm }
+    public var decision: ModelDecision { source.decision }
+    public var weightsPath: String { source.weightsPath }
+    public var digest: String { source.digest }
+    public var integrity: String { source.integrity }
+    public var entry: WeightsEntry { source.entry }
+    public var inputSize: InputSize { source.inputSize }
+    public var includeTop: Bool { source.includeTop }
+    public var hashAlgorithm: String { source.hashAlgorithm }
 
     /// Decides the model, checks the input size, finds the weights (`--weights`, else the Keras
     /// cache, downloading when `download` allows), then opens, binds and hashes the file once.
@@ -60,7 +59,27 @@ public struct LoadedModel: Sendable {
         }
         let digest = try known ?? decision.digest?.hex ?? FileHash.hex(of: path, algorithm: decision.hashAlgorithm)
         return LoadedModel(
-            decision: decision, weightsPath: path, weights: weights, digest: digest,
-            integrity: decision.integrity(digest: digest))
+            source: WeightsSource(
+                decision: decision, weightsPath: path, digest: digest, integrity: decision.integrity(digest: digest)),
+            weights: weights)
     }
+}
+
+/// What a set of features was made from: the decided model, the weight file, its digest and
+/// how its integrity was established. Small, so an extractor and the run record keep it
+/// while the bound arrays are freed once planned.
+public struct WeightsSource: Sendable {
+    /// What was decided, and from what (the header line and the run record say it).
+    public let decision: ModelDecision
+    /// The weight file the arrays came from (`--weights`, or the Keras cache's copy).
+    public let weightsPath: String
+    /// The file's hex digest in `hashAlgorithm`.
+    public let digest: String
+    /// How the file's integrity was established (`published md5 verified`, ...).
+    public let integrity: String
+
+    public var entry: WeightsEntry { decision.entry }
+    public var inputSize: InputSize { decision.inputSize.value }
+    public var includeTop: Bool { entry.includeTop }
+    public var hashAlgorithm: String { decision.hashAlgorithm }
 }

@@ -95,7 +95,8 @@ public struct RunRecord: Codable, Equatable, Sendable {
     public let imagesPerSecond: Double
 
     init(
-        loaded: LoadedModel, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset, inputs: [String],
+        source loaded: WeightsSource, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset,
+        inputs: [String],
         summary: ExtractionSummary, output: String, flattened: Bool, top: Int?, command: [String]
     ) {
         let decision = loaded.decision

@@ -74,7 +74,9 @@ struct Verify: AsyncParsableCommand {
                 throw NpyError.malformed(reference, "no Keras outputs (none, avg, max or layer_NAME) beside `inputs`")
             }
             // Opened, detected and bound once; each output is planned from the same weights.
-            let loaded = try await LoadedModel.load(
+            // Released once the last output is planned, so the arrays are not kept beside the
+            // plan while it is timed (as one output's run would not keep them).
+            var loaded: LoadedModel? = try await LoadedModel.load(
                 ModelRequest(
                     model: selection.model, alpha: selection.alpha, rows: selection.rows,
                     minimalistic: selection.minimalistic, weightsPath: weights,
@@ -93,9 +95,10 @@ struct Verify: AsyncParsableCommand {
                     throw NpyError.malformed(
                         reference, "unknown output `\(key)`: name outputs none, avg, max or layer_NAME")
                 }
+                guard loaded != nil else { break }
                 let extractor = try FeatureExtractor(
-                    loaded, pooling: pooling, layer: layer, preprocess: PreprocessMode.none,
-                    options: selection.planOptions)
+                    key == outputs.last ? loaded.take()! : loaded!, pooling: pooling, layer: layer,
+                    preprocess: PreprocessMode.none, options: selection.planOptions)
                 // The model alone, inputs already in memory: what `scripts/bench.py` compares with
                 // TensorFlow's and ONNX Runtime's predict.
                 let start = ContinuousClock.now
