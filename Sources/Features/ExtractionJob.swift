@@ -196,20 +196,20 @@ public struct ExtractionJob: Sendable {
     /// What will be run, said before the first image: the model and its output, the decided
     /// settings with their sources, and what will not be read.
     func header(_ extractor: FeatureExtractor, _ dataset: Dataset) -> [String] {
-        let loaded = extractor.source
+        let source = extractor.source
         let what =
             extractor.includeTop
             ? "\(extractor.width) class probabilities per image"
             : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
         let model =
-            loaded.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
+            source.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
             ?? ModelSelection.describe(extractor.entry)
         var lines = [
             "\(model) at \(extractor.inputSize), \(what); \(dataset.items.count) images"
                 + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"),
             "decided: "
-                + loaded.decision.decidedLine(
-                    weights: self.model.weightsPath ?? loaded.weightsPath, integrity: loaded.integrity),
+                + source.decision.decidedLine(
+                    weights: self.model.weightsPath ?? source.weightsPath, integrity: source.integrity),
         ]
         if image.fastDecode {
             lines.append(

@@ -19,7 +19,6 @@ public struct LoadedModel: Sendable {
     public var integrity: String { source.integrity }
     public var entry: WeightsEntry { source.entry }
     public var inputSize: InputSize { source.inputSize }
-    public var includeTop: Bool { source.includeTop }
     public var hashAlgorithm: String { source.hashAlgorithm }
 
     /// Decides the model, checks the input size, finds the weights (`--weights`, else the Keras

@@ -95,11 +95,11 @@ public struct RunRecord: Codable, Equatable, Sendable {
     public let imagesPerSecond: Double
 
     init(
-        source loaded: WeightsSource, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset,
+        source: WeightsSource, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset,
         inputs: [String],
         summary: ExtractionSummary, output: String, flattened: Bool, top: Int?, command: [String]
     ) {
-        let decision = loaded.decision
+        let decision = source.decision
         let entry = extractor.entry
         created = ISO8601DateFormatter().string(from: Date())
         self.command = command
@@ -111,8 +111,8 @@ public struct RunRecord: Codable, Equatable, Sendable {
         let size = [extractor.inputSize.height, extractor.inputSize.width]
         model = Model(
             name: ModelSelection.describe(entry), manifestEntry: entry.id, architecture: entry.architecture,
-            weightsFile: loaded.weightsPath, weightsHash: loaded.digest, hashAlgorithm: loaded.hashAlgorithm,
-            integrity: loaded.integrity, nestedIn: decision.nestedIn,
+            weightsFile: source.weightsPath, weightsHash: source.digest, hashAlgorithm: source.hashAlgorithm,
+            integrity: source.integrity, nestedIn: decision.nestedIn,
             decided: Decided(
                 manifestEntry: Setting(value: entry.id, source: decision.entrySource.rawValue),
                 alpha: decision.alpha.map { Setting(value: $0.value, source: $0.source.rawValue) },
