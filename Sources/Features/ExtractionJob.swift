@@ -149,14 +149,15 @@ public struct ExtractionJob: Sendable {
         dataset.warnings.forEach(events.note)
         try OutputFormat.checkDestination(output)
         // The loaded arrays live only while the graph is planned.
-        let extractor = try await FeatureExtractor(
+        let extractor = try await plan(
             LoadedModel.load(
                 model, download: download, warn: { events.note("warning: \($0)") }, progress: events.download),
-            pooling: resolvedPooling, layer: layer, preprocess: preprocess, options: plan)
-        let pipeline = ImagePipeline(
+            note: events.note)
+        var pipeline = ImagePipeline(
             height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: image.filter,
             keepAspectRatio: image.keepAspectRatio, resize: image.resize, exifTranspose: image.exifTranspose,
             fastDecode: image.fastDecode, preprocess: extractor.preprocess)
+        pipeline.channels = extractor.source.whole?.channels ?? 3
         header(extractor, dataset).forEach(events.note)
 
         let sink = try FeatureOutput(
@@ -193,6 +194,21 @@ public struct ExtractionJob: Sendable {
         }
     }
 
+    /// The extractor for `loaded`: a whole saved model gives its own output (pooled only when
+    /// `--pooling` asks), a backbone its pooled features.
+    func plan(_ loaded: LoadedModel, note: (String) -> Void) throws -> FeatureExtractor {
+        guard let whole = loaded.source.whole else {
+            return try FeatureExtractor(
+                loaded, pooling: resolvedPooling, layer: layer, preprocess: preprocess, options: plan)
+        }
+        if whole.backbone == nil, preprocess == nil {
+            note(
+                "warning: the saved model holds no keras.applications backbone and Keras saves no preprocessing, so pixels go in as 0-255 values (--preprocess none); pass --preprocess if your training code scaled them"
+            )
+        }
+        return try FeatureExtractor(loaded, pooling: pooling ?? .none, layer: layer, preprocess: preprocess, options: plan)
+    }
+
     /// What will be run, said before the first image: the model and its output, the decided
     /// settings with their sources, and what will not be read.
     func header(_ extractor: FeatureExtractor, _ dataset: Dataset) -> [String] {
@@ -201,9 +217,17 @@ public struct ExtractionJob: Sendable {
             extractor.includeTop
             ? "\(extractor.width) class probabilities per image"
             : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
-        let model =
+        var model =
             source.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
             ?? ModelSelection.describe(extractor.entry)
+        var what = what
+        if let whole = source.whole {
+            model =
+                "your saved model '\(whole.name)' whole"
+                + (whole.backbone.map { " (\(extractor.entry.model) '\($0)' inside)" } ?? "")
+            what =
+                "\(layer.map { "layer \($0)" } ?? "output \(whole.outputNames.joined(separator: ", "))")\(extractor.pooling == .none ? "" : ", pooling \(extractor.pooling.rawValue)"), \(extractor.width) values per image, preprocessing \(extractor.preprocess.rawValue)"
+        }
         var lines = [
             "\(model) at \(extractor.inputSize), \(what); \(dataset.items.count) images"
                 + (dataset.classNames.isEmpty ? "" : " in \(dataset.classNames.count) classes"),

@@ -44,11 +44,26 @@ public final class FeatureExtractor: @unchecked Sendable {
         }
         let size = loaded.inputSize
         let id = loaded.weights.architecture.id
-        let graph =
-            try layer.map {
-                try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling)
+        var graph: Graph
+        if let whole = loaded.source.whole {
+            graph = try whole.graph(size: size, layer: layer).graph
+            if graph.outputNodes.count > 1 {
+                throw ExtractionError.severalOutputs(
+                    model: whole.name, outputs: graph.outputNodes.map { graph.nodes[$0].path })
             }
-            ?? Backbone.graph(id, height: size.height, width: size.width, pooling: pooling)
+            let out = graph.outputNode
+            if graph.shape(out).isMap, pooling != .none {
+                let name = graph.nodes[out].name
+                graph.output = try graph.addPooling(
+                    pooling, out, avg: "\(name)_global_average_pooling", max: "\(name)_global_max_pooling")
+            }
+        } else {
+            graph =
+                try layer.map {
+                    try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling)
+                }
+                ?? Backbone.graph(id, height: size.height, width: size.width, pooling: pooling)
+        }
         self.source = loaded.source
         self.pooling = pooling
         self.layer = layer
@@ -75,6 +90,8 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
     case noClassifier(String)
     /// Neither --model nor --weights.
     case noModel
+    /// A saved model with several outputs, where one array per image was asked for.
+    case severalOutputs(model: String, outputs: [String])
     /// A command-line value that disagrees with what the weight file itself says.
     case contradiction(option: String, path: String, fileSays: String, source: SettingSource)
 
@@ -97,6 +114,9 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
                 "\(file) holds the ImageNet classifier (include_top=True); add --include-top for class probabilities, or use the model's notop weights for features"
         case .noModel:
             return "say which model: --model NAME (see `extract models`) or --weights FILE"
+        case .severalOutputs(let model, let outputs):
+            return
+                "the saved model '\(model)' has \(outputs.count) outputs (\(outputs.joined(separator: ", "))); take one with --layer NAME"
         case .contradiction(let option, let path, let fileSays, let source):
             return
                 "\(option) contradicts \(path), which is \(fileSays) (from its \(source.rawValue.replacingOccurrences(of: "file ", with: ""))); drop the option, or use a file that is what you asked for"

@@ -24,6 +24,11 @@ public struct ImagePipeline: Sendable {
     /// (`DecodeOptions.jpegShrinkTo`), then resized as usual. Much faster on large photos.
     public var fastDecode: Bool
     public var preprocess: PreprocessMode
+    /// 3: RGB; 1: grayscale, as `load_img(color_mode="grayscale")` converts (PIL's
+    /// `convert("L")`, ITU-R 601-2 luma in 16-bit fixed point). The conversion is applied after
+    /// the resize, which is exact for nearest (Keras' default) and may differ by one level
+    /// from PIL's convert-then-resize with the smoothing filters.
+    public var channels: Int = 3
 
     /// A square input, `size`×`size`.
     public init(
@@ -51,7 +56,15 @@ public struct ImagePipeline: Sendable {
         self.preprocess = preprocess
     }
 
-    /// (height, width, 3) float32, preprocessed.
+    /// PIL's `L = (R·19595 + G·38470 + B·7471 + 0x8000) >> 16` on 0-255 RGB values.
+    static func luma(_ rgb: [Float]) -> [Float] {
+        stride(from: 0, to: rgb.count, by: 3).map { i in
+            let (r, g, b) = (Int(rgb[i]), Int(rgb[i + 1]), Int(rgb[i + 2]))
+            return Float((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
+        }
+    }
+
+    /// (height, width, channels) float32, preprocessed.
     public func load(_ path: String) throws -> [Float] {
         // The reduced scale must still cover the longer side.
         let options = DecodeOptions(exifTranspose: exifTranspose, jpegShrinkTo: fastDecode ? max(height, width) : nil)
@@ -68,6 +81,7 @@ public struct ImagePipeline: Sendable {
                 try ImageDecoder.decode(path: path, options: options), width: width, height: height,
                 method: method, cropToAspectRatio: keepAspectRatio)
         }
+        if channels == 1 { x = Self.luma(x) }
         preprocess.apply(&x)
         return x
     }

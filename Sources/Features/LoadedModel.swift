@@ -29,6 +29,17 @@ public struct LoadedModel: Sendable {
         warn: (String) -> Void = { _ in },
         progress: (_ file: String) -> (@Sendable (Int64, Int64?) -> Void)? = { _ in nil }
     ) async throws -> LoadedModel {
+        if let path = request.weightsPath, request.model == nil, !request.backboneOnly, !request.includeTop {
+            let file = try KerasWeightFile.open(path)
+            if let whole = try whole(request, file: file, path: path) {
+                whole.decision.warnings.forEach(warn)
+                return whole
+            }
+            let decision = try ModelDecider.decide(request, weightsPath: path, file: file)
+            try decision.checkInput()
+            decision.warnings.forEach(warn)
+            return try bind(decision, path: path, digest: nil)
+        }
         let decision = try ModelDecider.decide(request)
         try decision.checkInput()
         decision.warnings.forEach(warn)
@@ -76,6 +87,18 @@ public struct WeightsSource: Sendable {
     public let digest: String
     /// How the file's integrity was established (`published md5 verified`, ...).
     public let integrity: String
+    /// A saved model run whole: what its graph is built from. nil for a backbone.
+    public let whole: WholeModelSource?
+
+    public init(
+        decision: ModelDecision, weightsPath: String, digest: String, integrity: String, whole: WholeModelSource? = nil
+    ) {
+        self.decision = decision
+        self.weightsPath = weightsPath
+        self.digest = digest
+        self.integrity = integrity
+        self.whole = whole
+    }
 
     public var entry: WeightsEntry { decision.entry }
     public var inputSize: InputSize { decision.inputSize.value }

@@ -70,13 +70,16 @@ public struct ModelRequest: Sendable, Equatable {
     public var includeTop: Bool
     public var weightsPath: String?
     public var inputSize: InputSize?
+    /// A saved model's backbone only (`--backbone-only`), not the whole model.
+    public var backboneOnly: Bool
 
     public init(
         model: String? = nil, alpha: Double? = nil, rows: Int? = nil, minimalistic: Bool = false,
-        includeTop: Bool = false, weightsPath: String? = nil, inputSize: InputSize? = nil
+        includeTop: Bool = false, weightsPath: String? = nil, inputSize: InputSize? = nil, backboneOnly: Bool = false
     ) {
         self.model = model; self.alpha = alpha; self.rows = rows; self.minimalistic = minimalistic
         self.includeTop = includeTop; self.weightsPath = weightsPath; self.inputSize = inputSize
+        self.backboneOnly = backboneOnly
     }
 }
 
@@ -197,9 +200,10 @@ public enum ModelDecider {
 
     /// `--weights FILE`, with or without `--model`: the file decides what it is.
     static func decide(
-        _ request: ModelRequest, weightsPath path: String, manifest: WeightsManifest
+        _ request: ModelRequest, weightsPath path: String, manifest: WeightsManifest = .shared,
+        file opened: KerasWeightFile? = nil
     ) throws -> ModelDecision {
-        let file = try KerasWeightFile.open(path)
+        let file = try opened ?? KerasWeightFile.open(path)
         let plans = Binder.detect(file)
         guard let best = plans.first else {
             // Nothing known binds: with --model, the binder's own error says what disagrees.

@@ -30,6 +30,15 @@ public struct RunRecord: Codable, Equatable, Sendable {
         public let nestedIn: String?
         public let decided: Decided
         public let warnings: [String]
+        /// Your own saved model run whole (`--weights` alone): its name, outputs, the backbone
+        /// inside it, and its input channels. nil for a backbone's features.
+        public var wholeModel: WholeModel? = nil
+    }
+    public struct WholeModel: Codable, Equatable, Sendable {
+        public let name: String
+        public let outputs: [String]
+        public let backbone: String?
+        public let channels: Int
     }
     public struct Input: Codable, Equatable, Sendable {
         /// [height, width], as Keras' input_shape[:2].
@@ -119,7 +128,10 @@ public struct RunRecord: Codable, Equatable, Sendable {
                 rows: decision.rows.map { Setting(value: $0.value, source: $0.source.rawValue) },
                 minimalistic: decision.minimalistic.map { Setting(value: $0.value, source: $0.source.rawValue) },
                 inputSize: Setting(value: size, source: decision.inputSize.source.rawValue)),
-            warnings: decision.warnings)
+            warnings: decision.warnings,
+            wholeModel: source.whole.map {
+                WholeModel(name: $0.name, outputs: $0.outputNames, backbone: $0.backbone, channels: $0.channels)
+            })
         input = Input(
             size: size, interpolation: pipeline.interpolation.rawValue,
             keepAspectRatio: pipeline.keepAspectRatio, resize: pipeline.resize.rawValue,

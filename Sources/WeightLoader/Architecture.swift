@@ -6,6 +6,12 @@ public struct ArchitectureArray: Sendable, Equatable {
     public let shape: [Int]
     public let dtype: String
 
+    public init(path: String, shape: [Int], dtype: String = "float32") {
+        self.path = path
+        self.shape = shape
+        self.dtype = dtype
+    }
+
     /// The variable's own name (`kernel`), the part after the layer path.
     public var variable: String { String(path.split(separator: "/").last ?? Substring(path)) }
 }
@@ -15,6 +21,12 @@ public struct ArchitectureLayer: Sendable, Equatable {
     public let name: String
     public let className: String
     public let arrays: [ArchitectureArray]
+
+    public init(name: String, className: String, arrays: [ArchitectureArray]) {
+        self.name = name
+        self.className = className
+        self.arrays = arrays
+    }
 }
 
 /// The ordered weighted layers of one keras.applications configuration, generated from Keras
@@ -38,6 +50,22 @@ public struct Architecture: Sendable, Decodable {
         case inputShape = "input_shape", outputShape = "output_shape", numLayers = "num_layers"
         case numWeightedLayers = "num_weighted_layers", numArrays = "num_arrays"
         case numParams = "num_params", autoNamed = "auto_named", bnEpsilon = "bn_epsilon"
+    }
+
+    /// An architecture read from a saved model's own config (not the catalog): its weighted
+    /// layers in graph order.
+    public init(id: String, keras: String, inputShape: [Int?], outputShape: [Int?], layers: [ArchitectureLayer]) {
+        self.id = id
+        self.keras = keras
+        self.inputShape = inputShape
+        self.outputShape = outputShape
+        self.layers = layers
+        numLayers = layers.count
+        numWeightedLayers = layers.count
+        numArrays = layers.reduce(0) { $0 + $1.arrays.count }
+        numParams = layers.reduce(0) { $0 + $1.arrays.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+        autoNamed = []
+        bnEpsilon = nil
     }
 
     public init(from decoder: Decoder) throws {

@@ -6,6 +6,12 @@ public struct BoundArray: Sendable {
     public let name: String
     public let shape: [Int]
     public let values: [Float]
+
+    public init(name: String, shape: [Int], values: [Float]) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
 }
 
 public struct BoundLayer: Sendable {
@@ -14,6 +20,13 @@ public struct BoundLayer: Sendable {
     /// The layer name the file used, which may come from another Keras era.
     public let sourceName: String
     public let arrays: [BoundArray]
+
+    public init(name: String, className: String, sourceName: String, arrays: [BoundArray]) {
+        self.name = name
+        self.className = className
+        self.sourceName = sourceName
+        self.arrays = arrays
+    }
 }
 
 /// How a file's arrays were matched to the architecture.
@@ -28,6 +41,9 @@ public enum BindingMethod: Sendable, Equatable, CustomStringConvertible {
     /// Keras' visiting order where names repeat. `path` is the group of the model that bound
     /// (`backbone`; nil: the file's layers as a whole), `model` its recorded name.
     case byTrackedName(path: String?, model: String?)
+    /// A whole saved model built from its config: each layer's arrays found where the config
+    /// says Keras stored them.
+    case savedModel
 
     public var description: String {
         switch self {
@@ -36,13 +52,14 @@ public enum BindingMethod: Sendable, Equatable, CustomStringConvertible {
         case .byTrackedName(let path, let model):
             let place = path.map { "inside '\($0)'" + (model.map { " (\($0))" } ?? "") } ?? "across the whole file"
             return "by the layer names of an attribute-tracked layout, \(place)"
+        case .savedModel: return "by the saved model's config"
         }
     }
 
     /// The saved model the backbone was found in, by its recorded name.
     public var nestedIn: String? {
         switch self {
-        case .positional: return nil
+        case .positional, .savedModel: return nil
         case .byName(let nested): return nested
         case .byTrackedName(_, let model): return model
         }
@@ -78,6 +95,12 @@ public struct BoundWeights: Sendable {
     public let architecture: Architecture
     public let method: BindingMethod
     public let layers: [BoundLayer]
+
+    public init(architecture: Architecture, method: BindingMethod, layers: [BoundLayer]) {
+        self.architecture = architecture
+        self.method = method
+        self.layers = layers
+    }
 
     public func layer(_ name: String) -> BoundLayer? { layers.first { $0.name == name } }
 }

@@ -36,6 +36,11 @@ public struct ModelConfigInput: Sendable, Equatable {
     /// (height, width, channels) without the batch axis; nil where the config says None.
     public let shape: [Int?]
 
+    public init(model: String, shape: [Int?]) {
+        self.model = model
+        self.shape = shape
+    }
+
     public var height: Int? { shape.count == 3 ? shape[0] : nil }
     public var width: Int? { shape.count == 3 ? shape[1] : nil }
     public var channels: Int? { shape.count == 3 ? shape[2] : nil }

@@ -66,7 +66,7 @@ struct Inspect: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             } else {
-                print(Self.terminalSafe(render(report, bound: bound)), terminator: "")
+                print(Self.terminalSafe(render(report, bound: bound) + wholeModel(opened)), terminator: "")
             }
             if let loadReport { FileHandle.standardError.write(Data("\(loadReport)\n".utf8)) }
         } catch {
@@ -150,6 +150,42 @@ struct Inspect: AsyncParsableCommand {
                 out +=
                     "         \(indent)nested model: \(inner.count) layers with weights, \(inner.reduce(0) { $0 + $1.arrays.count }) arrays\n"
             }
+        }
+        return out
+    }
+
+    /// A saved model as `extract --weights FILE` runs it whole: its input, outputs, the layers
+    /// built with their output shapes (as `model.summary()` lists them, nested models'
+    /// layers under their path), and the layers that would not run.
+    func wholeModel(_ file: KerasWeightFile) -> String {
+        guard let config = file.modelConfig else { return "" }
+        let keras3 =
+            file.layout == .keras3Archive || file.layout == .keras3Weights
+            || (file.kerasVersion.map { $0.hasPrefix("3") } ?? false)
+        let built: SavedModelGraph
+        do {
+            built = try SavedModelBuilder.build(config: config, keras3: keras3, requireOutputs: false)
+        } catch {
+            return "\nwhole model: cannot be built: \(error)\n"
+        }
+        let g = built.graph
+        var out = "\nwhole model '\(built.name)' (what `extract --weights FILE` runs):\n"
+        out += "  input         " + g.inputs.map { "\(g.nodes[$0].name) \(g.shape($0))" }.joined(separator: ", ") + "\n"
+        out += "  outputs       " + built.outputNames.joined(separator: ", ") + "\n"
+        if !built.nestedModels.isEmpty { out += "  nested        " + built.nestedModels.joined(separator: ", ") + "\n" }
+        out +=
+            built.unsupported.isEmpty
+            ? "  runs          yes: every layer is built\n"
+            : "  would not run \(built.unsupported.joined(separator: "; "))\n"
+        let rows = g.nodes.enumerated().map { $0 }
+        let shown = all || rows.count <= 20 ? rows : Array(rows.prefix(10)) + Array(rows.suffix(10))
+        var last = -1
+        out += "  layers (\(rows.count), in call order, output shape per image):\n"
+        for (i, node) in shown {
+            if i != last + 1 { out += "    ... \(i - last - 1) more (use --all)\n" }
+            last = i
+            let op = "\(node.op)".prefix { $0 != "(" }
+            out += "    \(node.path) [\(op)] \(node.shape)\n"
         }
         return out
     }

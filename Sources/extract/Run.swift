@@ -65,6 +65,12 @@ struct Run: AsyncParsableCommand {
             valueName: "path"))
     var weights: String?
 
+    @Flag(
+        help:
+            "With --weights of your own saved model (a backbone with your layers on top): the features of the keras.applications backbone inside, pooled, instead of the whole model's output."
+    )
+    var backboneOnly = false
+
     @Option(
         help: ArgumentHelp(
             "Global pooling after the last block: avg (the default), max, or none (the feature map, (N, H, W, C) as Keras returns it; see --flatten).",
@@ -224,7 +230,7 @@ struct Run: AsyncParsableCommand {
     var request: ModelRequest {
         ModelRequest(
             model: selection.model, alpha: selection.alpha, rows: selection.rows, minimalistic: selection.minimalistic,
-            includeTop: selection.includeTop, weightsPath: weights, inputSize: inputSize)
+            includeTop: selection.includeTop, weightsPath: weights, inputSize: inputSize, backboneOnly: backboneOnly)
     }
 
     /// --classes, --classes-from, the table columns and --flatten.

@@ -12,7 +12,8 @@ struct Verify: AsyncParsableCommand {
             The .npz holds `inputs`, the model's input batch (N, H, W, 3) exactly as given to \
             Keras' predict (already preprocessed), and one or more Keras outputs of the same \
             weights: `none` (the feature map, pooling=None), `avg`, `max` (pooling="avg"/"max") \
-            and `layer_NAME` (Model(m.input, m.get_layer("NAME").output)). For each, prints the \
+            and `layer_NAME` (Model(m.input, m.get_layer("NAME").output)); for your own saved \
+            model run whole (--weights alone), `output` is model.predict's. For each, prints the \
             max absolute error, that error over max|keras|, the max element-wise relative error \
             and the cosine similarity; exits 1 when one is beyond tolerance \
             (max|ours - keras| <= tolerance * max|keras| and cosine >= 0.99999).
@@ -66,8 +67,8 @@ struct Verify: AsyncParsableCommand {
                 throw NpyError.malformed(
                     reference, "no `inputs` array (has \(arrays.keys.sorted().joined(separator: ", ")))")
             }
-            guard inputs.shape.count == 4, inputs.shape[3] == 3 else {
-                throw NpyError.malformed(reference, "`inputs` must be (N, H, W, 3), is \(inputs.shape)")
+            guard inputs.shape.count == 4, inputs.shape[3] == 3 || inputs.shape[3] == 1 else {
+                throw NpyError.malformed(reference, "`inputs` must be (N, H, W, 3) or (N, H, W, 1), is \(inputs.shape)")
             }
             let outputs = arrays.keys.filter { $0 != "inputs" }.sorted()
             if outputs.isEmpty {
@@ -91,9 +92,9 @@ struct Verify: AsyncParsableCommand {
                 let (pooling, layer): (GlobalPooling, String?) =
                     key.hasPrefix("layer_")
                     ? (.none, String(key.dropFirst(6))) : (GlobalPooling(rawValue: key) ?? .none, nil)
-                if !key.hasPrefix("layer_") && GlobalPooling(rawValue: key) == nil {
+                if !key.hasPrefix("layer_") && GlobalPooling(rawValue: key) == nil && key != "output" {
                     throw NpyError.malformed(
-                        reference, "unknown output `\(key)`: name outputs none, avg, max or layer_NAME")
+                        reference, "unknown output `\(key)`: name outputs output, none, avg, max or layer_NAME")
                 }
                 guard loaded != nil else { break }
                 let extractor = try FeatureExtractor(
