@@ -154,6 +154,34 @@ extension CompiledGraph {
                 Kernels.globalMaxPool(
                     x!, batch: batch, height: inShape.height, width: inShape.width,
                     channels: inShape.channels, output: out)
+            case .subtract:
+                Kernels.subtract(
+                    buffer(step.inputs[0]), buffer(step.inputs[1]), count: batch * inShape.count,
+                    output: out)
+            case .average, .maximum, .minimum:
+                let ins = step.inputs.map { UnsafePointer(buffer($0)) }
+                let count = batch * inShape.count
+                switch step.kind {
+                case .average: Kernels.average(ins, count: count, output: out)
+                case .maximum: Kernels.maximum(ins, count: count, output: out)
+                default: Kernels.minimum(ins, count: count, output: out)
+                }
+            case .permute(let axes):
+                Kernels.permute(x!, dimensions: inShape.dimensions, axes: axes, output: out)
+            case .upSampling2d(let p):
+                if p.bilinear {
+                    Kernels.upSample2dBilinear(
+                        x!, batch: batch, height: inShape.height, width: inShape.width,
+                        channels: inShape.channels, size: p.size, output: out)
+                } else {
+                    Kernels.upSample2dNearest(
+                        x!, batch: batch, height: inShape.height, width: inShape.width,
+                        channels: inShape.channels, size: p.size, output: out)
+                }
+            case .constant(let c):
+                Kernels.constantArithmetic(x!, rows: rows, channels: inShape.channels, c, output: out)
+            case .reverseChannels:
+                Kernels.reverseChannels(x!, rows: rows, channels: inShape.channels, output: out)
             }
         }
     }

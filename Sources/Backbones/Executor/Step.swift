@@ -38,6 +38,15 @@ extension CompiledGraph {
             case averagePool(PoolParams)
             case globalAveragePool
             case globalMaxPool
+            case subtract
+            case average
+            case maximum
+            case minimum
+            /// `Permute`: output axis i is input axis `axes[i]` (0-based, no batch axis).
+            case permute(axes: [Int])
+            case upSampling2d(UpSamplingParams)
+            case constant(ConstantArithmetic)
+            case reverseChannels
         }
         public var kind: Kind
         public var inputs: [NodeID]

@@ -126,6 +126,44 @@ public struct PoolParams: Equatable, Sendable {
     }
 }
 
+/// Keras `UpSampling2D(size, interpolation)`: each pixel repeated `size` times (nearest), or
+/// `tf.image.resize(method="bilinear")` to `size` times the input (half-pixel centers, no
+/// antialiasing).
+public struct UpSamplingParams: Equatable, Sendable {
+    /// (rows, columns) factors.
+    public var size: (Int, Int)
+    public var bilinear: Bool
+
+    public init(size: (Int, Int), bilinear: Bool = false) {
+        self.size = size
+        self.bilinear = bilinear
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.size == b.size && a.bilinear == b.bilinear
+    }
+}
+
+/// A tensor and a constant, elementwise: tf.keras' `TFOpLambda` nodes of a saved model
+/// (`tf.math.truediv(x, 127.5)`, `tf.math.subtract(x, 1.0)`, `tf.nn.bias_add(x, mean)`, ...).
+/// The constant is one value (a scalar) or one per channel (the last axis), broadcast over
+/// every other axis.
+public struct ConstantArithmetic: Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        /// `x + c`, `x - c`, `c - x`, `x * c`, `x / c` (a true division, as TensorFlow divides,
+        /// not a product by 1/c), `c / x`, `max(x, c)`, `min(x, c)`.
+        case add, subtract, reverseSubtract, multiply, divide, reverseDivide, maximum, minimum
+    }
+    public var kind: Kind
+    /// One value (a scalar) or one per channel (last axis).
+    public var values: [Float]
+
+    public init(_ kind: Kind, _ values: [Float]) {
+        self.kind = kind
+        self.values = values
+    }
+}
+
 /// What a node computes: one Keras layer.
 public enum GraphOp: Equatable, Sendable {
     /// The model input (`InputLayer`).
@@ -182,6 +220,24 @@ public enum GraphOp: Equatable, Sendable {
     /// `Flatten`: an (H,W,C) map as one flat (H·W·C) vector in NHWC order, the order of the
     /// floats in memory.
     case flatten
+    /// `Subtract`: `inputs[0] - inputs[1]`, equal shapes.
+    case subtract
+    /// `Average`: the inputs summed in order, then divided by their count (as Keras does, not
+    /// a sum of scaled inputs), equal shapes.
+    case average
+    /// `Maximum` / `Minimum` of all inputs, elementwise, equal shapes.
+    case maximum
+    case minimum
+    /// `Permute(dims)`: dims are 1-based axes without the batch axis (`(2, 1)` swaps the two
+    /// axes of a (T, C) tensor), for rank 2 and 3.
+    case permute([Int])
+    /// `UpSampling2D` of an (H, W, C) map.
+    case upSampling2d(UpSamplingParams)
+    /// A tensor and a constant (`ConstantArithmetic`), any rank.
+    case constant(ConstantArithmetic)
+    /// `x[..., ::-1]`: the last axis reversed (tf.keras' caffe-style `preprocess_input`, RGB to
+    /// BGR, saved as a `SlicingOpLambda`).
+    case reverseChannels
 
     /// The activation argument of a convolution layer (run value by value in its epilogue).
     var convolutionActivation: Activation? {

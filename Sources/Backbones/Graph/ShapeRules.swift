@@ -138,6 +138,36 @@ extension Graph {
                 throw fail("adds equal shapes, got \(ins)")
             }
             return ins[0]
+        case .average, .maximum, .minimum:
+            guard ins.count >= 2, ins.allSatisfy({ $0 == ins[0] }) else {
+                throw fail("\(op) takes 2 or more equal shapes, got \(ins)")
+            }
+            return ins[0]
+        case .subtract:
+            guard ins.count == 2, ins[0] == ins[1] else {
+                throw fail("subtracts 2 equal shapes, got \(ins)")
+            }
+            return ins[0]
+        case .permute(let dims):
+            let s = try one()
+            guard dims.sorted() == Array(1...s.rank) else {
+                throw fail("Permute(\(dims)) does not permute the axes of \(s)")
+            }
+            return FeatureShape(dims.map { s.dimensions[$0 - 1] })
+        case .upSampling2d(let p):
+            let s = try one()
+            guard s.isMap, p.size.0 > 0, p.size.1 > 0 else {
+                throw fail("upsamples an (H, W, C) map by positive factors, got \(s) and \(p.size)")
+            }
+            return FeatureShape(height: s.height * p.size.0, width: s.width * p.size.1, channels: s.channels)
+        case .constant(let c):
+            let s = try one()
+            guard c.values.count == 1 || c.values.count == s.channels else {
+                throw fail("\(c.values.count) constants for \(s.channels) channels (1 or one per channel)")
+            }
+            return s
+        case .reverseChannels:
+            return try one()
         case .scaledAdd:
             guard ins.count == 2, ins[0] == ins[1] else {
                 throw fail("adds 2 equal shapes, got \(ins)")

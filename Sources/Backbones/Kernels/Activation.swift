@@ -27,6 +27,35 @@ public enum Activation: Equatable, Sendable {
     /// only `apply(_:rows:channels:)` computes it, and only Dense steps and standalone
     /// activation steps run it (`Graph.add` refuses it elsewhere).
     case softmax
+    /// `x > 0 ? x : alpha * (exp(x) - 1)`: TensorFlow's Elu kernel (`exp(x) - 1`, not expm1)
+    /// and Keras 3's `tf.where(x > 0, elu, alpha * elu)` for alpha != 1.
+    case elu(alpha: Float)
+    /// `x < 0 ? scaleAlpha * (exp(x) - 1) : scale * x`, TensorFlow's Selu kernel with its two
+    /// float constants (scale·alpha precomputed, not a product of two roundings).
+    case selu
+    /// `x > 0 ? x : x * slope` (TensorFlow's LeakyRelu kernel; Keras `LeakyReLU`).
+    case leakyRelu(slope: Float)
+    /// TensorFlow's Softplus kernel: `x` above `-t`, `exp(x)` below `t`, else `log1p(exp(x))`,
+    /// with `t = log(float epsilon) + 2`.
+    case softplus
+    /// `x / (|x| + 1)`.
+    case softsign
+    /// `exp(x)`.
+    case exponential
+    /// Keras `ReLU(max_value, negative_slope, threshold)` in its general form, in Keras' order
+    /// (`keras.activations.relu` / tf-keras `backend.relu`): `x * (x > threshold)` (or
+    /// relu / relu6), clipped to `[0, maxValue]`, minus `negativeSlope * relu(threshold - x)`.
+    case reluClipped(maxValue: Float?, negativeSlope: Float, threshold: Float)
+    /// tf-keras 2's `hard_sigmoid`: `clip(0.2 * x + 0.5, 0, 1)` (Keras 3's is `.hardSigmoid`).
+    case hardSigmoidLegacy
+    /// `x * tanh(softplus(x))` (Keras 3 `mish`).
+    case mish
+
+    /// TensorFlow's Selu constants.
+    static let seluScale: Float = 1.0507009873554804934193349852946
+    static let seluScaleAlpha: Float = 1.7580993408473768599402175208123
+    /// Softplus' switch point, `log(epsilon) + 2` in float (TensorFlow's `threshold`).
+    static let softplusThreshold: Float = Foundation.log(Float.ulpOfOne) + 2
 
     /// Whether the activation maps each value on its own (all but softmax).
     public var isElementwise: Bool { self != .softmax }
@@ -45,7 +74,48 @@ public enum Activation: Equatable, Sendable {
         case .gelu: return 0.5 * x * Foundation.erfc(-x * Float(0.7071067811865476))
         case .tanh: return Foundation.tanh(x)
         case .softmax: preconditionFailure("softmax normalizes a row; use apply(_:rows:channels:)")
+        case .elu(let alpha):
+            let e = x < 0 ? Foundation.exp(x) - 1 : x
+            return alpha == 1 || x > 0 ? e : alpha * e
+        case .selu: return x < 0 ? Activation.seluScaleAlpha * (Foundation.exp(x) - 1) : Activation.seluScale * x
+        case .leakyRelu(let slope): return x > 0 ? x : x * slope
+        case .softplus: return Activation.softplus(x)
+        case .softsign: return x / (abs(x) + 1)
+        case .exponential: return Foundation.exp(x)
+        case .reluClipped(let maxValue, let negativeSlope, let threshold):
+            return Activation.relu(x, maxValue: maxValue, negativeSlope: negativeSlope, threshold: threshold)
+        case .hardSigmoidLegacy: return min(max(x * 0.2 + 0.5, 0), 1)
+        case .mish: return x * Foundation.tanh(Activation.softplus(x))
         }
+    }
+
+    @inline(__always)
+    static func softplus(_ x: Float) -> Float {
+        if x > -softplusThreshold { return x }
+        let e = Foundation.exp(x)
+        return x < softplusThreshold ? e : Foundation.log1p(e)
+    }
+
+    /// Keras 3 `ReLU.static_call` (tf-keras `backend.relu` is the same), step by step.
+    @inline(__always)
+    static func relu(_ x: Float, maxValue: Float?, negativeSlope: Float, threshold: Float) -> Float {
+        if negativeSlope != 0, maxValue == nil, threshold == 0 { return x > 0 ? x : x * negativeSlope }
+        var y: Float
+        var clip = maxValue != nil
+        if threshold != 0 {
+            y = x * (x > threshold ? 1 : 0)
+        } else if maxValue == 6 {
+            y = min(max(x, 0), 6)
+            clip = false
+        } else {
+            y = max(x, 0)
+        }
+        if clip, let maxValue { y = min(max(y, 0), maxValue) }
+        if negativeSlope != 0 {
+            let negativePart = max(threshold != 0 ? -x + threshold : -x, 0)
+            y -= negativeSlope * negativePart
+        }
+        return y
     }
 
     /// Applies the activation in place to `count` contiguous floats.
@@ -73,6 +143,10 @@ public enum Activation: Equatable, Sendable {
             for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
         case .softmax:
             preconditionFailure("softmax normalizes a row; use apply(_:rows:channels:)")
+        case .elu, .selu, .leakyRelu, .softplus, .softsign, .exponential, .reluClipped,
+            .hardSigmoidLegacy, .mish:
+            // The rarer activations of saved models: the scalar definition, value by value.
+            for i in 0..<count { x[i] = self(x[i]) }
         }
     }
 

@@ -1,5 +1,6 @@
 // Elementwise kernels. Each is one pass over contiguous memory, which is already the fast form,
-// so there is no separate naive version; `output` may alias any input.
+// so there is no separate naive version; `output` may alias any input (but for
+// `reverseChannels`).
 
 extension Kernels {
     /// Keras `Add`: `((x0 + x1) + x2) + ...` in input order, then the activation (ResNet's
@@ -16,6 +17,100 @@ extension Kernels {
             for i in 0..<count { output[i] += x[i] }
         }
         activation.apply(output, count: count)
+    }
+
+    /// Keras `Subtract`: `a - b`.
+    /// a (count), b (count) -> out (count)
+    public static func subtract(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<count { output[i] = a[i] - b[i] }
+    }
+
+    /// Keras `Average` as it computes: `((x0 + x1) + x2 + ...) / n`, the sum in input order
+    /// and one float division by the count (keras/src/layers/merging/average.py; tf-keras's is
+    /// the same), so the bits equal Keras' and not those of `x0/n + x1/n + ...`.
+    /// n inputs (count) -> out (count)
+    public static func average(
+        _ inputs: [UnsafePointer<Float>], count: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        add(inputs, count: count, output: output)
+        let n = Float(inputs.count)
+        for i in 0..<count { output[i] /= n }
+    }
+
+    /// Keras `Maximum`: the largest of the inputs, value by value.
+    /// n inputs (count) -> out (count)
+    public static func maximum(
+        _ inputs: [UnsafePointer<Float>], count: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(inputs.count >= 2, "maximum needs at least two inputs")
+        let (a, b) = (inputs[0], inputs[1])
+        for i in 0..<count { output[i] = max(a[i], b[i]) }
+        for x in inputs.dropFirst(2) {
+            for i in 0..<count { output[i] = max(output[i], x[i]) }
+        }
+    }
+
+    /// Keras `Minimum`: the smallest of the inputs, value by value.
+    /// n inputs (count) -> out (count)
+    public static func minimum(
+        _ inputs: [UnsafePointer<Float>], count: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(inputs.count >= 2, "minimum needs at least two inputs")
+        let (a, b) = (inputs[0], inputs[1])
+        for i in 0..<count { output[i] = min(a[i], b[i]) }
+        for x in inputs.dropFirst(2) {
+            for i in 0..<count { output[i] = min(output[i], x[i]) }
+        }
+    }
+
+    /// A tensor and a constant (`ConstantArithmetic`): `x + c`, `x / c`, `c - x`, ... with `c`
+    /// one value for all, or one per channel. Each float operation is the one TensorFlow runs
+    /// (a division divides), so the bits equal `tf.math.truediv(x, 127.5)` and the like.
+    /// x (rows, C) op c (1 or C) -> out (rows, C)
+    public static func constantArithmetic(
+        _ x: UnsafePointer<Float>, rows: Int, channels: Int, _ op: ConstantArithmetic,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(
+            op.values.count == 1 || op.values.count == channels,
+            "\(op.values.count) constants for \(channels) channels")
+        op.values.withUnsafeBufferPointer { v in
+            let c = v.baseAddress!
+            let stride = op.values.count == 1 ? 0 : 1
+            // One loop per kind: the closure is inlined, the switch stays outside the loops.
+            @inline(__always)
+            func each(_ f: (Float, Float) -> Float) {
+                for r in 0..<rows {
+                    let (src, dst) = (x + r * channels, output + r * channels)
+                    for ch in 0..<channels { dst[ch] = f(src[ch], c[ch * stride]) }
+                }
+            }
+            switch op.kind {
+            case .add: each { $0 + $1 }
+            case .subtract: each { $0 - $1 }
+            case .reverseSubtract: each { $1 - $0 }
+            case .multiply: each { $0 * $1 }
+            case .divide: each { $0 / $1 }
+            case .reverseDivide: each { $1 / $0 }
+            case .maximum: each { max($0, $1) }
+            case .minimum: each { min($0, $1) }
+            }
+        }
+    }
+
+    /// `x[..., ::-1]`: each row's channels in reverse order (RGB to BGR). `output` must not
+    /// alias `x`.
+    /// x (rows, C) -> out (rows, C)
+    public static func reverseChannels(
+        _ x: UnsafePointer<Float>, rows: Int, channels: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let (src, dst) = (x + r * channels, output + r * channels)
+            for ch in 0..<channels { dst[ch] = src[channels - 1 - ch] }
+        }
     }
 
     /// `x + residual * scale`, then the activation (InceptionResNetV2's scaled residual Lambda,

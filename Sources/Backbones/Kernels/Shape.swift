@@ -61,3 +61,37 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// Keras `Permute(dims)` on one image: output axis i is input axis `axes[i]` (0-based,
+    /// without the batch axis), for rank 1 to 3.
+    /// in (d0, d1, d2) -> out (d[axes[0]], d[axes[1]], d[axes[2]])
+    public static func permute(
+        _ input: UnsafePointer<Float>, dimensions: [Int], axes: [Int],
+        output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(
+            dimensions.count <= 3 && axes.sorted() == Array(0..<dimensions.count),
+            "permute \(dimensions) by \(axes)")
+        // As rank 3 with leading axes of 1: the input stride of each output axis.
+        let lead = 3 - dimensions.count
+        var inStride = [Int](repeating: 0, count: dimensions.count)
+        var s = 1
+        for a in (0..<dimensions.count).reversed() {
+            inStride[a] = s
+            s *= dimensions[a]
+        }
+        let outDims = [Int](repeating: 1, count: lead) + axes.map { dimensions[$0] }
+        let stride = [Int](repeating: 0, count: lead) + axes.map { inStride[$0] }
+        var o = 0
+        for i in 0..<outDims[0] {
+            for j in 0..<outDims[1] {
+                let base = i * stride[0] + j * stride[1]
+                for k in 0..<outDims[2] {
+                    output[o] = input[base + k * stride[2]]
+                    o += 1
+                }
+            }
+        }
+    }
+}

@@ -63,6 +63,14 @@ enum LowerNodes {
         case .averagePool(let p): return .ready(.averagePool(p))
         case .globalAveragePool: return .ready(.globalAveragePool)
         case .globalMaxPool: return .ready(.globalMaxPool)
+        case .subtract: return .ready(.subtract)
+        case .average: return .ready(.average)
+        case .maximum: return .ready(.maximum)
+        case .minimum: return .ready(.minimum)
+        case .permute(let dims): return .ready(.permute(axes: dims.map { $0 - 1 }))
+        case .upSampling2d(let p): return .ready(.upSampling2d(p))
+        case .constant(let c): return .ready(.constant(c))
+        case .reverseChannels: return .ready(.reverseChannels)
         }
     }
 }
