@@ -586,8 +586,13 @@ def make_case(case, tag, out, root, rows):
     if case.heads:
         scale_heads(model, case.heads, x)
     if case.frozen:
-        # base.trainable = False: the nested backbone (the Sequential's first layer).
-        next(l for l in model.layers if hasattr(l, "layers")).trainable = False
+        nested = [l for l in model.layers if hasattr(l, "layers")]
+        if nested:  # base.trainable = False on the nested backbone
+            nested[0].trainable = False
+        else:  # built on base.output: the backbone's layers are the model's own
+            for layer in model.layers:
+                if type(layer).__name__ not in ("GlobalAveragePooling2D", "Dense"):
+                    layer.trainable = False
 
     name = f"{case.base}.{tag}"
     rel = f"saved_models/{name}"
