@@ -8,7 +8,7 @@ scripts/setup.sh --python
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
 generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
     scripts/make_feature_references.py scripts/gen_imagenet_classes.py
-    scripts/make_graph_fixtures.py)
+    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py)
 key=$(cat "${generators[@]}" scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
     Sources/Features/Generated/ImageNetClassIndex.swift \
     | sha256sum | cut -c1-16)
@@ -23,6 +23,9 @@ if [ ! -f ".fixtures/$key/expectations.json" ]; then
     .venv/bin/python scripts/make_feature_references.py ".fixtures/$key.partial"
     # A two-input, two-output Functional model nested two deep, for the Graph API's own test.
     .venv/bin/python scripts/make_graph_fixtures.py ".fixtures/$key.partial"
+    # Whole saved models (tf-keras .h5, Keras 3 .h5 and .keras) and Keras' predict on a few of
+    # the photographs above: the reference for running a user's model from its config.
+    .venv/bin/python scripts/make_saved_model_fixtures.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi
 ln -sfn "$key" .fixtures/current
