@@ -153,11 +153,12 @@ public struct ExtractionJob: Sendable {
             LoadedModel.load(
                 model, download: download, warn: { events.note("warning: \($0)") }, progress: events.download),
             note: events.note)
-        var pipeline = ImagePipeline(
+        var configured = ImagePipeline(
             height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: image.filter,
             keepAspectRatio: image.keepAspectRatio, resize: image.resize, exifTranspose: image.exifTranspose,
             fastDecode: image.fastDecode, preprocess: extractor.preprocess)
-        pipeline.channels = extractor.source.whole?.channels ?? 3
+        configured.channels = extractor.source.whole?.channels ?? 3
+        let pipeline = configured
         header(extractor, dataset).forEach(events.note)
 
         let sink = try FeatureOutput(
@@ -206,21 +207,21 @@ public struct ExtractionJob: Sendable {
                 "warning: the saved model holds no keras.applications backbone and Keras saves no preprocessing, so pixels go in as 0-255 values (--preprocess none); pass --preprocess if your training code scaled them"
             )
         }
-        return try FeatureExtractor(loaded, pooling: pooling ?? .none, layer: layer, preprocess: preprocess, options: plan)
+        return try FeatureExtractor(
+            loaded, pooling: pooling ?? .none, layer: layer, preprocess: preprocess, options: plan)
     }
 
     /// What will be run, said before the first image: the model and its output, the decided
     /// settings with their sources, and what will not be read.
     func header(_ extractor: FeatureExtractor, _ dataset: Dataset) -> [String] {
         let source = extractor.source
-        let what =
+        var what =
             extractor.includeTop
             ? "\(extractor.width) class probabilities per image"
             : "\(layer.map { "layer \($0), " } ?? "")pooling \(extractor.pooling.rawValue), \(extractor.width) features per image"
         var model =
             source.decision.nestedIn.map { "\(extractor.entry.model) '\($0)' from your saved model" }
             ?? ModelSelection.describe(extractor.entry)
-        var what = what
         if let whole = source.whole {
             model =
                 "your saved model '\(whole.name)' whole"

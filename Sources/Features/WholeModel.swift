@@ -53,7 +53,8 @@ extension LoadedModel {
         }
         if let backbone, backbone.nestedIn == nil { return nil }
 
-        let keras3 = file.layout == .keras3Archive || file.layout == .keras3Weights
+        let keras3 =
+            file.layout == .keras3Archive || file.layout == .keras3Weights
             || (file.kerasVersion.map { $0.hasPrefix("3") } ?? false)
         // Sides the config leaves open take --input-size; fixed ones may only be repeated.
         let open = try SavedModelBuilder.build(
@@ -69,7 +70,8 @@ extension LoadedModel {
         let fixed = declared?.isFixed ?? false
         if let given = request.inputSize, fixed, given != size {
             throw ExtractionError.contradiction(
-                option: "--input-size \(given.height == given.width ? "\(given.height)" : "\(given.height)x\(given.width)")",
+                option:
+                    "--input-size \(given.height == given.width ? "\(given.height)" : "\(given.height)x\(given.width)")",
                 path: path, fileSays: "the input \(size) of '\(open.name)'", source: .modelConfig)
         }
         let weights = try open.bind(file)

@@ -87,7 +87,9 @@ final class SavedModelConfigTests: XCTestCase {
               "input_layers": [["input_1", 0, 0]], "output_layers": [["tf.math.subtract", 0, 0]]}}
             """
         let g = try build(json).graph
-        XCTAssertEqual(g.nodes.map(\.name), ["input_1", "tf.math.truediv", "tf.__operators__.getitem", "tf.nn.bias_add", "tf.math.subtract"])
+        XCTAssertEqual(
+            g.nodes.map(\.name),
+            ["input_1", "tf.math.truediv", "tf.__operators__.getitem", "tf.nn.bias_add", "tf.math.subtract"])
         XCTAssertEqual(g.nodes[1].op, .constant(ConstantArithmetic(.divide, [127.5])))
         XCTAssertEqual(g.nodes[2].op, .reverseChannels)
         XCTAssertEqual(g.nodes[3].op, .constant(ConstantArithmetic(.add, [-103.939, -116.779, -123.68])))
@@ -114,11 +116,14 @@ final class SavedModelConfigTests: XCTestCase {
             + op("GetItem", "get_item", tensor("input_layer") + ", [\(ellipsis), 2]") + ","
             + op("GetItem", "get_item_1", tensor("input_layer") + ", [\(ellipsis), 1]") + ","
             + op("GetItem", "get_item_2", tensor("input_layer") + ", [\(ellipsis), 0]") + ","
-            + op("Stack", "stack", "[" + tensor("get_item") + "," + tensor("get_item_1") + "," + tensor("get_item_2") + "]")
+            + op(
+                "Stack", "stack",
+                "[" + tensor("get_item") + "," + tensor("get_item_1") + "," + tensor("get_item_2") + "]")
             + ","
             + op(
                 "Add", "add",
-                tensor("stack") + #", {"class_name": "__tensor__", "config": {"value": [[[[-103.9, -116.7, -123.6]]]], "dtype": "float32"}}"#
+                tensor("stack")
+                    + #", {"class_name": "__tensor__", "config": {"value": [[[[-103.9, -116.7, -123.6]]]], "dtype": "float32"}}"#
             ) + ","
             + op("TrueDivide", "true_divide", tensor("add") + ", 127.5") + ","
             + op("Subtract", "subtract", "1.0, " + tensor("true_divide"))

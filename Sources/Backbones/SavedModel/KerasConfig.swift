@@ -35,7 +35,7 @@ struct LayerCall {
     var args: [Arg]
     var kwargs: [String: Any]
 
-    static let none = LayerCall(args: [], kwargs: [:])
+    static var none: LayerCall { LayerCall(args: [], kwargs: [:]) }
 
     /// The tensors read: the positional ones, then tf.keras' tensor keyword arguments
     /// (`{"y": ["concatenate", 0, 0]}`), in key order.
@@ -51,6 +51,19 @@ struct LayerConfig {
     /// Keras 3's `module` (`keras.layers`, `keras.src.ops.numpy`): tells an operation from the
     /// layer of the same class name (`Add`).
     let module: String?
+
+    /// Keras 3 operations (`keras.ops` called on a Keras tensor) serialized among the layers:
+    /// by their module, or, in a Keras 3 `.h5` that drops the module, by class with a config
+    /// holding no more than a layer name and an axis (a layer's has `trainable` and `dtype`).
+    static let operations: Set<String> = [
+        "GetItem", "Stack", "TrueDivide", "Divide", "Subtract", "Add", "Multiply", "Maximum", "Minimum", "Relu",
+        "Relu6", "Sigmoid", "Tanh", "Silu", "Swish",
+    ]
+
+    var isOperation: Bool {
+        if let module { return module.hasPrefix("keras.src.ops") || module.hasPrefix("keras.ops") }
+        return Self.operations.contains(className) && config["trainable"] == nil && config["dtype"] == nil
+    }
     let name: String
     let config: [String: Any]
     let calls: [LayerCall]
@@ -130,7 +143,8 @@ final class ModelConfigTree {
             let nested = isModel(entry) ? try parse(model: entry) : nil
             layers.append(
                 LayerConfig(
-                    className: layerClass, module: entry["module"] as? String, name: layerName, config: layerConfig, calls: calls, model: nested))
+                    className: layerClass, module: entry["module"] as? String, name: layerName, config: layerConfig,
+                    calls: calls, model: nested))
         }
         let sequential = sequentialClasses.contains(cls) || (config["input_layers"] == nil && cls != "Functional")
         if sequential {
@@ -241,7 +255,8 @@ public enum SavedModelError: Error, Equatable, CustomStringConvertible, Localize
             return
                 "the saved model has \(layers.count) layer\(layers.count == 1 ? "" : "s") this tool does not build: \(layers.joined(separator: ", ")); Lambda layers hold Python code and are never run. Use --backbone-only for the features of the backbone inside, or --layer NAME for an earlier layer"
         case .unsupportedSetting(let layer, let detail):
-            return "layer \(layer): \(detail) is not supported; use --backbone-only or --layer NAME for an earlier layer"
+            return
+                "layer \(layer): \(detail) is not supported; use --backbone-only or --layer NAME for an earlier layer"
         case .input(let detail): return "the saved model's input \(detail)"
         }
     }

@@ -29,7 +29,8 @@ enum KerasLayers {
 
     /// Every class `plan` builds (for some settings), besides `inert`.
     static let built: Set<String> = [
-        "InputLayer", "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D", "Dense",
+        "InputLayer", "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D",
+        "Dense",
         "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization", "LayerNormalization", "Flatten",
         "Reshape", "Permute", "UpSampling2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
         "GlobalMaxPooling2D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Merge",
@@ -41,7 +42,7 @@ enum KerasLayers {
     /// planned): what is said of a layer no tensor reaches because an earlier one cannot run.
     static func isBuilt(_ layer: LayerConfig) -> Bool {
         if layer.model != nil || inert.contains(layer.className) || built.contains(layer.className) { return true }
-        return layer.module.map { $0.hasPrefix("keras.src.ops") || $0.hasPrefix("keras.ops") } ?? false
+        return layer.isOperation
     }
 
     /// The plan for `layer` called on tensors of `shapes`. `keras3` tells the activation
@@ -174,7 +175,8 @@ enum KerasLayers {
             try channelsLast()
             let keep = bool(c["keepdims"]) ?? false
             return .op(
-                layer.className == "GlobalMaxPooling2D" ? .globalMaxPool(keepDims: keep) : .globalAveragePool(keepDims: keep))
+                layer.className == "GlobalMaxPooling2D"
+                    ? .globalMaxPool(keepDims: keep) : .globalAveragePool(keepDims: keep))
         case "Add": return .op(.add)
         case "Subtract": return .op(.subtract)
         case "Multiply": return .op(.multiply)

@@ -25,7 +25,7 @@ enum OpLayers {
             let function = layer.config["function"] as? String ?? layer.name
             return tfOp(function, call, shapes: shapes)
         }
-        if let module = layer.module, module.hasPrefix("keras.src.ops") || module.hasPrefix("keras.ops") {
+        if layer.isOperation {
             return kerasOp(layer.className, call, shapes: shapes)
         }
         return nil
@@ -38,7 +38,9 @@ enum OpLayers {
 
     /// `a op b`: both tensors (same shapes), or one a tensor and the other a constant scalar or
     /// per-channel vector.
-    static func binary(_ kind: Binary, _ a: LayerCall.Arg?, _ b: LayerCall.Arg?, call: LayerCall, shapes: [FeatureShape])
+    static func binary(
+        _ kind: Binary, _ a: LayerCall.Arg?, _ b: LayerCall.Arg?, call: LayerCall, shapes: [FeatureShape]
+    )
         -> CallPlan
     {
         let tensors = call.inputs
@@ -133,7 +135,8 @@ enum OpLayers {
         }
         var slice = parts[1] as? [String: Any]
         if slice?["class_name"] as? String == "__slice__" { slice = slice?["config"] as? [String: Any] }
-        if let slice, slice["start"] is NSNull || slice["start"] == nil, slice["stop"] is NSNull || slice["stop"] == nil,
+        if let slice, slice["start"] is NSNull || slice["start"] == nil,
+            slice["stop"] is NSNull || slice["stop"] == nil,
             (slice["step"] as? NSNumber)?.intValue == -1
         {
             return .op(.reverseChannels)

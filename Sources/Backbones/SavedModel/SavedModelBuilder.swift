@@ -53,7 +53,9 @@ public enum SavedModelBuilder {
             switch value {
             case .node(let id): ids.append(id)
             case .channel:
-                throw SavedModelError.unsupportedLayers(["\(layer ?? tree.name) (a single channel x[..., k] as an output)"])
+                throw SavedModelError.unsupportedLayers([
+                    "\(layer ?? tree.name) (a single channel x[..., k] as an output)"
+                ])
             case .missing(let needed):
                 // Binding needs only the layers that were built.
                 if !requireOutputs { continue }
@@ -117,7 +119,8 @@ private struct Builder {
             var layers = model.layers[...]
             if let given = inputs {
                 guard given.count == 1 else {
-                    throw SavedModelError.badConfig(detail: "Sequential '\(model.name)' called on \(given.count) tensors")
+                    throw SavedModelError.badConfig(
+                        detail: "Sequential '\(model.name)' called on \(given.count) tensors")
                 }
                 x = given[0]
                 if layers.first?.className == "InputLayer" { layers = layers.dropFirst() }
@@ -128,7 +131,8 @@ private struct Builder {
                 x = try addInput("input_layer", shape: model.sequentialInput)
             }
             for layer in layers {
-                x = try call(layer, LayerCall.none, [x], scope: scope, index: 0, group: group + keys[layer.name, default: ""])[0]
+                x = try call(
+                    layer, LayerCall.none, [x], scope: scope, index: 0, group: group + keys[layer.name, default: ""])[0]
             }
             return [x]
         }
@@ -148,20 +152,44 @@ private struct Builder {
                 produced[ref] = try addInput(layer.name, shape: ModelConfigTree.batchShape(inputShape(of: layer)))
             }
         }
-        for layer in model.layers where layer.className != "InputLayer" || layer.calls.count > 0 {
-            for (k, call) in layer.calls.enumerated() {
-                let ins = try call.inputs.map { ref -> Value in
-                    if let value = produced[ref] { return value }
-                    throw SavedModelError.badConfig(
-                        detail: "layer '\(layer.name)' reads \(ref), which no earlier layer of '\(model.name)' makes")
+        // The calls in config order, each once its inputs exist: a shared layer is listed once,
+        // before layers that make the input of its later calls (Keras' `process_node` defers
+        // the same way).
+        let callCount = Dictionary(model.layers.map { ($0.name, $0.calls.count) }, uniquingKeysWith: { a, _ in a })
+        func lookup(_ ref: TensorRef) -> Value? {
+            if let value = produced[ref] { return value }
+            // tf.keras numbers a nested model's nodes with its own construction first
+            // (`["mobilenetv2_1.00_160", 1, 0]` for its one call here).
+            if callCount[ref.layer] == 1 { return produced[TensorRef(layer: ref.layer, node: 0, tensor: ref.tensor)] }
+            return nil
+        }
+        var pending = model.layers.flatMap { layer in layer.calls.indices.map { (layer, $0) } }
+        while !pending.isEmpty {
+            var waiting: [(LayerConfig, Int)] = []
+            for (layer, k) in pending {
+                let call = layer.calls[k]
+                let found = call.inputs.map(lookup)
+                if found.contains(where: { $0 == nil }) {
+                    waiting.append((layer, k))
+                    continue
                 }
                 let outs = try self.call(
-                    layer, call, ins, scope: scope, index: k, group: group + keys[layer.name, default: ""])
-                for (t, value) in outs.enumerated() { produced[TensorRef(layer: layer.name, node: k, tensor: t)] = value }
+                    layer, call, found.map { $0! }, scope: scope, index: k,
+                    group: group + keys[layer.name, default: ""])
+                for (t, value) in outs.enumerated() {
+                    produced[TensorRef(layer: layer.name, node: k, tensor: t)] = value
+                }
             }
+            if waiting.count == pending.count {
+                let (layer, k) = waiting[0]
+                let ref = layer.calls[k].inputs.first { lookup($0) == nil }!
+                throw SavedModelError.badConfig(
+                    detail: "layer '\(layer.name)' reads \(ref), which no layer of '\(model.name)' makes")
+            }
+            pending = waiting
         }
         return try model.outputs.map { ref in
-            guard let value = produced[ref] else {
+            guard let value = lookup(ref) else {
                 throw SavedModelError.badConfig(detail: "output \(ref) of '\(model.name)' is never made")
             }
             return value
@@ -183,7 +211,8 @@ private struct Builder {
             if let d { dims.append(d); continue }
             guard shape.count == 3, i < 2, let size = inputSize else {
                 throw SavedModelError.input(
-                    detail: "'\(name)' has an open size \(shape.map { $0.map(String.init) ?? "None" }); give --input-size")
+                    detail:
+                        "'\(name)' has an open size \(shape.map { $0.map(String.init) ?? "None" }); give --input-size")
             }
             dims.append(i == 0 ? size.height : size.width)
         }
@@ -200,7 +229,7 @@ private struct Builder {
     static func keras3Keys(_ layers: [LayerConfig]) -> [String: String] {
         var used: [String: Int] = [:]
         var keys: [String: String] = [:]
-        for layer in layers where !(layer.module?.hasPrefix("keras.src.ops") ?? false) {
+        for layer in layers where !layer.isOperation {
             let base = snakeCase(layer.className)
             let n = used[base].map { $0 + 1 } ?? 0
             used[base] = n
@@ -234,14 +263,18 @@ private struct Builder {
             // Listed too, so one error names every layer that cannot run.
             var needed = missing
             if !KerasLayers.isBuilt(layer) {
-                let reason = layer.className == "Lambda" ? "Lambda layers hold Python code, which is never run" : "no builder for this class"
+                let reason =
+                    layer.className == "Lambda"
+                    ? "Lambda layers hold Python code, which is never run" : "no builder for this class"
                 unsupported.append(Unsupported(path: path, className: layer.className, reason: reason))
                 needed.insert(path)
             }
             byPath[path] = .missing(needed)
             return [.missing(needed)]
         }
-        if layer.className == "Stack" || layer.className == "Concatenate", ins.contains(where: { if case .channel = $0 { return true } else { return false } }) {
+        if layer.className == "Stack" || layer.className == "Concatenate",
+            ins.contains(where: { if case .channel = $0 { return true } else { return false } })
+        {
             let value = try gather(ins, name: name, path: path, className: layer.className, scope: scope)
             byPath[path] = value
             return [value]
@@ -289,20 +322,28 @@ private struct Builder {
 
     /// `stack([x[..., 2], x[..., 1], x[..., 0]], axis=-1)` (Keras 3's caffe `preprocess_input`):
     /// every channel of one map, reversed or in order.
-    mutating func gather(_ ins: [Value], name: String, path: String, className: String, scope: [String]) throws -> Value {
+    mutating func gather(_ ins: [Value], name: String, path: String, className: String, scope: [String]) throws -> Value
+    {
         var source: NodeID?
         var order: [Int] = []
         for v in ins {
-            guard case .channel(let id, let k) = v, source == nil || source == id else { source = nil; order = []; break }
+            guard case .channel(let id, let k) = v, source == nil || source == id else {
+                source = nil; order = []; break
+            }
             source = id
             order.append(k)
         }
         if let source {
             let c = graph!.shape(source).channels
-            if order == Array((0..<c).reversed()) { return .node(try graph!.add(name, .reverseChannels, inputs: [source], in: scope)) }
+            if order == Array((0..<c).reversed()) {
+                return .node(try graph!.add(name, .reverseChannels, inputs: [source], in: scope))
+            }
             if order == Array(0..<c) { return .node(try graph!.add(name, .dropout, inputs: [source], in: scope)) }
         }
-        unsupported.append(Unsupported(path: path, className: className, reason: "gathers channels other than all of one map, in or against order"))
+        unsupported.append(
+            Unsupported(
+                path: path, className: className,
+                reason: "gathers channels other than all of one map, in or against order"))
         return .missing([path])
     }
 
@@ -323,9 +364,11 @@ private struct Builder {
         if matches.count == 1, let value = byPath[matches[0]] { return value }
         let all = byPath.keys.sorted()
         if matches.count > 1 {
-            throw GraphError.unknownLayer(model: modelName, layer: layer + " (in several models: name one)", examples: matches)
+            throw GraphError.unknownLayer(
+                model: modelName, layer: layer + " (in several models: name one)", examples: matches)
         }
         let near = all.filter { $0.split(separator: "/").last?.hasPrefix(layer.prefix(4)) ?? false }.prefix(8)
-        throw GraphError.unknownLayer(model: modelName, layer: layer, examples: Array(near.isEmpty ? all.suffix(8) : near))
+        throw GraphError.unknownLayer(
+            model: modelName, layer: layer, examples: Array(near.isEmpty ? all.suffix(8) : near))
     }
 }

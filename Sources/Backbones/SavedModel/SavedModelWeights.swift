@@ -42,7 +42,8 @@ extension SavedModelGraph {
                         path: file.path, layer: node.path, array: have.name, expected: want.shape, actual: have.shape)
                 }
                 guard have.dtype.isNumeric else {
-                    throw WeightLoaderError.unsupportedDType(path: file.path, dataset: have.location, dtype: have.dtype.rawValue)
+                    throw WeightLoaderError.unsupportedDType(
+                        path: file.path, dataset: have.location, dtype: have.dtype.rawValue)
                 }
                 // Named as `WeightSource` reads them: `<scopes>/<layer>/<variable>`.
                 arrays.append(
@@ -112,7 +113,8 @@ extension SavedModelGraph {
             let exact = zip(candidates, paths).filter { $1 == tail }.map(\.0)
             candidates =
                 exact.isEmpty
-                ? zip(candidates, paths).filter { $1.count >= tail.count && Array($1.suffix(tail.count)) == tail }.map(\.0)
+                ? zip(candidates, paths).filter { $1.count >= tail.count && Array($1.suffix(tail.count)) == tail }.map(
+                    \.0)
                 : exact
         }
         // Each variable by its name; a file without names keeps the stored order.
