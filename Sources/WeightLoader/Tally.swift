@@ -18,5 +18,5 @@ public final class Tally: @unchecked Sendable {
 
     public var current: Counts { lock.withLock { counts } }
 
-    func count(_ key: WritableKeyPath<Counts, Int>) { lock.withLock { counts[keyPath: key] += 1 } }
+    public func count(_ key: WritableKeyPath<Counts, Int>) { lock.withLock { counts[keyPath: key] += 1 } }
 }

@@ -15,6 +15,7 @@ import WeightLoader
 extension SavedModelGraph {
     /// The model's arrays from `file`, bound to the graph's weighted layers.
     public func bind(_ file: KerasWeightFile) throws -> BoundWeights {
+        Tally.shared.count(\.loads)
         let keras3 = file.layout == .keras3Archive || file.layout == .keras3Weights
         let all = file.layers.flatMap(\.preorder)
         let byGroup = Dictionary(all.compactMap { l in l.path.map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
