@@ -61,7 +61,7 @@ struct Run: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A weights file to use instead of the Keras cache (a published file or your own saved model).",
+            "A weights file to use instead of the Keras cache: a published file, or your own saved model (.h5 or .keras), which runs whole, built from its config (see --backbone-only).",
             valueName: "path"))
     var weights: String?
 
