@@ -3,17 +3,13 @@
 
 Usage:  PYTHON scripts/make_old_keras_fixtures.py OUTDIR
 
-Runs under a venv of its own, NOT the project's .venv (scripts/setup.sh does not make it):
-  Keras 2.12 (TensorFlow 2.12, the oldest TensorFlow with wheels for Python 3.11):
-      python3 -m venv /tmp/oldkeras
-      /tmp/oldkeras/bin/pip install tensorflow-cpu==2.12.0 jax==0.4.30 jaxlib==0.4.30 pillow
-  Keras 2.3.1, the last multi-backend Keras, on Theano (TensorFlow 1.x has no Python 3.11 wheels):
-      python3 -m venv /tmp/oldkeras2
-      /tmp/oldkeras2/bin/pip install keras==2.3.1 Theano==1.0.5 "numpy<1.24" "scipy<1.12" \\
-          h5py==3.8.0 pillow
-      KERAS_BACKEND=theano THEANO_FLAGS="device=cpu,blas.ldflags=" /tmp/oldkeras2/bin/python ...
-    (needs g++ for Theano's convolution; the script aliases collections.Iterable & co., which
-    Keras 2.3.1 imports from their pre-3.10 place)
+Runs under a venv of its own, NOT the project's .venv: `scripts/setup.sh --old-keras` makes
+.venv-oldkeras with Keras 2.3.1, the last multi-backend Keras, on Theano 1.0.5 (TensorFlow 1.x
+has no Python 3.11 wheels, and Keras 2.3.1 does not run on TensorFlow 2); scripts/test.sh runs
+it as  KERAS_BACKEND=theano THEANO_FLAGS="device=cpu,blas.ldflags=" .venv-oldkeras/bin/python ...
+(Theano compiles its convolution with g++; the script aliases collections.Iterable & co., which
+Keras 2.3.1 imports from their pre-3.10 place). Under a tf.keras venv it writes the same models
+as that Keras.
 Run after make_saved_model_fixtures.py into the same OUTDIR: the images are its
 OUTDIR/saved_models/images. Writes OUTDIR/saved_models/old_keras/<name>.h5,
 <name>.config.json, <name>.<output>.npy and merges its cases into

@@ -3,6 +3,9 @@
 # With --sample, also real trained Keras weights for the README's first command (see below).
 # With --python, also the Python reference tooling (Keras, TensorFlow) the tests use to make
 # fixtures and reference outputs; it goes to .venv/ and is never needed to run the tool.
+# With --old-keras, the oldest Keras that installs here (2.3.1, the last multi-backend Keras, on
+# Theano: TensorFlow 1.x has no wheels for this Python) in .venv-oldkeras/, for the fixtures of
+# files old Keras wrote; scripts/test.sh makes it only when those fixtures are regenerated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,5 +59,20 @@ if [ "${1:-}" = "--python" ]; then
         .venv/bin/pip install -q --upgrade pip
         .venv/bin/pip install -q -r scripts/requirements.txt
         echo "$want" > .venv/.stamp
+    fi
+fi
+
+if [ "${1:-}" = "--old-keras" ]; then
+    want=$(sha256sum scripts/requirements-old-keras.txt | cut -c1-16)
+    if [ "$(cat .venv-oldkeras/.stamp 2>/dev/null)" != "$want" ]; then
+        echo "setup: creating .venv-oldkeras with $(tr '\n' ' ' < scripts/requirements-old-keras.txt)" >&2
+        # Theano compiles its convolution with the system's C++ compiler.
+        command -v g++ >/dev/null || {
+            sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq g++ >/dev/null
+        }
+        python3 -m venv .venv-oldkeras
+        .venv-oldkeras/bin/pip install -q -r scripts/requirements-old-keras.txt
+        echo "$want" > .venv-oldkeras/.stamp
     fi
 fi

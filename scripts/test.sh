@@ -8,8 +8,8 @@ scripts/setup.sh --python
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
 generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
     scripts/make_feature_references.py scripts/gen_imagenet_classes.py
-    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py)
-key=$(cat "${generators[@]}" scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
+    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py scripts/make_old_keras_fixtures.py)
+key=$(cat "${generators[@]}" scripts/requirements.txt scripts/requirements-old-keras.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
     Sources/Features/Generated/ImageNetClassIndex.swift \
     | sha256sum | cut -c1-16)
 if [ ! -f ".fixtures/$key/expectations.json" ]; then
@@ -26,6 +26,11 @@ if [ ! -f ".fixtures/$key/expectations.json" ]; then
     # Whole saved models (tf-keras .h5, Keras 3 .h5 and .keras) and Keras' predict on a few of
     # the photographs above: the reference for running a user's model from its config.
     .venv/bin/python scripts/make_saved_model_fixtures.py ".fixtures/$key.partial"
+    # The same kind of files as the oldest Keras here wrote them (2.3.1 on Theano, in a venv of
+    # its own), with Theano's predict: the Keras 2 config dialect and Theano's flipped kernels.
+    scripts/setup.sh --old-keras
+    KERAS_BACKEND=theano THEANO_FLAGS="device=cpu,blas.ldflags=,base_compiledir=$PWD/.venv-oldkeras/theano" \
+        .venv-oldkeras/bin/python scripts/make_old_keras_fixtures.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi
 ln -sfn "$key" .fixtures/current

@@ -90,6 +90,8 @@ public enum OutputError: Error, Equatable, CustomStringConvertible, LocalizedErr
     case cannotCreate(String, reason: String)
     case writeFailed(String, reason: String)
     case unknownFormat(String)
+    /// A model with several outputs, written to a format that holds one array.
+    case severalOutputs(String, outputs: [String])
 
     public var description: String {
         switch self {
@@ -100,6 +102,9 @@ public enum OutputError: Error, Equatable, CustomStringConvertible, LocalizedErr
                 "writing \(p) failed: \(reason); nothing was left behind, free space or choose another -o path and rerun"
         case .unknownFormat(let p):
             return "\(p): unknown output format; end -o with .npy, .npz or .h5"
+        case .severalOutputs(let p, let outputs):
+            return
+                "\(p): the model has \(outputs.count) outputs (\(outputs.joined(separator: ", "))) and only an .npz holds several arrays; end -o with .npz, or take one output with --layer NAME"
         }
     }
 

@@ -5,7 +5,9 @@
 //              label, class]), feats.classes.txt
 //   (any)      with the ImageNet classifier, feats.predictions.csv (row, path, rank, wnid, name,
 //              probability): the top-k classes as decode_predictions gives them
-//   feats.npz  one archive: features, labels, paths, class_names (numpy arrays, no pickles)
+//   feats.npz  one archive: features, labels, paths, class_names (numpy arrays, no pickles);
+//              a model with several outputs has one array per output instead of features,
+//              named by its output layer (only .npz holds several)
 //   feats.h5   datasets features, labels, paths, class_names, root attribute run (HDF5Writer)
 // and always feats.run.json, the run record. Features stream to a temporary .npy as they are
 // computed; every file is complete before it is renamed into place.
@@ -77,14 +79,28 @@ public final class FeatureOutput {
     /// Floats per image.
     public var width: Int { rows.width }
     let rows: NpyRowWriter
+    /// A model's further outputs (.npz only): each output's archive name and its spool; `rows`
+    /// holds the first, and an appended row is every output's values one after the other.
+    let parts: [(name: String, rows: NpyRowWriter)]
+    /// The first output's archive name: `features`, or the model's first output layer.
+    let firstName: String
     /// Base path for side files: `feats` for `feats.npy`.
     let stem: String
 
-    public init(path: String, rowShape: [Int], expectedRows: Int) throws {
+    /// One output per row (`rowShape`), or with `outputs` several, each (name, row shape): the
+    /// rows appended are then the outputs' values concatenated, and the file must be .npz.
+    public init(
+        path: String, rowShape: [Int], expectedRows: Int, outputs: [(name: String, shape: [Int])] = []
+    ) throws {
         self.path = path
         format = try OutputFormat(path: path)
-        self.rowShape = rowShape
         stem = (path as NSString).deletingPathExtension
+        if outputs.count > 1, format != .npz {
+            throw OutputError.severalOutputs(path, outputs: outputs.map(\.name))
+        }
+        let named = outputs.count > 1 ? Self.archiveNames(outputs.map(\.name)) : ["features"]
+        firstName = named[0]
+        self.rowShape = outputs.count > 1 ? outputs[0].shape : rowShape
         let dir = (path as NSString).deletingLastPathComponent
         var isDir: ObjCBool = false
         if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
@@ -93,14 +109,58 @@ public final class FeatureOutput {
         // For .npz/.h5 the rows stream to a hidden .npy that is packed at the end.
         let rowsPath = format == .npy ? path : "\(stem).features-rows.npy"
         let format = format
+        let first = self.rowShape
         rows = try Self.namingOutput(path, format) {
-            try NpyRowWriter(rowsPath, rowShape: rowShape, expectedRows: expectedRows)
+            try NpyRowWriter(rowsPath, rowShape: first, expectedRows: expectedRows)
+        }
+        var parts: [(String, NpyRowWriter)] = []
+        let spool = stem
+        do {
+            for (k, output) in outputs.enumerated().dropFirst() {
+                let writer = try Self.namingOutput(path, format) {
+                    try NpyRowWriter(
+                        "\(spool).features-rows-\(k).npy", rowShape: output.shape, expectedRows: expectedRows)
+                }
+                parts.append((named[k], writer))
+            }
+        } catch {
+            // Nothing half-made stays behind: the spools made so far go.
+            rows.file.discard()
+            parts.forEach { $0.1.file.discard() }
+            throw error
+        }
+        self.parts = parts
+    }
+
+    /// Archive names for the outputs: the layer names, with any that would clash with the
+    /// archive's own arrays (paths, labels, class_names) or with each other prefixed `output_`.
+    static func archiveNames(_ outputs: [String]) -> [String] {
+        var taken: Set<String> = ["paths", "labels", "class_names"]
+        return outputs.map { name in
+            var key = name.replacingOccurrences(of: "/", with: "_")
+            var k = 1
+            while taken.contains(key) {
+                key = "output_\(name.replacingOccurrences(of: "/", with: "_"))\(k > 1 ? "_\(k)" : "")"
+                k += 1
+            }
+            taken.insert(key)
+            return key
         }
     }
 
     public var count: Int { rows.rows }
 
-    public func append(_ features: [Float]) throws { try Self.namingOutput(path, format) { try rows.append(features) } }
+    public func append(_ features: [Float]) throws {
+        try Self.namingOutput(path, format) {
+            guard !parts.isEmpty else { return try rows.append(features) }
+            var start = rows.width
+            try rows.append(Array(features[0..<start]))
+            for part in parts {
+                try part.rows.append(Array(features[start..<start + part.rows.width]))
+                start += part.rows.width
+            }
+        }
+    }
 
     /// The spool a .npz/.h5 streams its rows to is ours, not the user's: a failure there (a full
     /// disk) is reported as a failure to write the output they named.
@@ -141,13 +201,17 @@ public final class FeatureOutput {
             pending.removeAll()
             try rows.commit()
         case .npz:
-            try Self.namingOutput(path, format) { try rows.commit() }
-            defer { unlink(rows.file.destination) }
+            try Self.namingOutput(path, format) {
+                try rows.commit()
+                for part in parts { try part.rows.commit() }
+            }
+            defer { ([rows] + parts.map(\.rows)).forEach { unlink($0.file.destination) } }
             let archive = try AtomicFile(reserving: path)
             pending.append(archive)
             try writeNpz(
-                archive.temporary, featuresNpy: rows.file.destination, names: names, labels: labels,
-                classNames: classNames)
+                archive.temporary,
+                arrays: [(firstName, rows.file.destination)] + parts.map { ($0.name, $0.rows.file.destination) },
+                names: names, labels: labels, classNames: classNames)
             for f in pending { try f.commit() }
             pending.removeAll()
         case .h5:
@@ -164,7 +228,10 @@ public final class FeatureOutput {
     }
 
     /// Drops everything written so far (a failed or interrupted run).
-    public func discard() { rows.file.discard() }
+    public func discard() {
+        rows.file.discard()
+        parts.forEach { $0.rows.file.discard() }
+    }
 
     func indexCSV(names: [String], labels: [Int]?, classNames: [String]) -> String {
         func quote(_ s: String) -> String {
@@ -181,7 +248,10 @@ public final class FeatureOutput {
         return out
     }
 
-    func writeNpz(_ target: String, featuresNpy: String, names: [String], labels: [Int]?, classNames: [String]) throws {
+    /// `arrays`: each (archive name, spooled .npy) in order.
+    func writeNpz(
+        _ target: String, arrays: [(name: String, npy: String)], names: [String], labels: [Int]?, classNames: [String]
+    ) throws {
         do {
             let archive = try Archive(url: URL(fileURLWithPath: target), accessMode: .create)
             func add(_ name: String, _ data: Data) throws {
@@ -189,7 +259,9 @@ public final class FeatureOutput {
                     with: name, type: .file, uncompressedSize: Int64(data.count),
                     provider: { position, size in data.subdata(in: Int(position)..<Int(position) + size) })
             }
-            try archive.addEntry(with: "features.npy", fileURL: URL(fileURLWithPath: featuresNpy))
+            for array in arrays {
+                try archive.addEntry(with: "\(array.name).npy", fileURL: URL(fileURLWithPath: array.npy))
+            }
             try add("paths.npy", Npy.strings(names))
             if let labels, !classNames.isEmpty {
                 try add("labels.npy", Npy.int64(labels))

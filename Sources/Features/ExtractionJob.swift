@@ -93,6 +93,9 @@ public struct ExtractionJob: Sendable {
     public var preprocess: PreprocessMode?
     /// With the classifier: classes per image decoded (nil: `defaultTop`).
     public var top: Int?
+    /// `--class-names`: a saved model's classes, one per line in output order (the
+    /// NAME.classes.txt of the run its training features came from); adds NAME.predictions.csv.
+    public var classNames: String?
     public var batchSize: Int
     public var threads: Int
     /// Stop at the first unreadable image instead of skipping it.
@@ -110,7 +113,7 @@ public struct ExtractionJob: Sendable {
         inputs: [String], output: String, model: ModelRequest, classes: ClassList? = nil, classesFrom: String? = nil,
         columns: TableColumns = TableColumns(), download: Bool = true, pooling: GlobalPooling? = nil,
         layer: String? = nil, flatten: Bool = false, image: ImageSettings = ImageSettings(),
-        preprocess: PreprocessMode? = nil, top: Int? = nil, batchSize: Int = 32,
+        preprocess: PreprocessMode? = nil, top: Int? = nil, classNames: String? = nil, batchSize: Int = 32,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, strict: Bool = false,
         plan: CompiledGraph.Options = .init(), command: [String] = CommandLine.arguments
     ) {
@@ -127,6 +130,7 @@ public struct ExtractionJob: Sendable {
         self.image = image
         self.preprocess = preprocess
         self.top = top
+        self.classNames = classNames
         self.batchSize = batchSize
         self.threads = threads
         self.strict = strict
@@ -148,6 +152,7 @@ public struct ExtractionJob: Sendable {
         let dataset = try scan()
         dataset.warnings.forEach(events.note)
         try OutputFormat.checkDestination(output)
+        let ownClasses = try classNames.map { try ClassList.read($0).names }
         // The loaded arrays live only while the graph is planned.
         let extractor = try await plan(
             LoadedModel.load(
@@ -157,12 +162,16 @@ public struct ExtractionJob: Sendable {
             height: extractor.inputSize.height, width: extractor.inputSize.width, interpolation: image.filter,
             keepAspectRatio: image.keepAspectRatio, resize: image.resize, exifTranspose: image.exifTranspose,
             fastDecode: image.fastDecode, preprocess: extractor.preprocess)
+        if let ownClasses { try checkClassNames(ownClasses, extractor) }
+        let decoded = ownClasses.map(Predictions.classes(named:)) ?? (extractor.includeTop ? ImageNetClasses.all : nil)
         configured.channels = extractor.source.whole?.channels ?? 3
         let pipeline = configured
         header(extractor, dataset).forEach(events.note)
 
+        let outputs = extractor.outputs.map { (name: $0.name, shape: flatten ? [$0.shape.reduce(1, *)] : $0.shape) }
         let sink = try FeatureOutput(
-            path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count)
+            path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count,
+            outputs: outputs.count > 1 ? outputs : [])
         events.opened(sink)
         do {
             // decode_predictions of each written row.
@@ -173,7 +182,7 @@ public struct ExtractionJob: Sendable {
                 batchSize: batchSize, threads: threads, strict: strict, progress: events.progress,
                 warn: events.note,
                 written: { name, probabilities in
-                    if extractor.includeTop { tops.append((name, Predictions.top(probabilities, k: topK))) }
+                    if let decoded { tops.append((name, Predictions.top(probabilities, k: topK, classes: decoded))) }
                 })
             if summary.names.isEmpty {
                 throw ExtractionError.failedImage(
@@ -181,13 +190,14 @@ public struct ExtractionJob: Sendable {
             }
             let record = RunRecord(
                 source: extractor.source, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
-                summary: summary, output: sink.path, flattened: flatten, top: extractor.includeTop ? topK : nil,
-                command: command)
+                summary: summary, output: sink.path, flattened: flatten, top: decoded == nil ? nil : topK,
+                classNames: classNames, command: command)
             try sink.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
                 classNames: dataset.classNames, record: try record.json(),
-                predictions: extractor.includeTop
-                    ? Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top)) : nil)
+                predictions: decoded == nil
+                    ? nil
+                    : Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top), imageNet: ownClasses == nil))
             return ExtractionResult(record: record, summary: summary, rowShape: sink.rowShape, predictions: tops)
         } catch {
             sink.discard()
@@ -209,6 +219,27 @@ public struct ExtractionJob: Sendable {
         }
         return try FeatureExtractor(
             loaded, pooling: pooling ?? .none, layer: layer, preprocess: preprocess, options: plan)
+    }
+
+    /// `--class-names` names the values of one output, a vector of as many values.
+    func checkClassNames(_ names: [String], _ extractor: FeatureExtractor) throws {
+        let file = classNames ?? ""
+        guard extractor.source.whole != nil else {
+            throw ExtractionError.classNames(
+                file: file,
+                problem:
+                    "names the classes of your saved model's output, and this run gives \(extractor.includeTop ? "the ImageNet classifier's probabilities (named already)" : "a backbone's features")"
+            )
+        }
+        let outputs = extractor.outputs
+        guard outputs.count == 1, let shape = outputs.first?.shape, shape.count == 1, shape[0] == names.count else {
+            let what = outputs.map { "\($0.name) \($0.shape.map(String.init).joined(separator: "×"))" }
+            throw ExtractionError.classNames(
+                file: file,
+                problem:
+                    "lists \(names.count) classes, and the model gives \(what.joined(separator: " and ")) values per image; name the classes of one output of that many (--layer NAME picks one)"
+            )
+        }
     }
 
     /// What will be run, said before the first image: the model and its output, the decided

@@ -21,12 +21,20 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// probabilities, decoded with `Predictions.top`.
     public var includeTop: Bool { entry.includeTop }
 
-    /// Values per image in the output: the pooled width, or H·W·C of the map with `.none`.
-    public var width: Int { model.outputShape.count }
+    /// Values per image in the output: the pooled width, or H·W·C of the map with `.none`; with
+    /// several outputs, all of them one after the other (`outputs` order).
+    public var width: Int { model.outputShapes.reduce(0) { $0 + $1.count } }
 
     /// One image's output as Keras' predict shapes it, without the batch axis: [C] pooled (or
     /// the classifier's [1000]), [H, W, C] for a feature map (pooling none, --layer).
     public var outputShape: [Int] { model.outputShape.dimensions }
+
+    /// Each output's name and per-image shape, in `model.outputs` order: one for a backbone or
+    /// `--layer`, the saved model's output layers when it has several.
+    public var outputs: [(name: String, shape: [Int])] {
+        zip(outputNames, model.outputShapes).map { ($0, $1.dimensions) }
+    }
+    private let outputNames: [String]
 
     /// The shape each row is written with: `outputShape`, or [H·W·C] when `flatten` (the same
     /// floats in the same NHWC order, as keras.layers.Flatten gives them).
@@ -47,17 +55,22 @@ public final class FeatureExtractor: @unchecked Sendable {
         var graph: Graph
         if let whole = loaded.source.whole {
             graph = try whole.graph(size: size, layer: layer).graph
-            if graph.outputNodes.count > 1 {
-                throw ExtractionError.severalOutputs(
-                    model: whole.name, outputs: graph.outputNodes.map { graph.nodes[$0].path })
-            }
-            let out = graph.outputNode
-            if graph.shape(out).isMap, pooling != .none {
+            var outputs: [NodeID] = []
+            for out in graph.outputNodes {
+                guard graph.shape(out).isMap, pooling != .none else {
+                    outputs.append(out)
+                    continue
+                }
                 let name = graph.nodes[out].name
-                graph.output = try graph.addPooling(
-                    pooling, out, avg: "\(name)_global_average_pooling", max: "\(name)_global_max_pooling")
+                outputs.append(
+                    try graph.addPooling(
+                        pooling, out, avg: "\(name)_global_average_pooling", max: "\(name)_global_max_pooling"))
             }
+            graph.outputs = outputs
+            outputNames =
+                layer.map { [$0] } ?? (whole.outputNames.count == outputs.count ? whole.outputNames : ["features"])
         } else {
+            outputNames = ["features"]
             graph =
                 try layer.map {
                     try Backbone.graph(id, height: size.height, width: size.width, layer: $0, pooling: pooling)
@@ -72,9 +85,19 @@ public final class FeatureExtractor: @unchecked Sendable {
     }
 
     /// Preprocessed (height, width, 3) images -> `width` features each, the images shared
-    /// among `threads` threads (each row the same bits whatever the thread count).
+    /// among `threads` threads (each row the same bits whatever the thread count). With several
+    /// outputs, an image's row is its outputs one after the other.
     public func features(_ input: [Float], threads: Int = 1) throws -> [Float] {
-        try model.run(input, threads: threads)
+        let shapes = model.outputShapes
+        guard shapes.count > 1 else { return try model.run(input, threads: threads) }
+        let parts = try model.run(inputs: [input], threads: threads)
+        let n = input.count / max(model.inputShapes[0].count, 1)
+        var rows: [Float] = []
+        rows.reserveCapacity(n * width)
+        for i in 0..<n {
+            for (part, shape) in zip(parts, shapes) { rows += part[i * shape.count..<(i + 1) * shape.count] }
+        }
+        return rows
     }
 }
 
@@ -90,8 +113,8 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
     case noClassifier(String)
     /// Neither --model nor --weights.
     case noModel
-    /// A saved model with several outputs, where one array per image was asked for.
-    case severalOutputs(model: String, outputs: [String])
+    /// `--class-names` that cannot name this run's output.
+    case classNames(file: String, problem: String)
     /// A command-line value that disagrees with what the weight file itself says.
     case contradiction(option: String, path: String, fileSays: String, source: SettingSource)
 
@@ -114,12 +137,11 @@ public enum ExtractionError: Error, Equatable, CustomStringConvertible, Localize
                 "\(file) holds the ImageNet classifier (include_top=True); add --include-top for class probabilities, or use the model's notop weights for features"
         case .noModel:
             return "say which model: --model NAME (see `extract models`) or --weights FILE"
-        case .severalOutputs(let model, let outputs):
-            return
-                "the saved model '\(model)' has \(outputs.count) outputs (\(outputs.joined(separator: ", "))); take one with --layer NAME"
         case .contradiction(let option, let path, let fileSays, let source):
             return
                 "\(option) contradicts \(path), which is \(fileSays) (from its \(source.rawValue.replacingOccurrences(of: "file ", with: ""))); drop the option, or use a file that is what you asked for"
+        case .classNames(let file, let problem):
+            return "--class-names \(file) \(problem)"
         case .noClassifier(let file):
             return
                 "\(file) has no ImageNet classifier (include_top=False weights); --include-top needs the model's published *_tf_dim_ordering_tf_kernels.h5 file"

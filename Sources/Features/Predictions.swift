@@ -8,7 +8,7 @@ import Foundation
 /// The 1000 classes of the published ImageNet classifiers, in output order.
 public enum ImageNetClasses {
     public struct Class: Sendable, Equatable {
-        /// WordNet id, e.g. "n01440764".
+        /// WordNet id, e.g. "n01440764"; empty for a saved model's own classes.
         public let wnid: String
         /// decode_predictions' name, e.g. "tench", "great_white_shark".
         public let name: String
@@ -35,9 +35,11 @@ public enum Predictions {
     /// `pred.argsort()[-top:][::-1]`, then a stable sort by probability, largest first. Equal
     /// probabilities come higher class index first, as a stable ascending argsort reversed
     /// gives them (numpy's default argsort is not stable, so Keras may order exact ties
-    /// either way). `k` is clamped to 1...1000, as slicing clamps it.
-    public static func top(_ probabilities: [Float], k: Int) -> [Prediction] {
-        let classes = ImageNetClasses.all
+    /// either way). `k` is clamped to 1...1000, as slicing clamps it. A saved model's own
+    /// output (`--class-names`) is ranked the same way by `classes` of its own.
+    public static func top(
+        _ probabilities: [Float], k: Int, classes: [ImageNetClasses.Class] = ImageNetClasses.all
+    ) -> [Prediction] {
         precondition(probabilities.count == classes.count, "decode needs \(classes.count) probabilities")
         let order = probabilities.indices.sorted { a, b in
             let (pa, pb) = (probabilities[a], probabilities[b])
@@ -55,14 +57,21 @@ public enum Predictions {
         "\(path): " + top.map { "\($0.name) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", ")
     }
 
+    /// The classes of a saved model's own output, from `--class-names` (label i is line i).
+    public static func classes(named names: [String]) -> [ImageNetClasses.Class] {
+        names.map { ImageNetClasses.Class(wnid: "", name: $0) }
+    }
+
     /// NAME.predictions.csv: `row,path,rank,wnid,name,probability`, k lines per image; the
-    /// probability with 9 significant digits, which reads back as the same float32.
-    public static func csv(names: [String], tops: [[Prediction]]) -> String {
-        var out = "row,path,rank,wnid,name,probability\n"
+    /// probability with 9 significant digits, which reads back as the same float32. A saved
+    /// model's own classes: `row,path,rank,label,class,score`, the score being the output
+    /// value as the model gives it (a probability after softmax, a logit without).
+    public static func csv(names: [String], tops: [[Prediction]], imageNet: Bool = true) -> String {
+        var out = imageNet ? "row,path,rank,wnid,name,probability\n" : "row,path,rank,label,class,score\n"
         for (row, (name, top)) in zip(names, tops).enumerated() {
             for p in top {
                 out +=
-                    "\(row),\(csvField(name)),\(p.rank),\(p.wnid),\(csvField(p.name)),"
+                    "\(row),\(csvField(name)),\(p.rank),\(imageNet ? p.wnid : String(p.classIndex)),\(csvField(p.name)),"
                     + String(format: "%.9g", p.probability) + "\n"
             }
         }

@@ -87,6 +87,8 @@ public struct RunRecord: Codable, Equatable, Sendable {
     /// include_top=True: rows are class probabilities; `top` classes per image were decoded.
     public let includeTop: Bool
     public let top: Int?
+    /// `--class-names`: the file naming a saved model's output classes in the predictions.
+    public var classNamesFile: String? = nil
     public let features: Int
     /// One image's output as Keras shapes it ([C], or [H, W, C] for a feature map), and whether
     /// the rows were written flattened to [H·W·C] (--flatten).
@@ -106,7 +108,8 @@ public struct RunRecord: Codable, Equatable, Sendable {
     init(
         source: WeightsSource, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset,
         inputs: [String],
-        summary: ExtractionSummary, output: String, flattened: Bool, top: Int?, command: [String]
+        summary: ExtractionSummary, output: String, flattened: Bool, top: Int?, classNames: String? = nil,
+        command: [String]
     ) {
         let decision = source.decision
         let entry = extractor.entry
@@ -142,6 +145,7 @@ public struct RunRecord: Codable, Equatable, Sendable {
         convolution = extractor.model.options.winograd ? "winograd" : "im2col"
         includeTop = extractor.includeTop
         self.top = top
+        self.classNamesFile = classNames
         features = extractor.width
         outputShape = extractor.outputShape
         self.flattened = flattened && outputShape.count > 1

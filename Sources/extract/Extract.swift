@@ -20,7 +20,10 @@ struct Extract: AsyncParsableCommand {
                 imgs/cats/*.jpg, imgs/dogs/*.jpg -> feats.npy (N, 1024) and beside it
                 feats.labels.npy, .classes.txt, .index.csv, .run.json
               extract --model resnet50 --interpolation bilinear photos/ -o feats.h5
-              extract --weights my_finetuned.h5 --pooling max imgs/ -o feats.npz
+              extract --weights my_model.h5 new_imgs/ -o probs.npy
+                your own saved Keras model run whole (its Dense head too), built
+                from its config; --backbone-only for the features of the
+                keras.applications backbone inside it
               extract --model resnet50 --include-top photos/ -o probs.npy
                 ImageNet class probabilities (N, 1000); each photo's top 5
                 classes printed, as decode_predictions, and in

@@ -46,6 +46,17 @@ struct Run: AsyncParsableCommand {
             (row, path, rank, wnid, name, probability). --pooling and --layer do not apply \
             there, nor --input-size for VGG, whose classifier is sized for 224×224.
 
+            Your own saved model (--weights my_model.h5 or .keras, as model.save wrote it) \
+            runs whole, built from its config (nothing in it is executed): each row is its \
+            output at its own input size and channels, --layer NAME takes any layer (of a \
+            nested model too: mobilenetv2_1.00_160/block_13_expand_relu). Preprocessing is \
+            the nested keras.applications backbone's, else none (with a warning; \
+            --preprocess overrides). A model with several outputs needs -o NAME.npz: one \
+            array per output, named by its layer. --class-names classes.txt (one name per \
+            line in output order, as a training run's NAME.classes.txt) adds the top-k \
+            classes per image, printed and in NAME.predictions.csv (row, path, rank, label, \
+            class, score).
+
             Unreadable images are skipped with a warning and listed in the run record \
             (--strict stops instead); so is anything that is not a regular file (a FIFO, a \
             device, a socket) and any file over 1 GiB, refused before it is read.
@@ -152,9 +163,15 @@ struct Run: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --include-top: how many classes to print and write per image, most probable first (default 5).",
+            "With --include-top or --class-names: how many classes to print and write per image, most probable first (default 5).",
             valueName: "k"))
     var top: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "With your own saved model: its classes, one per line in output order (such as the NAME.classes.txt of the run you trained on); the top-k classes per image are printed and written to NAME.predictions.csv.",
+            valueName: "file"))
+    var classNames: String?
 
     @Option(help: "Images decoded ahead of the model per batch (at least one per thread).")
     var batchSize: Int = 32
@@ -201,9 +218,26 @@ struct Run: AsyncParsableCommand {
 
     /// --include-top ends in the classifier's own pooling and Dense layers, on its own input.
     func validateTop() throws {
+        if classNames != nil {
+            if selection.includeTop {
+                throw ValidationError(
+                    "--class-names names your saved model's classes; --include-top's ImageNet classes are named already"
+                )
+            }
+            if backboneOnly || weights == nil {
+                throw ValidationError(
+                    "--class-names names the classes of your own saved model run whole: give it with --weights (without --backbone-only)"
+                )
+            }
+        }
+        if let top, !(1...ImageNetClasses.all.count).contains(top) {
+            throw ValidationError("--top must be between 1 and \(ImageNetClasses.all.count)")
+        }
         guard selection.includeTop else {
-            if top != nil {
-                throw ValidationError("--top applies to the classifier's probabilities: add --include-top")
+            if top != nil, classNames == nil {
+                throw ValidationError(
+                    "--top applies to named classes: add --include-top (ImageNet) or --class-names FILE (your saved model's)"
+                )
             }
             return
         }
@@ -216,9 +250,6 @@ struct Run: AsyncParsableCommand {
             throw ValidationError(
                 "--layer takes features from inside the backbone; --include-top gives the classifier's probabilities: use one or the other"
             )
-        }
-        if let top, !(1...ImageNetClasses.all.count).contains(top) {
-            throw ValidationError("--top must be between 1 and \(ImageNetClasses.all.count)")
         }
         // A size the classifier's weights cannot take is a bad command line; with --model it is
         // known before any file is read (with --weights, the job asks the same question).
@@ -255,7 +286,8 @@ struct Run: AsyncParsableCommand {
             image: ImageSettings(
                 interpolation: interpolation, keepAspectRatio: keepAspectRatio, resize: resize,
                 exifTranspose: exifTranspose, fastDecode: fastDecode),
-            preprocess: preprocess, top: top, batchSize: batchSize, threads: threads, strict: strict,
+            preprocess: preprocess, top: top, classNames: classNames, batchSize: batchSize, threads: threads,
+            strict: strict,
             plan: selection.planOptions)
     }
 

@@ -154,6 +154,95 @@ final class SavedModelCommandTests: XCTestCase {
     /// Every layer class the builder supports, in small models, by each writer.
     func testLayerZoo() throws { try check(group: "zoo") }
 
+    /// A trunk with two heads: `-o x.npz` holds one array per output, named by the output layer,
+    /// beside the paths; `-o x.npy` is refused before any image is read, naming the outputs.
+    func testTwoOutputsGoToOneNpz() throws {
+        let rows = try check(group: "two_outputs")
+        XCTAssertEqual(Set(rows.map(\.output)), ["species", "is_cat"])
+        let idx = try index()
+        let c = try XCTUnwrap(idx.cases.first { $0.group == "two_outputs" })
+        let npz = try Npz.read(tmp.appendingPathComponent("\(c.name).npz").path)
+        // The outputs by name, beside the archive's own paths, labels and class_names.
+        XCTAssertTrue(Set(npz.keys).isSuperset(of: ["species", "is_cat", "paths"]), "\(npz.keys)")
+        XCTAssertNil(npz["features"])
+        XCTAssertEqual(npz["is_cat"]?.shape, [idx.filenames.count, 1])
+
+        let out = tmp.appendingPathComponent("one.npy").path
+        let r = try runExtract(["--weights", Fixtures.path(c.file), Fixtures.path(idx.images), "-o", out] + c.args)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 outputs (species, is_cat)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(".npz"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix("one") }, [])
+
+        // --layer takes one of them, to a plain .npy.
+        let r2 = try runExtract(
+            ["--weights", Fixtures.path(c.file), Fixtures.path(idx.images), "-o", out, "--layer", "is_cat", "--quiet"]
+                + c.args)
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        let keras = try Npy.read(
+            Data(contentsOf: URL(fileURLWithPath: Fixtures.path(try XCTUnwrap(c.outputs["is_cat"])))), name: "is_cat")
+        let ours = try Npy.read(Data(contentsOf: URL(fileURLWithPath: out)), name: out)
+        XCTAssertTrue(Self.passes(Agreement(ours: ours.values, keras: keras.values)))
+    }
+
+    /// --class-names names the saved model's own classes: NAME.predictions.csv ranks each
+    /// image's output as Keras' argsort does, with the names of the file; a file of another
+    /// length is refused before any image is read.
+    func testClassNamesGivePredictions() throws {
+        let idx = try index()
+        let c = try XCTUnwrap(idx.cases.first { $0.group == "sample" && $0.layer == nil })
+        let keras = try Npy.read(
+            Data(contentsOf: URL(fileURLWithPath: Fixtures.path(try XCTUnwrap(c.outputs["dense"])))), name: "dense")
+        let width = try XCTUnwrap(keras.shape.last)
+        let names = (0..<width).map { "breed \($0)" }
+        let classes = tmp.appendingPathComponent("classes.txt")
+        try Data(names.map { $0 + "\n" }.joined().utf8).write(to: classes)
+        let out = tmp.appendingPathComponent("probs.npy").path
+        let r = try runExtract(
+            [
+                "--weights", Fixtures.path(c.file), Fixtures.path(idx.images), "-o", out, "--class-names", classes.path,
+                "--top", "3",
+            ] + c.args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let csv = try String(contentsOfFile: tmp.appendingPathComponent("probs.predictions.csv").path, encoding: .utf8)
+        let lines = csv.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "row,path,rank,label,class,score")
+        XCTAssertEqual(lines.count, 1 + 3 * idx.filenames.count)
+        for (i, line) in lines.dropFirst().enumerated() {
+            let fields = line.split(separator: ",").map(String.init)
+            let (row, rank) = (i / 3, i % 3)
+            let values = Array(keras.values[row * width..<(row + 1) * width])
+            let order = values.indices.sorted { values[$0] > values[$1] }
+            XCTAssertEqual(Int(fields[2]), rank + 1, line)
+            XCTAssertEqual(Int(fields[3]), order[rank], line)
+            XCTAssertEqual(fields[4], names[order[rank]], line)
+            XCTAssertEqual(Float(fields[5]) ?? -1, values[order[rank]], accuracy: 1e-5, line)
+        }
+        // Printed as --include-top prints, one line per image.
+        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.contains(": breed ") }.count, idx.filenames.count)
+        let record = try RunRecord.read(tmp.appendingPathComponent("probs.run.json").path)
+        XCTAssertEqual(record.classNamesFile, classes.path)
+        XCTAssertEqual(record.top, 3)
+
+        try Data("a\nb\n".utf8).write(to: classes)
+        let bad = tmp.appendingPathComponent("bad.npy").path
+        let r2 = try runExtract(
+            ["--weights", Fixtures.path(c.file), Fixtures.path(idx.images), "-o", bad, "--class-names", classes.path]
+                + c.args)
+        XCTAssertEqual(r2.status, 1, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("lists 2 classes"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("dense \(width)"), r2.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: bad))
+    }
+
+    /// Files the oldest Keras that installs here wrote (2.3.1 on Theano; scripts/setup.sh
+    /// --old-keras): the Keras 2 config dialect, layer names numbered from 1, and Theano's
+    /// flipped convolution kernels, against Theano's own predict.
+    func testOldestKerasFiles() throws {
+        let rows = try check(group: "old_keras", index: "saved_models/old_keras/index.json")
+        XCTAssertEqual(Set(rows.map(\.name)).count, 2, "small CNN and a nested MobileNetV2")
+    }
+
     /// A Lambda layer: one error line naming it, status 1, no output.
     func testLambdaLayerIsRefusedWithOneLine() throws {
         let idx = try index()

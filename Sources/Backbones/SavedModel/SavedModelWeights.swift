@@ -11,12 +11,18 @@ import WeightLoader
 //   model lists all trainable arrays before the non-trainable ones).
 // - Keras 3 (`.keras`, `.weights.h5`): the group `layers/<snake class>[_N]/...` Keras' saving
 //   library derives from the config's layer lists, variables `vars/0..n` in creation order.
+// A file Keras 2 wrote on Theano (`backend` attribute "theano") holds Conv2D kernels for
+// Theano's true convolution: each is flipped back to the cross-correlation we (and TensorFlow)
+// compute, as Keras' loader does (`convert_kernel` for Conv layers). Depthwise kernels (of
+// DepthwiseConv2D and SeparableConv2D) are stored as they are used, and are not flipped; both
+// checked against Theano's own predict.
 
 extension SavedModelGraph {
     /// The model's arrays from `file`, bound to the graph's weighted layers.
     public func bind(_ file: KerasWeightFile) throws -> BoundWeights {
         Tally.shared.count(\.loads)
         let keras3 = file.layout == .keras3Archive || file.layout == .keras3Weights
+        let theano = file.backend == "theano"
         let all = file.layers.flatMap(\.preorder)
         let byGroup = Dictionary(all.compactMap { l in l.path.map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
         var used = Set<String>()
@@ -50,7 +56,9 @@ extension SavedModelGraph {
                 arrays.append(
                     BoundArray(
                         name: (node.scopePath + [node.name, want.names.first ?? "variable"]).joined(separator: "/"),
-                        shape: want.shape, values: try have.values()))
+                        shape: want.shape,
+                        values: theano && want.shape.count == 4 && !want.names.contains("depthwise_kernel")
+                            ? Self.flippedSpatially(try have.values(), shape: want.shape) : try have.values()))
             }
             used.insert(source)
             specs.append(
@@ -129,6 +137,21 @@ extension SavedModelGraph {
             }
         }
         return (picked, (scopes + [name]).joined(separator: "/"))
+    }
+
+    /// A (kh, kw, ...) kernel with both spatial axes reversed: `kernel[::-1, ::-1]`.
+    static func flippedSpatially(_ values: [Float], shape: [Int]) -> [Float] {
+        let (kh, kw) = (shape[0], shape[1])
+        let inner = shape.dropFirst(2).reduce(1, *)
+        var out = values
+        for y in 0..<kh {
+            for x in 0..<kw {
+                let from = (y * kw + x) * inner
+                let to = ((kh - 1 - y) * kw + (kw - 1 - x)) * inner
+                out[to..<to + inner] = values[from..<from + inner]
+            }
+        }
+        return out
     }
 
     /// `conv/kernel:0` -> `conv/kernel`.
