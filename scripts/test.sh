@@ -8,7 +8,7 @@ scripts/setup.sh --python
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
 generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
     scripts/make_feature_references.py scripts/gen_imagenet_classes.py
-    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py)
+    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py scripts/make_head_fixtures.py)
 key=$(cat "${generators[@]}" scripts/requirements.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
     Sources/Features/Generated/ImageNetClassIndex.swift \
     | sha256sum | cut -c1-16)
@@ -26,6 +26,8 @@ if [ ! -f ".fixtures/$key/expectations.json" ]; then
     # Whole saved models (tf-keras .h5, Keras 3 .h5 and .keras) and Keras' predict on a few of
     # the photographs above: the reference for running a user's model from its config.
     .venv/bin/python scripts/make_saved_model_fixtures.py ".fixtures/$key.partial"
+    # Feature files and scikit-learn's LogisticRegression / LinearSVC on them, for `extract fit`.
+    .venv/bin/python scripts/make_head_fixtures.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi
 ln -sfn "$key" .fixtures/current
