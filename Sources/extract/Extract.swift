@@ -37,7 +37,9 @@ struct Extract: AsyncParsableCommand {
             unwritable output); 64 bad command line; 130 interrupted.
             """,
         version: version,
-        subcommands: [Run.self, Fit.self, Predict.self, Inspect.self, Models.self, Fetch.self, Verify.self],
+        subcommands: [
+            Run.self, Fit.self, Predict.self, Classify.self, Inspect.self, Models.self, Fetch.self, Verify.self,
+        ],
         defaultSubcommand: Run.self
     )
 }

@@ -82,6 +82,65 @@ final class FitCommandTests: XCTestCase {
         }
     }
 
+    struct Workflow: Decodable {
+        let weights: String
+        let layer: String
+        let train: String
+        let test: String
+        let classes: [String]
+        let test_files: [String]
+        let logreg_cv_accuracy: [Double]
+        let svm_cv_accuracy: [Double]
+        let logreg_test_probabilities: [[Double]]
+    }
+
+    /// The seed workflow through the built binary: class folders -> extract (an intermediate
+    /// layer, pooled) -> fit -> classify on held-out images with no other option. Cross-validated
+    /// accuracy as scikit-learn's on Keras' features of the same images (logreg and svm), and
+    /// the held-out probabilities as LogisticRegression's.
+    func testSeedWorkflowFromFoldersToLabels() throws {
+        let w = try JSONDecoder().decode(
+            Workflow.self,
+            from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("heads/workflow/workflow.json"))))
+        let feats = tmp.appendingPathComponent("feats.npy").path
+        let extract = try runExtract(
+            [
+                "--weights", Fixtures.path(w.weights), "--layer", w.layer, "--pooling", "avg", Fixtures.path(w.train),
+                "-o", feats, "--quiet",
+            ])
+        XCTAssertEqual(extract.status, 0, extract.stderr)
+
+        for (kind, theirs) in [("logreg", w.logreg_cv_accuracy), ("svm", w.svm_cv_accuracy)] {
+            let head = tmp.appendingPathComponent("\(kind).json").path
+            let fit = try runExtract(["fit", feats, "-o", head, "--classifier", kind, "--json"])
+            XCTAssertEqual(fit.status, 0, fit.stderr)
+            let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(fit.stdout.utf8)) as? [String: Any])
+            let ours = try XCTUnwrap(report["cv_accuracy"] as? Double)
+            XCTAssertEqual(ours, theirs.reduce(0, +) / Double(theirs.count), accuracy: 0.01, kind)
+            XCTAssertEqual(report["classes"] as? [String], w.classes)
+        }
+
+        let preds = tmp.appendingPathComponent("preds.csv").path
+        let head = tmp.appendingPathComponent("logreg.json").path
+        let classify = try runExtract(["classify", "--head", head, Fixtures.path(w.test), "-o", preds, "--top", "3"])
+        XCTAssertEqual(classify.status, 0, classify.stderr)
+        XCTAssertTrue(classify.stderr.contains("accuracy"), classify.stderr)
+        let lines = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "row,path,class,probability,class_2,probability_2,class_3,probability_3")
+        XCTAssertEqual(lines.count - 1, w.test_files.count)
+        var worst = 0.0
+        for (i, line) in lines.dropFirst().enumerated() {
+            let f = line.split(separator: ",").map(String.init)
+            XCTAssertEqual(f[1], w.test_files[i])
+            for r in 0..<3 {
+                let c = try XCTUnwrap(w.classes.firstIndex(of: f[2 + 2 * r]))
+                worst = max(worst, abs(try XCTUnwrap(Double(f[3 + 2 * r])) - w.logreg_test_probabilities[i][c]))
+            }
+        }
+        print(String(format: "heads workflow: held-out probabilities, max |ours - scikit-learn| %.2e", worst))
+        XCTAssertLessThan(worst, 1e-3)
+    }
+
     /// The text report names the classes and prints the confusion matrix; --grid-C picks a C.
     func testTextReportAndGrid() throws {
         let c = try XCTUnwrap(cases().first { $0.name == "four/0" })
