@@ -56,7 +56,13 @@ let package = Package(
         .systemLibrary(name: "CLinear", providers: [.apt(["liblinear-dev"])]),
         // Classifiers on feature files (`extract fit`, `predict`): needs neither the network
         // nor the image codecs.
-        .target(name: "Heads", dependencies: ["CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles"]),
+        .target(
+            name: "Heads",
+            dependencies: [
+                "CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles", "HDF5",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
         .target(name: "Backbones", dependencies: ["COpenBLAS", "CKernels", "WeightLoader"]),
         // Images to features: decoding and resizing with PIL / load_img / tf.image.resize
         // semantics, preprocessing, dataset listing, the extraction loop.

@@ -79,6 +79,12 @@ struct Fit: AsyncParsableCommand {
     @Flag(help: "Print the validation as one JSON object (cv_accuracy, confusion_matrix, classes, ...).")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Also write the head as a Keras model, Input(D) -> Dense(K) (softmax for logreg, linear for svm; the scaler folded in): .keras for Keras 3, .h5 for tf-keras 2 and Keras 3.",
+            valueName: "head.keras"))
+    var exportKeras: String?
+
     func validate() throws {
         if c <= 0 { throw ValidationError("--C must be positive") }
         if let cv, cv != 0, cv < 2 { throw ValidationError("--cv takes 2 folds or more (0: no cross-validation)") }
@@ -94,6 +100,9 @@ struct Fit: AsyncParsableCommand {
             _ = try parsedGrid(gridC)
         }
         do { _ = try OutputFormat(path: features) } catch { throw ValidationError(String(describing: error)) }
+        if let exportKeras, KerasExport.Format(path: exportKeras) == nil {
+            throw ValidationError("--export-keras writes a .keras (Keras 3) or .h5 (tf-keras 2 and Keras 3) file")
+        }
     }
 
     func parsedGrid(_ text: String) throws -> [Double] {
@@ -154,6 +163,9 @@ struct Fit: AsyncParsableCommand {
         } catch {
             out.discard()
             throw error
+        }
+        if let exportKeras, let format = KerasExport.Format(path: exportKeras) {
+            try KerasExport.write(head, width: x.width, to: exportKeras, format: format)
         }
         if json {
             print(try FitReport(headFile).json())

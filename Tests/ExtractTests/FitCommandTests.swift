@@ -141,6 +141,67 @@ final class FitCommandTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-3)
     }
 
+    /// The head exported with --export-keras opens with keras.models.load_model (.keras in
+    /// Keras 3; .h5 in Keras 3 and in tf-keras 2) and predicts what `extract predict` writes:
+    /// probabilities of logreg (2 and 4 classes, standardized), decision values of the SVM.
+    func testExportedHeadLoadsInKerasAndAgrees() throws {
+        let load = """
+            import os, sys, numpy as np
+            if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
+                import tf_keras as keras
+            else:
+                import keras
+            x = np.load(sys.argv[1])
+            for path in sys.argv[2:]:
+                np.save(path + ".predict.npy", keras.models.load_model(path, compile=False).predict(x, verbose=0))
+            """
+        for name in ["four/1", "binary/1", "four/3", "binary/2"] {
+            let c = try XCTUnwrap(cases().first { $0.name == name })
+            let head = tmp.appendingPathComponent("h.json").path
+            var exports: [String] = []
+            for ext in ["keras", "h5"] {
+                let out = tmp.appendingPathComponent("head-\(ext).\(ext)").path
+                let r = try runExtract(
+                    ["fit", Fixtures.path(c.features), "-o", head, "--cv", "0", "--export-keras", out] + arguments(c))
+                XCTAssertEqual(r.status, 0, r.stderr)
+                exports.append(out)
+            }
+            let preds = tmp.appendingPathComponent("p.csv").path
+            XCTAssertEqual(
+                try runExtract(
+                    [
+                        "predict", "--head", head, Fixtures.path(c.features), "-o", preds, "--top",
+                        String(c.classes.count),
+                    ]
+                ).status, 0)
+            // Our scores per row in class order, from the CSV.
+            let k = c.classes.count
+            var ours: [[Double]] = []
+            for line in try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst() {
+                let f = line.split(separator: ",").map(String.init)
+                var row = [Double](repeating: 0, count: k)
+                for r in 0..<k { row[c.classes.firstIndex(of: f[2 + 2 * r])!] = Double(f[3 + 2 * r])! }
+                ours.append(row)
+            }
+            for (legacy, files) in [(false, exports), (true, [exports[1]])] {
+                for f in files { try? FileManager.default.removeItem(atPath: f + ".predict.npy") }
+                let py = try runPython(
+                    load, [Fixtures.path(c.features)] + files, environment: legacy ? ["TF_USE_LEGACY_KERAS": "1"] : [:])
+                XCTAssertEqual(py.status, 0, py.stderr)
+                for f in files {
+                    let keras = try Npy.read(Data(contentsOf: URL(fileURLWithPath: f + ".predict.npy")), name: f)
+                    XCTAssertEqual(keras.shape, [ours.count, k], f)
+                    let worst = zip(keras.values, ours.flatMap { $0 }).map { abs(Double($0) - $1) }.max() ?? 1
+                    print(
+                        String(
+                            format: "heads export | %@ | %@ | %@ | max |keras - ours| %.2e", name,
+                            legacy ? "tf-keras" : "keras 3", (f as NSString).pathExtension, worst))
+                    XCTAssertLessThan(worst, 1e-4, "\(name) \(f) in \(legacy ? "tf-keras" : "Keras 3")")
+                }
+            }
+        }
+    }
+
     /// The text report names the classes and prints the confusion matrix; --grid-C picks a C.
     func testTextReportAndGrid() throws {
         let c = try XCTUnwrap(cases().first { $0.name == "four/0" })
