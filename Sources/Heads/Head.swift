@@ -18,13 +18,19 @@ public struct FitOptions: Sendable, Equatable {
     public var standardize: Bool
     /// class_weight="balanced".
     public var balanced: Bool
+    /// The solver's stopping tolerance (nil: the classifier's default): liblbfgs' relative
+    /// gradient norm for logreg, LIBLINEAR's eps for svm.
+    public var tolerance: Double?
 
-    public init(classifier: ClassifierKind = .logreg, C: Double = 1, standardize: Bool = false, balanced: Bool = false)
-    {
+    public init(
+        classifier: ClassifierKind = .logreg, C: Double = 1, standardize: Bool = false, balanced: Bool = false,
+        tolerance: Double? = nil
+    ) {
         self.classifier = classifier
         self.C = C
         self.standardize = standardize
         self.balanced = balanced
+        self.tolerance = tolerance
     }
 }
 
@@ -33,6 +39,9 @@ public struct Classifier: Codable, Equatable, Sendable {
     public let kind: ClassifierKind
     public let standardizer: Standardizer?
     public let model: LinearModel
+    /// L-BFGS iterations of a logistic regression, and whether it met its tolerance.
+    public var iterations: Int? = nil
+    public var converged: Bool = true
 
     public var classes: Int { model.classes }
 
@@ -42,19 +51,20 @@ public struct Classifier: Codable, Equatable, Sendable {
         let scaler = options.standardize ? Standardizer(fitting: x) : nil
         let input = scaler?.apply(x) ?? x
         let weights = options.balanced ? Folds.balancedWeights(labels, classes: classes) : nil
-        let model: LinearModel
         switch options.classifier {
         case .logreg:
-            model =
-                try LogisticRegression.fit(
-                    input, labels: labels, classes: classes, sampleWeight: weights.map { w in labels.map { w[$0] } },
-                    options: .init(C: options.C)
-                ).model
+            let result = try LogisticRegression.fit(
+                input, labels: labels, classes: classes, sampleWeight: weights.map { w in labels.map { w[$0] } },
+                options: .init(C: options.C, epsilon: options.tolerance ?? LogisticRegression.Options().epsilon))
+            return Classifier(
+                kind: .logreg, standardizer: scaler, model: result.model, iterations: result.iterations,
+                converged: result.converged)
         case .svm:
-            model = try LinearSVM.fit(
-                input, labels: labels, classes: classes, classWeight: weights, options: .init(C: options.C))
+            let model = try LinearSVM.fit(
+                input, labels: labels, classes: classes, classWeight: weights,
+                options: .init(C: options.C, tolerance: options.tolerance ?? LinearSVM.Options().tolerance))
+            return Classifier(kind: .svm, standardizer: scaler, model: model)
         }
-        return Classifier(kind: options.classifier, standardizer: scaler, model: model)
     }
 
     /// Per row, one score per class: probabilities (logreg) or decision values (svm; with two

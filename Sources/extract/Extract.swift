@@ -29,7 +29,10 @@ struct Extract: AsyncParsableCommand {
               extract fetch --model efficientnetb0   weights into ~/.keras/models
               extract inspect my_model.h5     what a weight file holds, which model
 
-            Then, in Python: X = np.load("feats.npy"); y = np.load("feats.labels.npy"); \
+            Then a classifier on the features, and labels for new images:
+              extract fit feats.npy -o head.json     LogisticRegression, cross-validated
+              extract classify --head head.json new/ -o preds.csv
+            or in Python: X = np.load("feats.npy"); y = np.load("feats.labels.npy"); \
             LogisticRegression().fit(X, y).
 
             `extract run --help` lists every option of the main job. Exit status: 0 success; \

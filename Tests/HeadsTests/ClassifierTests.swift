@@ -7,7 +7,7 @@ import XCTest
 /// The classifiers against scikit-learn on the same features (scripts/make_head_fixtures.py):
 /// the folds of StratifiedKFold(5), cross-validated accuracy within 1 percentage point of
 /// cross_val_score's; at the optimum (scikit-learn run to a tight tolerance in float64) the same
-/// probabilities to 1e-5 and decision values to 1e-3 of their range, and the same labels.
+/// probabilities to 1e-4 and decision values to 2e-3 of their range, and the same labels.
 final class ClassifierTests: XCTestCase {
     struct Index: Decodable { let cases: [Case] }
     struct Case: Decodable {
@@ -84,10 +84,11 @@ final class ClassifierTests: XCTestCase {
                         "heads final | %@ | %@ | max |ours - sklearn optimum| %.2e (max %.3g) | vs sklearn defaults %.2e | labels agree %d/%d",
                     c.name, c.classifier, worst, scale, worstDefault, agree, predicted.count))
             if c.classifier == "logreg" {
-                XCTAssertLessThan(worst, 1e-5, "\(c.name): probabilities at the optimum")
+                // Stopped at a largest partial derivative of 1e-6 (scikit-learn's default: 1e-4).
+                XCTAssertLessThan(worst, 1e-4, "\(c.name): probabilities at the optimum")
             } else {
-                // LIBLINEAR stops at a relative gradient of 1e-6 (LinearSVC's tol is 1e-4).
-                XCTAssertLessThan(worst, 1e-3 * max(scale, 1), "\(c.name): decision values at the optimum")
+                // LIBLINEAR stops at eps 1e-5 (LinearSVC's tol is 1e-4).
+                XCTAssertLessThan(worst, 2e-3 * max(scale, 1), "\(c.name): decision values at the optimum")
             }
             // LogisticRegression() as users run it on the float32 file stops up to 4e-3 short of
             // the optimum in probability (printed above); LinearSVC() up to 0.3 in decision value.
