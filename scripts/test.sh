@@ -8,7 +8,8 @@ scripts/setup.sh --python
 # Fixtures are rebuilt only when a generator, its input or the pinned requirements change.
 generators=(scripts/make_skeletons.py scripts/make_fixtures.py scripts/make_images.py
     scripts/make_feature_references.py scripts/gen_imagenet_classes.py
-    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py scripts/make_old_keras_fixtures.py)
+    scripts/make_graph_fixtures.py scripts/make_saved_model_fixtures.py scripts/make_old_keras_fixtures.py
+    scripts/make_head_fixtures.py)
 key=$(cat "${generators[@]}" scripts/requirements.txt scripts/requirements-old-keras.txt Sources/WeightLoader/Generated/ArchitectureData.swift \
     Sources/Features/Generated/ImageNetClassIndex.swift \
     | sha256sum | cut -c1-16)
@@ -31,6 +32,8 @@ if [ ! -f ".fixtures/$key/expectations.json" ]; then
     scripts/setup.sh --old-keras
     KERAS_BACKEND=theano THEANO_FLAGS="device=cpu,blas.ldflags=,base_compiledir=$PWD/.venv-oldkeras/theano" \
         .venv-oldkeras/bin/python scripts/make_old_keras_fixtures.py ".fixtures/$key.partial"
+    # Feature files and scikit-learn's LogisticRegression / LinearSVC on them, for `extract fit`.
+    .venv/bin/python scripts/make_head_fixtures.py ".fixtures/$key.partial"
     mv ".fixtures/$key.partial" ".fixtures/$key"
 fi
 ln -sfn "$key" .fixtures/current

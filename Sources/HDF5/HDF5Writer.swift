@@ -76,18 +76,48 @@ public final class HDF5Writer {
         guard rc >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "dataset \(name)")) }
     }
 
-    /// A scalar variable-length UTF-8 string attribute on the root group.
-    public func writeStringAttribute(_ name: String, _ value: String) throws {
+    /// A scalar variable-length UTF-8 string attribute on the root group, or on the group `on`.
+    public func writeStringAttribute(_ name: String, _ value: String, on object: String = "/") throws {
+        try writeStringsAttribute(name, [value], on: object, scalar: true)
+    }
+
+    /// A one-dimensional attribute of variable-length UTF-8 strings (h5py reads an object array
+    /// of `str`, as Keras writes `layer_names` and `weight_names`) on the group `on`.
+    public func writeStringListAttribute(_ name: String, _ values: [String], on object: String) throws {
+        try writeStringsAttribute(name, values, on: object, scalar: false)
+    }
+
+    private func writeStringsAttribute(_ name: String, _ values: [String], on object: String, scalar: Bool) throws {
         let t = utf8StringType()
         defer { H5Tclose(t) }
-        let s = H5Screate(H5S_SCALAR)
+        var n: [hsize_t] = [hsize_t(values.count)]
+        let s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nil)
         defer { H5Sclose(s) }
-        let a = H5Acreate2(fileID, name, t, s, chdf5_p_default(), chdf5_p_default())
+        let a = H5Acreate_by_name(
+            fileID, object, name, t, s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
         guard a >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "attribute \(name)")) }
         defer { H5Aclose(a) }
-        var p: UnsafeMutablePointer<CChar>? = strdup(value)
-        defer { free(p) }
-        guard H5Awrite(a, t, &p) >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "attribute \(name)")) }
+        guard !values.isEmpty else { return }
+        let cStrings = values.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        let rc = cStrings.withUnsafeBufferPointer { H5Awrite(a, t, $0.baseAddress) }
+        guard rc >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "attribute \(name)")) }
+    }
+
+    /// A group at `name` (its parent must exist).
+    public func createGroup(_ name: String) throws {
+        let g = H5Gcreate2(fileID, name, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+        guard g >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "group \(name)")) }
+        H5Gclose(g)
+    }
+
+    /// A whole float32 dataset of `shape` at `name` (in an existing group), written at once.
+    public func writeFloat32(_ name: String, shape: [Int], _ values: [Float]) throws {
+        precondition(values.count == shape.reduce(1, *), "values fill the shape")
+        let dataset = try createFloat32(name, shape: shape)
+        defer { dataset.close() }
+        guard let first = shape.first, first > 0 else { return }
+        try values.withUnsafeBytes { try dataset.write(start: 0, count: first, values: $0) }
     }
 
     /// Pushes everything to disk; a failure here is the usual sign of a full disk.

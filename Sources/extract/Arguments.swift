@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backbones
 import Features
+import Heads
 import Images
 
 // The closed sets of choices the command line takes, parsed straight into the library's types:
@@ -11,6 +12,7 @@ extension GlobalPooling: ExpressibleByArgument {}
 extension Interpolation: ExpressibleByArgument {}
 extension ResizeMethod: ExpressibleByArgument {}
 extension PreprocessMode: ExpressibleByArgument {}
+extension ClassifierKind: ExpressibleByArgument {}
 
 extension InputSize: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }

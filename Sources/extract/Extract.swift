@@ -32,7 +32,10 @@ struct Extract: AsyncParsableCommand {
               extract fetch --model efficientnetb0   weights into ~/.keras/models
               extract inspect my_model.h5     what a weight file holds, which model
 
-            Then, in Python: X = np.load("feats.npy"); y = np.load("feats.labels.npy"); \
+            Then a classifier on the features, and labels for new images:
+              extract fit feats.npy -o head.json     LogisticRegression, cross-validated
+              extract classify --head head.json new/ -o preds.csv
+            or in Python: X = np.load("feats.npy"); y = np.load("feats.labels.npy"); \
             LogisticRegression().fit(X, y).
 
             `extract run --help` lists every option of the main job. Exit status: 0 success; \
@@ -40,7 +43,9 @@ struct Extract: AsyncParsableCommand {
             unwritable output); 64 bad command line; 130 interrupted.
             """,
         version: version,
-        subcommands: [Run.self, Inspect.self, Models.self, Fetch.self, Verify.self],
+        subcommands: [
+            Run.self, Fit.self, Predict.self, Classify.self, Inspect.self, Models.self, Fetch.self, Verify.self,
+        ],
         defaultSubcommand: Run.self
     )
 }

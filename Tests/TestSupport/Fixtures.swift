@@ -114,8 +114,11 @@ public func runProcess(
 
 /// Runs Python code in the project's reference venv (`.venv`, made by scripts/test.sh): the
 /// tests use it as a user's client would, e.g. numpy/h5py/scikit-learn reading our outputs.
-public func runPython(_ code: String, _ arguments: [String] = []) throws -> CommandResult {
+/// `environment` adds variables (TF_USE_LEGACY_KERAS=1 makes `keras` tf-keras 2).
+public func runPython(
+    _ code: String, _ arguments: [String] = [], environment: [String: String] = [:]
+) throws -> CommandResult {
     try runProcess(
         Fixtures.packageRoot.appendingPathComponent(".venv/bin/python"), ["-c", code] + arguments,
-        environment: ["TF_CPP_MIN_LOG_LEVEL": "3"])
+        environment: ["TF_CPP_MIN_LOG_LEVEL": "3"].merging(environment) { _, new in new })
 }
