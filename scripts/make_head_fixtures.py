@@ -20,6 +20,9 @@ solves in float32 and stops up to 1e-3 away in probability): tol 1e-10 and max_i
 (LogisticRegression), tol 1e-9 and max_iter 100000 (LinearSVC), so the comparison is of
 objectives, not of where two optimisers stopped.
 
+heads/four_neighbors_{cosine,euclidean}_{distances,indices}.npy: scikit-learn's
+NearestNeighbors(n_neighbors=6, algorithm="brute") of the four-class rows among themselves.
+
 And the seed workflow, class folders to labels for new images (heads/workflow/): train/ and
 test/ folders of generated photographs (three classes told apart by colour and texture), the
 MobileNetV2 (alpha 0.35, 96x96) file make_fixtures.py wrote (full/mobilenet_v2_0.35_96_k3_full.h5,
@@ -84,6 +87,18 @@ def estimator(s, tight=True):
         extra = {"tol": 1e-9, "max_iter": 100000} if tight else {}
         model = LinearSVC(C=s["C"], class_weight=weight, **extra)
     return make_pipeline(StandardScaler(), model) if s["standardize"] else model
+
+
+def neighbors(outdir):
+    """NearestNeighbors(algorithm="brute") on the four-class features: each row's 6 nearest rows
+    (itself first) by cosine and by Euclidean distance."""
+    from sklearn.neighbors import NearestNeighbors
+    x = np.load(os.path.join(outdir, "heads/four/feats.npy")).astype(np.float64)
+    for metric in ("cosine", "euclidean"):
+        nn = NearestNeighbors(n_neighbors=6, algorithm="brute", metric=metric).fit(x)
+        distances, indices = nn.kneighbors(x)
+        np.save(os.path.join(outdir, f"heads/four_neighbors_{metric}_distances.npy"), distances)
+        np.save(os.path.join(outdir, f"heads/four_neighbors_{metric}_indices.npy"), indices.astype(np.int64))
 
 
 def workflow_images(root, seed=7):
@@ -194,6 +209,7 @@ def main(outdir):
                   f"bal={s['balanced']}: cv {cv.mean():.4f}")
     with open(os.path.join(root, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
+    neighbors(outdir)
     workflow(outdir)
 
 

@@ -69,29 +69,13 @@ struct Classify: AsyncParsableCommand {
             )
         }
         let fitted = try RunRecord(json: Data(text.utf8))
-        // The features go to a scratch folder, and are read back as `predict` reads them.
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "extract-classify-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let features = scratch.appendingPathComponent("features.npy").path
-        let job = try ExtractionJob(repeating: fitted, inputs: inputs, output: features, threads: threads)
-        _ = try await job.run(Terminal.events(quiet: quiet, protect: { _ in }))
-        let file = try FeatureFile.read(features)
-        let record = try RunRecord.read(RunRecord.path(forOutput: features))
+        let (file, record) = try await Scratch.extract(like: fitted, inputs: inputs, threads: threads, quiet: quiet)
         try HeadCheck.features(
             headFile, head: head, width: file.rowWidth, record: record, path: inputs.joined(separator: " "))
         let rows = Rows(file)
         let csv = PredictionTable.csv(
             headFile, scores: headFile.head.scores(rows), paths: file.paths, count: rows.count, top: top)
-        let out = try AtomicFile(output)
-        do {
-            try out.write(Data(csv.utf8))
-            try out.commit()
-        } catch {
-            out.discard()
-            throw error
-        }
+        try Atomic.write(Data(csv.utf8), to: output)
         if !quiet {
             var summary = "wrote \(output): \(rows.count) images classified into \(headFile.classes.count) classes"
             if let labels = file.labels {
@@ -107,5 +91,21 @@ struct Classify: AsyncParsableCommand {
             }
             note(summary)
         }
+    }
+}
+
+/// New images through the extraction a run record describes, into a scratch folder that is gone
+/// afterwards; the features and their record read back as any features file.
+enum Scratch {
+    static func extract(
+        like record: RunRecord, inputs: [String], threads: Int, quiet: Bool
+    ) async throws -> (FeatureFile, RunRecord) {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("extract-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let features = scratch.appendingPathComponent("features.npy").path
+        let job = try ExtractionJob(repeating: record, inputs: inputs, output: features, threads: threads)
+        _ = try await job.run(Terminal.events(quiet: quiet, protect: { _ in }))
+        return (try FeatureFile.read(features), try RunRecord.read(RunRecord.path(forOutput: features)))
     }
 }

@@ -168,14 +168,7 @@ struct Fit: AsyncParsableCommand {
         let headFile = HeadFile(
             options: options, classes: classNames, head: head, validation: validation,
             fittedOn: .init(path: absolute(features), rows: x.count, width: x.width, runRecord: record))
-        let out = try AtomicFile(output)
-        do {
-            try out.write(try headFile.json())
-            try out.commit()
-        } catch {
-            out.discard()
-            throw error
-        }
+        try Atomic.write(try headFile.json(), to: output)
         if let exportKeras, let format = KerasExport.Format(path: exportKeras) {
             try KerasExport.write(head, width: x.width, to: exportKeras, format: format)
         }

@@ -49,14 +49,7 @@ struct Predict: AsyncParsableCommand {
             let rows = Rows(file)
             let csv = PredictionTable.csv(
                 headFile, scores: headFile.head.scores(rows), paths: file.paths, count: rows.count, top: top)
-            let out = try AtomicFile(output)
-            do {
-                try out.write(Data(csv.utf8))
-                try out.commit()
-            } catch {
-                out.discard()
-                throw error
-            }
+            try Atomic.write(Data(csv.utf8), to: output)
             var summary = "wrote \(output): \(rows.count) rows classified into \(headFile.classes.count) classes"
             if let labels = file.labels, file.classNames == headFile.classes {
                 let predicted = headFile.head.predict(rows)

@@ -202,6 +202,47 @@ final class FitCommandTests: XCTestCase {
         }
     }
 
+    /// neighbors --query reads the image as the features' run record says: the same neighbours
+    /// as its features extracted by hand and given with --query-feats. duplicates finds a copied
+    /// photograph and nothing else at 0.9999.
+    func testNeighborsAndDuplicatesThroughTheBinary() throws {
+        let w = try JSONDecoder().decode(
+            Workflow.self,
+            from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("heads/workflow/workflow.json"))))
+        let common = ["--weights", Fixtures.path(w.weights), "--layer", w.layer, "--pooling", "avg", "--quiet"]
+        // The training folder plus a copy of one photograph under another name.
+        let folder = tmp.appendingPathComponent("imgs")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: Fixtures.path(w.train)), to: folder)
+        let original = folder.appendingPathComponent("stripes/stripes_03.jpg")
+        try FileManager.default.copyItem(at: original, to: folder.appendingPathComponent("stripes/copy_of_03.jpg"))
+        let feats = tmp.appendingPathComponent("feats.npy").path
+        XCTAssertEqual(try runExtract(common + [folder.path, "-o", feats]).status, 0)
+
+        let query = Fixtures.path(w.test) + "/speckle/speckle_01.jpg"
+        let a = tmp.appendingPathComponent("a.csv").path
+        let r = try runExtract(["neighbors", feats, "--query", query, "-k", "4", "-o", a, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let qfeats = tmp.appendingPathComponent("q.npy").path
+        XCTAssertEqual(try runExtract(common + [query, "-o", qfeats]).status, 0)
+        let b = tmp.appendingPathComponent("b.csv").path
+        XCTAssertEqual(
+            try runExtract(["neighbors", feats, "--query-feats", qfeats, "-k", "4", "-o", b, "--quiet"]).status, 0)
+        func tail(_ path: String) throws -> [String] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map {
+                $0.split(separator: ",").dropFirst().joined(separator: ",")
+            }
+        }
+        XCTAssertEqual(try tail(a).count, 4)
+        XCTAssertEqual(try tail(a), try tail(b))
+
+        let groups = tmp.appendingPathComponent("groups.csv").path
+        let d = try runExtract(["duplicates", feats, "--threshold", "0.9999", "-o", groups])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertEqual(
+            try String(contentsOfFile: groups, encoding: .utf8),
+            "group,row,path\n1,24,stripes/copy_of_03.jpg\n1,28,stripes/stripes_03.jpg\n")
+    }
+
     /// The text report names the classes and prints the confusion matrix; --grid-C picks a C.
     func testTextReportAndGrid() throws {
         let c = try XCTUnwrap(cases().first { $0.name == "four/0" })
