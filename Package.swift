@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Backbones", targets: ["Backbones"]),
         .library(name: "Features", targets: ["Features"]),
         .library(name: "Heads", targets: ["Heads"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .executable(name: "extract", targets: ["extract"]),
     ],
     dependencies: [
@@ -54,6 +55,8 @@ let package = Package(
         // LIBLINEAR (liblinear-dev), the library scikit-learn's LinearSVC wraps, for the SVM.
         .systemLibrary(name: "CLBFGS", pkgConfig: "liblbfgs", providers: [.apt(["liblbfgs-dev"])]),
         .systemLibrary(name: "CLinear", providers: [.apt(["liblinear-dev"])]),
+        // The HTML report on a features file and its head: PCA (OpenBLAS, LAPACK), thumbnails.
+        .target(name: "Reports", dependencies: ["Heads", "FeatureFiles", "Images", "COpenBLAS"]),
         // Classifiers on feature files (`extract fit`, `predict`): needs neither the network
         // nor the image codecs.
         .target(
@@ -89,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "extract",
             dependencies: [
-                "WeightLoader", "Backbones", "Features", "FeatureFiles", "Images", "Heads",
+                "WeightLoader", "Backbones", "Features", "FeatureFiles", "Images", "Heads", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -101,12 +104,13 @@ let package = Package(
                 "WeightLoader", "FeatureFiles", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "TestSupport"]),
+        .testTarget(
+            name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "Images", "TestSupport"]),
         .testTarget(
             name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
-        .testTarget(name: "HeadsTests", dependencies: ["Heads", "FeatureFiles", "TestSupport"]),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Reports", "FeatureFiles", "TestSupport"]),
         // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
         .testTarget(name: "FeatureFilesTests", dependencies: ["FeatureFiles"], exclude: ["Data"]),
     ]

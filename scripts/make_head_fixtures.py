@@ -21,7 +21,8 @@ solves in float32 and stops up to 1e-3 away in probability): tol 1e-10 and max_i
 objectives, not of where two optimisers stopped.
 
 heads/four_neighbors_{cosine,euclidean}_{distances,indices}.npy: scikit-learn's
-NearestNeighbors(n_neighbors=6, algorithm="brute") of the four-class rows among themselves.
+NearestNeighbors(n_neighbors=6, algorithm="brute") of the four-class rows among themselves;
+heads/four_pca.npy: PCA(n_components=2).fit_transform of them (the report's scatter).
 
 And the seed workflow, class folders to labels for new images (heads/workflow/): train/ and
 test/ folders of generated photographs (three classes told apart by colour and texture), the
@@ -99,6 +100,8 @@ def neighbors(outdir):
         distances, indices = nn.kneighbors(x)
         np.save(os.path.join(outdir, f"heads/four_neighbors_{metric}_distances.npy"), distances)
         np.save(os.path.join(outdir, f"heads/four_neighbors_{metric}_indices.npy"), indices.astype(np.int64))
+    from sklearn.decomposition import PCA
+    np.save(os.path.join(outdir, "heads/four_pca.npy"), np.ascontiguousarray(PCA(n_components=2).fit_transform(x)))
 
 
 def workflow_images(root, seed=7):

@@ -52,6 +52,13 @@ PY
 fi
 
 if [ "${1:-}" = "--python" ]; then
+    # A real browser for the report's test (headless Chromium opens the page offline).
+    if ! command -v chromium >/dev/null; then
+        echo "setup: installing chromium (the HTML report's test)" >&2
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    fi
     # The stamp holds the requirements' hash, so an edited list reinstalls.
     want=$(sha256sum scripts/requirements.txt | cut -c1-16)
     if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then

@@ -68,17 +68,24 @@ public enum Folds {
     }
 }
 
-/// A small, fixed pseudo-random generator (Vigna's SplitMix64): the same hold-out on every
-/// platform and Swift version, which the system generator does not promise.
-struct SplitMix64: RandomNumberGenerator {
+/// A small, fixed pseudo-random generator (Vigna's SplitMix64): the same hold-out (and report
+/// projection) on every platform and Swift version, which the system generator does not promise.
+public struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// A standard normal draw (Box-Muller).
+    public mutating func nextGaussian() -> Double {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300)
+        let u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }
 

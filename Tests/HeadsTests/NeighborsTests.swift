@@ -1,6 +1,7 @@
 import FeatureFiles
 import Foundation
 import Heads
+import Reports
 import TestSupport
 import XCTest
 
@@ -72,5 +73,21 @@ final class NeighborsTests: XCTestCase {
             XCTAssertEqual(groups, naive.values.map { $0.sorted() }.sorted { $0[0] < $1[0] }, "threshold \(threshold)")
             if threshold == 0.999 { XCTAssertEqual(groups, [[3, n - 2], [7, n - 1]]) }
         }
+    }
+}
+
+/// The report's projection against scikit-learn's PCA(n_components=2).fit_transform.
+final class ProjectionTests: XCTestCase {
+    func testProjectionIsScikitLearnsPCA() throws {
+        let file = try FeatureFile.read(Fixtures.path("heads/four/feats.npy"))
+        let theirs = try Npy.read(
+            Data(contentsOf: URL(fileURLWithPath: Fixtures.path("heads/four_pca.npy"))), name: "four_pca"
+        ).values
+        let ours = try Projection.pca(file.features, width: file.rowWidth).points
+        XCTAssertEqual(ours.count, theirs.count)
+        let scale = theirs.map { abs(Double($0)) }.max() ?? 1
+        let worst = zip(ours, theirs).map { abs($0 - Double($1)) }.max() ?? 1
+        print(String(format: "pca: max |ours - sklearn| %.2e of %.3g", worst, scale))
+        XCTAssertLessThan(worst, 1e-5 * scale)
     }
 }
