@@ -22,8 +22,13 @@ extension ExtractionJob {
                 RunRecord.path(forOutput: record.output), reason: "input size \(record.input.size)")
         }
         let size = InputSize(height: record.input.size[0], width: record.input.size[1])
+        // A weights path given relative to where the recorded run was started.
+        let weights = URL(
+            fileURLWithPath: record.model.weightsFile,
+            relativeTo: URL(fileURLWithPath: record.workingDirectory, isDirectory: true)
+        ).standardizedFileURL.path
         let request = ModelRequest(
-            includeTop: record.includeTop, weightsPath: record.model.weightsFile, inputSize: size,
+            includeTop: record.includeTop, weightsPath: weights, inputSize: size,
             backboneOnly: record.model.wholeModel == nil && record.model.nestedIn != nil)
         self.init(
             inputs: inputs, output: output, model: request, download: false,

@@ -6,18 +6,7 @@ import XCTest
 /// `extract fit` and `extract predict` through the built binary, on the feature files of
 /// scripts/make_head_fixtures.py, against scikit-learn's numbers for the same settings.
 final class FitCommandTests: XCTestCase {
-    struct Index: Decodable { let cases: [Case] }
-    struct Case: Decodable {
-        let name: String
-        let features: String
-        let classes: [String]
-        let classifier: String
-        let C: Double
-        let standardize: Bool
-        let balanced: Bool
-        let cv_accuracy: [Double]
-        let scores: String
-    }
+    typealias Case = HeadCase
 
     var tmp: URL!
 
@@ -28,17 +17,9 @@ final class FitCommandTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
-    func cases() throws -> [Case] {
-        let url = URL(fileURLWithPath: Fixtures.path("heads/index.json"))
-        return try JSONDecoder().decode(Index.self, from: Data(contentsOf: url)).cases
-    }
+    func cases() throws -> [Case] { try HeadCase.all() }
 
-    func arguments(_ c: Case) -> [String] {
-        var a = ["--classifier", c.classifier, "--C", String(c.C)]
-        if c.standardize { a.append("--standardize") }
-        if c.balanced { a += ["--class-weight", "balanced"] }
-        return a
-    }
+    func arguments(_ c: Case) -> [String] { c.fitArguments }
 
     /// Every setting of the four-class case: fit --json's cross-validated accuracy as
     /// scikit-learn's; predict's scores as predict_proba / decision_function.
@@ -123,6 +104,17 @@ final class FitCommandTests: XCTestCase {
         let preds = tmp.appendingPathComponent("preds.csv").path
         let head = tmp.appendingPathComponent("logreg.json").path
         let classify = try runExtract(["classify", "--head", head, Fixtures.path(w.test), "-o", preds, "--top", "3"])
+        // The training run named its weights relative to where it started; classify runs from
+        // elsewhere and still finds them.
+        let fixtures = Fixtures.directory.path
+        let relative = tmp.appendingPathComponent("relative.npy").path
+        let shell = try runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c",
+                "cd '\(fixtures)' && '\(extractBinary)' --weights '\(w.weights)' --layer \(w.layer) --pooling avg '\(w.train)' -o '\(relative)' --quiet && '\(extractBinary)' fit '\(relative)' -o '\(relative).head.json' --cv 0 && cd / && '\(extractBinary)' classify --head '\(relative).head.json' '\(Fixtures.path(w.test))' -o '\(relative).csv' --quiet",
+            ])
+        XCTAssertEqual(shell.status, 0, shell.stderr)
         XCTAssertEqual(classify.status, 0, classify.stderr)
         XCTAssertTrue(classify.stderr.contains("accuracy"), classify.stderr)
         let lines = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").map(String.init)

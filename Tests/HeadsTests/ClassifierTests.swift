@@ -9,27 +9,9 @@ import XCTest
 /// cross_val_score's; at the optimum (scikit-learn run to a tight tolerance in float64) the same
 /// probabilities to 1e-4 and decision values to 2e-3 of their range, and the same labels.
 final class ClassifierTests: XCTestCase {
-    struct Index: Decodable { let cases: [Case] }
-    struct Case: Decodable {
-        let name: String
-        let features: String
-        let classes: [String]
-        let classifier: String
-        let C: Double
-        let standardize: Bool
-        let balanced: Bool
-        let cv_accuracy: [Double]
-        let folds: [Int]
-        let predicted: [Int]
-        let scores: String
-        let scores_default: String
-        let coef: String
-    }
+    typealias Case = HeadCase
 
-    func cases() throws -> [Case] {
-        let url = URL(fileURLWithPath: Fixtures.path("heads/index.json"))
-        return try JSONDecoder().decode(Index.self, from: Data(contentsOf: url)).cases
-    }
+    func cases() throws -> [Case] { try HeadCase.all() }
 
     func array(_ relative: String) throws -> NpyArray {
         try Npy.read(Data(contentsOf: URL(fileURLWithPath: Fixtures.path(relative))), name: relative)
