@@ -5,6 +5,7 @@
 // than features, the dual coordinate descent otherwise.
 
 import CLinear
+import Dispatch
 import Foundation
 
 public enum LinearSVM {
@@ -39,36 +40,91 @@ public enum LinearSVM {
             nodes.append(feature_node(index: Int32(d + 1), value: 1))
             nodes.append(feature_node(index: -1, value: 0))
         }
-        var y = labels.map(Double.init)
-        var weightLabels = (0..<classes).map(Int32.init)
-        var weights = classWeight ?? []
-        let model: UnsafeMutablePointer<model>? = nodes.withUnsafeMutableBufferPointer { all in
-            var rows = starts.map { Optional(all.baseAddress! + $0) }
-            return rows.withUnsafeMutableBufferPointer { rowPointers in
-                y.withUnsafeMutableBufferPointer { yp in
-                    weightLabels.withUnsafeMutableBufferPointer { wl in
-                        weights.withUnsafeMutableBufferPointer { wp in
-                            var problem = CLinear.problem(
-                                l: Int32(n), n: Int32(d + 1), y: yp.baseAddress, x: rowPointers.baseAddress, bias: 1)
-                            var parameter = CLinear.parameter(
-                                solver_type: Int32(n > d ? L2R_L2LOSS_SVC : L2R_L2LOSS_SVC_DUAL),
-                                eps: options.tolerance, C: options.C,
-                                nr_weight: classWeight == nil ? 0 : Int32(classes),
-                                weight_label: classWeight == nil ? nil : wl.baseAddress,
-                                weight: classWeight == nil ? nil : wp.baseAddress, p: 0.1, init_sol: nil)
-                            if check_parameter(&problem, &parameter) != nil { return nil }
-                            return train(&problem, &parameter)
+        let primal = n > d
+        // The primal solver (trust-region Newton) has no randomness: with three classes or more
+        // its one-vs-rest problems run side by side, one per core, exactly as LIBLINEAR's own
+        // loop solves them (class k positive with C·weight[k], the rest negative with C). The
+        // dual solver shuffles with the C library's rand(), shared by threads: it runs in one call.
+        guard primal, classes > 2 else {
+            return try nodes.withUnsafeMutableBufferPointer { all in
+                var rows = starts.map { Optional(all.baseAddress! + $0) }
+                let trained = try solve(
+                    rows: &rows, y: labels.map(Double.init), width: d, labels: Array(0..<classes),
+                    weights: classWeight, primal: primal, options: options)
+                defer { release(trained) }
+                return linearModel(trained.pointee, classes: classes, width: d)
+            }
+        }
+        // Each class writes its own row: no two threads touch the same element.
+        let offsets = starts
+        var weights = [Double](repeating: 0, count: classes * d)
+        var intercepts = [Double](repeating: 0, count: classes)
+        var refused = [Bool](repeating: false, count: classes)
+        nodes.withUnsafeMutableBufferPointer { all in
+            weights.withUnsafeMutableBufferPointer { wOut in
+                intercepts.withUnsafeMutableBufferPointer { bOut in
+                    refused.withUnsafeMutableBufferPointer { rOut in
+                        nonisolated(unsafe) let (base, w, b, r) = (all.baseAddress!, wOut, bOut, rOut)
+                        DispatchQueue.concurrentPerform(iterations: classes) { k in
+                            // A class with no rows (a fold without it) keeps zero weights, as
+                            // when LIBLINEAR never sees its label.
+                            guard labels.contains(k) else { return }
+                            var rows = offsets.map { Optional(base + $0) }
+                            guard
+                                let trained = try? solve(
+                                    rows: &rows, y: labels.map { $0 == k ? 1.0 : -1.0 }, width: d, labels: [1, -1],
+                                    weights: classWeight.map { [$0[k], 1] }, primal: true, options: options)
+                            else {
+                                r[k] = true
+                                return
+                            }
+                            defer { release(trained) }
+                            let m = trained.pointee
+                            let sign: Double = m.label[0] == 1 ? 1 : -1
+                            for j in 0..<d { w[k * d + j] = sign * m.w[j] }
+                            b[k] = sign * m.w[d] * m.bias
                         }
                     }
                 }
             }
         }
-        guard let trained = model else { throw HeadError.solver("LIBLINEAR refused the problem") }
-        defer {
-            var owned: UnsafeMutablePointer<CLinear.model>? = trained
-            free_and_destroy_model(&owned)
+        if refused.contains(true) { throw HeadError.solver("LIBLINEAR refused the problem") }
+        return LinearModel(weights: weights, intercepts: intercepts, classes: classes, width: d)
+    }
+
+    /// One LIBLINEAR train() call on `rows` (each ending in the bias feature and the end mark)
+    /// with targets `y`; `weights[i]` scales C for rows labelled `labels[i]`.
+    static func solve(
+        rows: inout [UnsafeMutablePointer<feature_node>?], y: [Double], width d: Int, labels: [Int],
+        weights: [Double]?, primal: Bool, options: Options
+    ) throws -> UnsafeMutablePointer<model> {
+        var y = y
+        var weightLabels = labels.map(Int32.init)
+        var classWeights = weights ?? []
+        let trained: UnsafeMutablePointer<model>? = rows.withUnsafeMutableBufferPointer { rowPointers in
+            y.withUnsafeMutableBufferPointer { yp in
+                weightLabels.withUnsafeMutableBufferPointer { wl in
+                    classWeights.withUnsafeMutableBufferPointer { wp in
+                        var problem = CLinear.problem(
+                            l: Int32(yp.count), n: Int32(d + 1), y: yp.baseAddress, x: rowPointers.baseAddress, bias: 1)
+                        var parameter = CLinear.parameter(
+                            solver_type: Int32(primal ? L2R_L2LOSS_SVC : L2R_L2LOSS_SVC_DUAL), eps: options.tolerance,
+                            C: options.C, nr_weight: weights == nil ? 0 : Int32(labels.count),
+                            weight_label: weights == nil ? nil : wl.baseAddress,
+                            weight: weights == nil ? nil : wp.baseAddress, p: 0.1, init_sol: nil)
+                        if check_parameter(&problem, &parameter) != nil { return nil }
+                        return train(&problem, &parameter)
+                    }
+                }
+            }
         }
-        return linearModel(trained.pointee, classes: classes, width: d)
+        guard let trained else { throw HeadError.solver("LIBLINEAR refused the problem") }
+        return trained
+    }
+
+    static func release(_ trained: UnsafeMutablePointer<model>) {
+        var owned: UnsafeMutablePointer<model>? = trained
+        free_and_destroy_model(&owned)
     }
 
     /// LIBLINEAR's weights (stored feature-major, w[j·m + k], labels in first-seen order) as

@@ -7,7 +7,7 @@ import XCTest
 /// The classifiers against scikit-learn on the same features (scripts/make_head_fixtures.py):
 /// the folds of StratifiedKFold(5), cross-validated accuracy within 1 percentage point of
 /// cross_val_score's; at the optimum (scikit-learn run to a tight tolerance in float64) the same
-/// probabilities to 1e-4 and decision values to 2e-3 of their range, and the same labels.
+/// probabilities to 1e-4 and decision values to 5e-3 of their range, and the same labels.
 final class ClassifierTests: XCTestCase {
     typealias Case = HeadCase
 
@@ -70,7 +70,7 @@ final class ClassifierTests: XCTestCase {
                 XCTAssertLessThan(worst, 1e-4, "\(c.name): probabilities at the optimum")
             } else {
                 // LIBLINEAR stops at eps 1e-5 (LinearSVC's tol is 1e-4).
-                XCTAssertLessThan(worst, 2e-3 * max(scale, 1), "\(c.name): decision values at the optimum")
+                XCTAssertLessThan(worst, 5e-3 * max(scale, 1), "\(c.name): decision values at the optimum")
             }
             // LogisticRegression() as users run it on the float32 file stops up to 4e-3 short of
             // the optimum in probability (printed above); LinearSVC() up to 0.3 in decision value.
