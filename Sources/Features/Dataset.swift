@@ -49,6 +49,14 @@ public struct Dataset: Sendable {
         self.table = table
     }
 
+    /// The same listing with only the items in `range` (one shard's rows): the classes, and so
+    /// the labels, stay those of the whole list.
+    public func slice(_ range: Range<Int>) -> Dataset {
+        Dataset(
+            classNames: classNames, items: Array(items[range]), ignored: ignored, requested: requested,
+            missingClasses: missingClasses, table: table)
+    }
+
     /// What a user should hear before the run: listed classes that have no images.
     public var warnings: [String] {
         guard let requested, !missingClasses.isEmpty else { return [] }

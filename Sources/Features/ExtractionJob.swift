@@ -103,6 +103,9 @@ public struct ExtractionJob: Sendable {
     public var plan: CompiledGraph.Options
     /// NAME.npy, NAME.npz or NAME.h5.
     public var output: String
+    /// One slice of the sorted image list (written to NAME.shard-i-of-n.npy), and what chose it.
+    public var shard: Shard?
+    public var shardSource: String?
     /// The command line the record names.
     public var command: [String]
 
@@ -147,10 +150,15 @@ public struct ExtractionJob: Sendable {
         return try Dataset.scan(inputs, classes: requested, columns: columns)
     }
 
-    /// Runs the job; on any failure nothing is left at `output`.
+    /// Where the rows go: `output`, or this shard's name beside it.
+    public var destination: String { shard.map { $0.outputPath(output) } ?? output }
+
+    /// Runs the job; on any failure nothing is left at `destination`.
     public func run(_ events: ExtractionEvents = ExtractionEvents()) async throws -> ExtractionResult {
-        let dataset = try scan()
+        let listed = try scan()
+        let dataset = shard.map { listed.slice($0.range(of: listed.items.count)) } ?? listed
         dataset.warnings.forEach(events.note)
+        let output = destination
         try OutputFormat.checkDestination(output)
         let ownClasses = try classNames.map { try ClassList.read($0).names }
         // The loaded arrays live only while the graph is planned.
@@ -167,6 +175,12 @@ public struct ExtractionJob: Sendable {
         configured.channels = extractor.source.whole?.channels ?? 3
         let pipeline = configured
         header(extractor, dataset).forEach(events.note)
+        if let shard {
+            let rows = shard.range(of: listed.items.count)
+            events.note(
+                "shard \(shard) (\(shardSource ?? "--shard")): images \(rows.lowerBound)..<\(rows.upperBound) of \(listed.items.count), to \(output); join the shards with `extract merge`"
+            )
+        }
 
         let outputs = extractor.outputs.map { (name: $0.name, shape: flatten ? [$0.shape.reduce(1, *)] : $0.shape) }
         let sink = try FeatureOutput(
@@ -191,7 +205,12 @@ public struct ExtractionJob: Sendable {
             let record = RunRecord(
                 source: extractor.source, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
                 summary: summary, output: sink.path, flattened: flatten, top: decoded == nil ? nil : topK,
-                classNames: classNames, command: command)
+                classNames: classNames, command: command,
+                shard: shard.map {
+                    RunRecord.ShardPart(
+                        index: $0.index, count: $0.count, firstImage: $0.range(of: listed.items.count).lowerBound,
+                        listedInAll: listed.items.count)
+                })
             try sink.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
                 classNames: dataset.classNames, record: try record.json(),

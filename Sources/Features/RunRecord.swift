@@ -66,15 +66,23 @@ public struct RunRecord: Codable, Equatable, Sendable {
         public let file: String; public let pathColumn: String; public let labelColumn: String?
     }
     public struct Counts: Codable, Equatable, Sendable {
-        public let listed: Int; public let written: Int; public let skipped: Int; public let notRead: Int
+        public var listed: Int; public var written: Int; public var skipped: Int; public var notRead: Int
+    }
+    /// Which slice of the image list a shard's run took (`--shard i/n`).
+    public struct ShardPart: Codable, Equatable, Sendable {
+        public let index: Int
+        public let count: Int
+        /// Its first image's position in the whole sorted list, and that list's length.
+        public let firstImage: Int
+        public let listedInAll: Int
     }
 
     /// The tool's version, as `extract --version` prints it.
     public static let toolVersion = "0.1.0"
 
     public var tool = "extract \(RunRecord.toolVersion)"
-    public let created: String
-    public let command: [String]
+    public var created: String
+    public var command: [String]
     /// Where the command ran, and the inputs as absolute paths (the index holds relative ones).
     public let workingDirectory: String
     public let inputRoots: [String]
@@ -89,27 +97,29 @@ public struct RunRecord: Codable, Equatable, Sendable {
     public let top: Int?
     /// `--class-names`: the file naming a saved model's output classes in the predictions.
     public var classNamesFile: String? = nil
+    /// A shard's run: which slice it took. nil for a whole run (and a merged one).
+    public var shard: ShardPart? = nil
     public let features: Int
     /// One image's output as Keras shapes it ([C], or [H, W, C] for a feature map), and whether
     /// the rows were written flattened to [H·W·C] (--flatten).
     public let outputShape: [Int]
     public let flattened: Bool
-    public let output: String
-    public let counts: Counts
+    public var output: String
+    public var counts: Counts
     public let classes: [String]
     public let classesRequested: Requested?
     public let classLabels: [ClassLabel]
     public let table: Table?
-    public let skipped: [Skipped]
+    public var skipped: [Skipped]
     public let notRead: [Skipped]
-    public let seconds: Double
-    public let imagesPerSecond: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
 
     init(
         source: WeightsSource, extractor: FeatureExtractor, pipeline: ImagePipeline, dataset: Dataset,
         inputs: [String],
         summary: ExtractionSummary, output: String, flattened: Bool, top: Int?, classNames: String? = nil,
-        command: [String]
+        command: [String], shard: ShardPart? = nil
     ) {
         let decision = source.decision
         let entry = extractor.entry
@@ -146,6 +156,7 @@ public struct RunRecord: Codable, Equatable, Sendable {
         includeTop = extractor.includeTop
         self.top = top
         self.classNamesFile = classNames
+        self.shard = shard
         features = extractor.width
         outputShape = extractor.outputShape
         self.flattened = flattened && outputShape.count > 1

@@ -44,7 +44,8 @@ struct Extract: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Run.self, Fit.self, Predict.self, Classify.self, NeighborsCommand.self, Duplicates.self, Report.self,
+            Run.self, Merge.self, Fit.self, Predict.self, Classify.self, NeighborsCommand.self, Duplicates.self,
+            Report.self,
             Inspect.self,
             Models.self, Fetch.self, Verify.self,
         ],

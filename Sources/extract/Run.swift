@@ -173,6 +173,12 @@ struct Run: AsyncParsableCommand {
             valueName: "file"))
     var classNames: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Run one slice of the sorted image list, INDEX/COUNT from 0 (0/4 ... 3/4), written to NAME.shard-INDEX-of-COUNT.npy; join them with `extract merge`. Without it, a Slurm array task (SLURM_ARRAY_TASK_ID/COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, JOB_COMPLETIONS) is its shard.",
+            valueName: "i/n"))
+    var shard: String?
+
     @Option(help: "Images decoded ahead of the model per batch (at least one per thread).")
     var batchSize: Int = 32
 
@@ -214,6 +220,13 @@ struct Run: AsyncParsableCommand {
             )
         }
         do { _ = try OutputFormat(path: output) } catch { throw ValidationError(String(describing: error)) }
+        do { _ = try chosenShard() } catch { throw ValidationError(String(describing: error)) }
+    }
+
+    /// --shard, else the scheduler's task index, else none.
+    func chosenShard() throws -> (shard: Shard, source: String)? {
+        if let shard { return (try Shard(parsing: shard), "--shard") }
+        return try Shard.fromEnvironment(ProcessInfo.processInfo.environment)
     }
 
     /// --include-top ends in the classifier's own pooling and Dense layers, on its own input.
@@ -279,7 +292,7 @@ struct Run: AsyncParsableCommand {
     }
 
     var job: ExtractionJob {
-        ExtractionJob(
+        var job = ExtractionJob(
             inputs: inputs, output: output, model: request, classes: classes, classesFrom: classesFrom,
             columns: TableColumns(path: pathColumn, label: labelColumn), download: !noDownload, pooling: pooling,
             layer: layer, flatten: flatten,
@@ -289,6 +302,11 @@ struct Run: AsyncParsableCommand {
             preprocess: preprocess, top: top, classNames: classNames, batchSize: batchSize, threads: threads,
             strict: strict,
             plan: selection.planOptions)
+        if let chosen = try? chosenShard() {
+            job.shard = chosen.shard
+            job.shardSource = chosen.source
+        }
+        return job
     }
 
     func run() async throws {
