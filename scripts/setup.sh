@@ -77,6 +77,7 @@ if [ "${1:-}" = "--old-keras" ]; then
         # Theano compiles its convolution with the system's C++ compiler.
         command -v g++ >/dev/null || {
             sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+            $sudo apt-get update -qq
             DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq g++ >/dev/null
         }
         python3 -m venv .venv-oldkeras
