@@ -11,6 +11,7 @@
 
 import CLBFGS
 import COpenBLAS
+import Dispatch
 import Foundation
 
 public struct LinearModel: Codable, Equatable, Sendable {
@@ -156,10 +157,10 @@ public enum LogisticRegression {
         var met = false
         let x32: [Float]
         var w32: [Float]
-        var z: [Float]
-        var g: [Double]
-        var g32: [Float]
-        var grad32: [Float]
+        /// Per block of rows: its gradient (m × D), loss and intercept gradient.
+        var partial: [Float]
+        var blockLoss: [Double]
+        var blockBias: [Double]
 
         var parameters: Int { m * x.width + m }
 
@@ -173,57 +174,100 @@ public enum LogisticRegression {
             self.C = C
             x32 = x.values.map(Float.init)
             w32 = [Float](repeating: 0, count: m * x.width)
-            grad32 = w32
-            z = [Float](repeating: 0, count: x.count * m)
-            g = [Double](repeating: 0, count: x.count * m)
-            g32 = z
+            let blocks = (x.count + Self.blockRows - 1) / Self.blockRows
+            partial = [Float](repeating: 0, count: blocks * m * x.width)
+            blockLoss = [Double](repeating: 0, count: blocks)
+            blockBias = [Double](repeating: 0, count: blocks * m)
         }
+
+        /// Rows per block: a block of X (128 × 2048 float32 = 1 MB) stays in cache between its two
+        /// products, so each evaluation reads X once.
+        static let blockRows = 128
 
         func evaluate(_ w: UnsafePointer<Double>, _ grad: UnsafeMutablePointer<Double>) -> Double {
             let (n, d) = (x.count, x.width)
-            // The two products read all of X: in float32 (the features' own precision) they move
-            // half the bytes of double; the sums that decide convergence stay in double.
             for j in 0..<(m * d) { w32[j] = Float(w[j]) }
-            // Z = X Wᵀ
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(d), 1, x32, Int32(d), w32,
-                Int32(d), 0, &z, Int32(m))
-            let b = w + m * d
-            var loss = 0.0
-            var logits = [Double](repeating: 0, count: classes)
-            for i in 0..<n {
-                for c in 0..<classes {
-                    logits[c] = m == 1 ? (c == 1 ? Double(z[i]) + b[0] : 0) : Double(z[i * m + c]) + b[c]
-                }
-                let top = logits.max() ?? 0
-                var sum = 0.0
-                for c in 0..<classes { sum += exp(logits[c] - top) }
-                let lse = top + log(sum)
-                let s = weights[i] / total
-                loss += s * (lse - logits[labels[i]])
-                // G = s · (softmax − onehot), for the free rows.
-                if m == 1 {
-                    g[i] = s * (exp(logits[1] - lse) - (labels[i] == 1 ? 1 : 0))
-                } else {
-                    for c in 0..<m { g[i * m + c] = s * (exp(logits[c] - lse) - (labels[i] == c ? 1 : 0)) }
+            let rows = Self.blockRows
+            let blocks = (n + rows - 1) / rows
+            let b = Array(UnsafeBufferPointer(start: w + m * d, count: m))
+            // Blocks run on every core, each with single-threaded products; partial gradients are
+            // summed in block order, so the result does not depend on the thread count.
+            let previous = openblas_get_num_threads()
+            openblas_set_num_threads(1)
+            defer { openblas_set_num_threads(previous) }
+            let (classes, m, total, labels, weights) = (self.classes, self.m, self.total, self.labels, self.weights)
+            x32.withUnsafeBufferPointer { xb in
+                w32.withUnsafeBufferPointer { wb in
+                    partial.withUnsafeMutableBufferPointer { partials in
+                        blockLoss.withUnsafeMutableBufferPointer { losses in
+                            blockBias.withUnsafeMutableBufferPointer { biases in
+                                nonisolated(unsafe) let (pg, pl, pb) = (
+                                    partials.baseAddress!, losses.baseAddress!, biases.baseAddress!
+                                )
+                                nonisolated(unsafe) let (xp, wp) = (xb.baseAddress!, wb.baseAddress!)
+                                let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blocks))
+                                DispatchQueue.concurrentPerform(iterations: workers) { t in
+                                    var z = [Float](repeating: 0, count: rows * m)
+                                    var g32 = [Float](repeating: 0, count: rows * m)
+                                    var logits = [Double](repeating: 0, count: classes)
+                                    for block in stride(from: t, to: blocks, by: workers) {
+                                        let r0 = block * rows
+                                        let count = min(rows, n - r0)
+                                        let xs = xp + r0 * d
+                                        // Z = X_b Wᵀ
+                                        cblas_sgemm(
+                                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(m), Int32(d),
+                                            1, xs,
+                                            Int32(d), wp, Int32(d), 0, &z, Int32(m))
+                                        var loss = 0.0
+                                        var bias = [Double](repeating: 0, count: m)
+                                        for r in 0..<count {
+                                            let i = r0 + r
+                                            for c in 0..<classes {
+                                                logits[c] =
+                                                    m == 1
+                                                    ? (c == 1 ? Double(z[r]) + b[0] : 0) : Double(z[r * m + c]) + b[c]
+                                            }
+                                            let top = logits.max() ?? 0
+                                            var sum = 0.0
+                                            for c in 0..<classes { sum += exp(logits[c] - top) }
+                                            let lse = top + log(sum)
+                                            let s = weights[i] / total
+                                            loss += s * (lse - logits[labels[i]])
+                                            // G = s · (softmax − onehot), for the free rows.
+                                            for c in 0..<m {
+                                                let k = m == 1 ? 1 : c
+                                                let gv = s * (exp(logits[k] - lse) - (labels[i] == k ? 1 : 0))
+                                                g32[r * m + c] = Float(gv)
+                                                bias[c] += gv
+                                            }
+                                        }
+                                        // ∇W_b = G_bᵀ X_b
+                                        cblas_sgemm(
+                                            CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(d), Int32(count),
+                                            1, g32,
+                                            Int32(m), xs, Int32(d), 0, pg + block * m * d, Int32(d))
+                                        pl[block] = loss
+                                        for c in 0..<m { pb[block * m + c] = bias[c] }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            for i in 0..<(n * m) { g32[i] = Float(g[i]) }
-            // ∇W = Gᵀ X + W / (C·S);  ∇b = Σ_i G_i
-            cblas_sgemm(
-                CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(d), Int32(n), 1, g32, Int32(m), x32,
-                Int32(d), 0, &grad32, Int32(d))
+            // ∇W = Σ_b ∇W_b + W / (C·S);  ∇b = Σ_i G_i
             let lambda = 1 / (C * total)
             var penalty = 0.0
-            for j in 0..<(m * d) {
-                penalty += w[j] * w[j]
-                grad[j] = Double(grad32[j]) + lambda * w[j]
+            var loss = 0.0
+            for j in 0..<(m * d) { grad[j] = lambda * w[j] }
+            for c in 0..<m { grad[m * d + c] = 0 }
+            for block in 0..<blocks {
+                loss += blockLoss[block]
+                for j in 0..<(m * d) { grad[j] += Double(partial[block * m * d + j]) }
+                for c in 0..<m { grad[m * d + c] += blockBias[block * m + c] }
             }
-            for c in 0..<m {
-                var sum = 0.0
-                for i in 0..<n { sum += g[i * m + c] }
-                grad[m * d + c] = sum
-            }
+            for j in 0..<(m * d) { penalty += w[j] * w[j] }
             return loss + 0.5 * lambda * penalty
         }
     }
