@@ -23,7 +23,8 @@ public enum Folds {
         // there); only when every class is, the split is refused.
         if counts.allSatisfy({ $0 < k }) {
             throw HeadError.data(
-                "every class has fewer rows than the \(k) folds of --cv \(k); use fewer folds or more images")
+                "every class has fewer rows than the \(k) folds of --cv \(k); use fewer folds (--cv 2), none (--cv 0), or more images"
+            )
         }
         let sorted = encoded.sorted()
         // allocation[f][c]: rows of class c tested in fold f.
