@@ -78,8 +78,9 @@ public enum Predictions {
         return out
     }
 
-    /// RFC 4180 quoting when needed (a class name has an apostrophe, never a comma).
-    static func csvField(_ s: String) -> String {
+    /// RFC 4180 quoting when needed (a class name has an apostrophe, never a comma; a path may
+    /// have anything).
+    public static func csvField(_ s: String) -> String {
         s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
             ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }

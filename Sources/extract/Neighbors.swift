@@ -94,7 +94,7 @@ struct NeighborsCommand: AsyncParsableCommand {
         for (i, list) in found.enumerated() {
             for (r, n) in list.enumerated() {
                 csv +=
-                    "\(PredictionTable.field(name(q, i))),\(r + 1),\(n.index),\(PredictionTable.field(name(file, n.index))),"
+                    "\(Predictions.csvField(name(q, i))),\(r + 1),\(n.index),\(Predictions.csvField(name(file, n.index))),"
                     + String(format: "%.9g", n.distance) + "\n"
             }
         }
@@ -145,7 +145,7 @@ struct Duplicates: AsyncParsableCommand {
             if let output {
                 var csv = "group,row,path\n"
                 for (g, rows) in groups.enumerated() {
-                    for r in rows { csv += "\(g + 1),\(r),\(PredictionTable.field(name(r)))\n" }
+                    for r in rows { csv += "\(g + 1),\(r),\(Predictions.csvField(name(r)))\n" }
                 }
                 try Atomic.write(csv, to: output)
             }

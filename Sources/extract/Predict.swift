@@ -109,15 +109,12 @@ enum PredictionTable {
             let s = Array(scores[(i * k)..<((i + 1) * k)])
             // Highest first; on a tie the lower class index first (argmax picks it).
             let order = s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
-            var fields = [String(i), field(i < paths.count ? paths[i] : "")]
-            for c in order.prefix(shown) { fields += [field(headFile.classes[c]), String(format: "%.9g", s[c])] }
+            var fields = [String(i), Predictions.csvField(i < paths.count ? paths[i] : "")]
+            for c in order.prefix(shown) {
+                fields += [Predictions.csvField(headFile.classes[c]), String(format: "%.9g", s[c])]
+            }
             out += fields.joined(separator: ",") + "\n"
         }
         return out
-    }
-
-    static func field(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
-            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }
