@@ -86,13 +86,20 @@ public final class FeatureOutput {
     let firstName: String
     /// Base path for side files: `feats` for `feats.npy`.
     let stem: String
+    /// A resumable run's work folder: where every temporary is made.
+    let work: String?
 
     /// One output per row (`rowShape`), or with `outputs` several, each (name, row shape): the
     /// rows appended are then the outputs' values concatenated, and the file must be .npz.
+    /// With `work` (a resumable run's folder, beside `path`), every temporary lives there: the
+    /// row spools at fixed names (`rows.npy`, `rows-1.npy`, ...), reopened with their first
+    /// `keeping` rows when an earlier run's progress record vouches for them.
     public init(
-        path: String, rowShape: [Int], expectedRows: Int, outputs: [(name: String, shape: [Int])] = []
+        path: String, rowShape: [Int], expectedRows: Int, outputs: [(name: String, shape: [Int])] = [],
+        work: String? = nil, keeping: Int? = nil
     ) throws {
         self.path = path
+        self.work = work
         format = try OutputFormat(path: path)
         stem = (path as NSString).deletingPathExtension
         if outputs.count > 1, format != .npz {
@@ -106,29 +113,33 @@ public final class FeatureOutput {
         if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
             throw OutputError.cannotCreate(path, reason: "folder \(dir) does not exist")
         }
-        // For .npz/.h5 the rows stream to a hidden .npy that is packed at the end.
-        let rowsPath = format == .npy ? path : "\(stem).features-rows.npy"
+        // Temporaries an earlier writer of these files left beside them, if it no longer runs.
+        if work != nil { for file in try OutputFormat.files(path) { AtomicFile.removeStale(file, in: nil) } }
+        // For .npz/.h5 the rows stream to a spool of ours that is packed at the end.
         let format = format
-        let first = self.rowShape
-        rows = try Self.namingOutput(path, format) {
-            try NpyRowWriter(rowsPath, rowShape: first, expectedRows: expectedRows)
-        }
-        var parts: [(String, NpyRowWriter)] = []
-        let spool = stem
-        do {
-            for (k, output) in outputs.enumerated().dropFirst() {
-                let writer = try Self.namingOutput(path, format) {
-                    try NpyRowWriter(
-                        "\(spool).features-rows-\(k).npy", rowShape: output.shape, expectedRows: expectedRows)
+        let stem = stem
+        func spool(_ k: Int, _ shape: [Int]) throws -> NpyRowWriter {
+            try Self.namingOutput(path, format) {
+                if let work {
+                    return try NpyRowWriter(
+                        path, spool: "\(work)/rows\(k == 0 ? "" : "-\(k)").npy", rowShape: shape,
+                        expectedRows: expectedRows, keeping: keeping)
                 }
-                parts.append((named[k], writer))
+                let destination = format == .npy ? path : "\(stem).features-rows\(k == 0 ? "" : "-\(k)").npy"
+                return try NpyRowWriter(destination, rowShape: shape, expectedRows: expectedRows)
             }
+        }
+        let first = try spool(0, self.rowShape)
+        var parts: [(String, NpyRowWriter)] = []
+        do {
+            for (k, output) in outputs.enumerated().dropFirst() { parts.append((named[k], try spool(k, output.shape))) }
         } catch {
             // Nothing half-made stays behind: the spools made so far go.
-            rows.file.discard()
+            first.file.discard()
             parts.forEach { $0.1.file.discard() }
             throw error
         }
+        rows = first
         self.parts = parts
     }
 
@@ -160,7 +171,19 @@ public final class FeatureOutput {
                 start += part.rows.width
             }
         }
+        Failpoint.hit("row")
     }
+
+    /// Flushes every row written to disk: what a progress record may then vouch for.
+    public func synchronize() throws {
+        try Self.namingOutput(path, format) {
+            try rows.file.synchronize()
+            for part in parts { try part.rows.file.synchronize() }
+        }
+    }
+
+    /// Row `i` of the first output as written (a resumed run decodes the rows it kept).
+    public func writtenRow(_ i: Int) throws -> [Float] { try rows.row(i) }
 
     /// The spool a .npz/.h5 streams its rows to is ours, not the user's: a failure there (a full
     /// disk) is reported as a failure to write the output they named.
@@ -183,7 +206,7 @@ public final class FeatureOutput {
         var pending: [AtomicFile] = []
         defer { pending.forEach { $0.discard() } }
         func side(_ suffix: String, _ data: Data) throws {
-            let f = try AtomicFile("\(stem)\(suffix)")
+            let f = try AtomicFile("\(stem)\(suffix)", in: work)
             pending.append(f)
             try f.write(data)
         }
@@ -197,34 +220,41 @@ public final class FeatureOutput {
             }
             try side(".index.csv", Data(indexCSV(names: names, labels: labels, classNames: classNames).utf8))
             // The matrix goes last, so a reader that sees the new .npy sees its side files too.
-            for f in pending { try f.commit() }
-            pending.removeAll()
+            try commitAll(&pending)
             try rows.commit()
         case .npz:
+            // The spools are sealed where they are and packed; they go once the archive is in place.
             try Self.namingOutput(path, format) {
-                try rows.commit()
-                for part in parts { try part.rows.commit() }
+                try rows.seal()
+                for part in parts { try part.rows.seal() }
             }
-            defer { ([rows] + parts.map(\.rows)).forEach { unlink($0.file.destination) } }
-            let archive = try AtomicFile(reserving: path)
+            let archive = try AtomicFile(reserving: path, in: work)
             pending.append(archive)
             try writeNpz(
                 archive.temporary,
-                arrays: [(firstName, rows.file.destination)] + parts.map { ($0.name, $0.rows.file.destination) },
+                arrays: [(firstName, rows.file.temporary)] + parts.map { ($0.name, $0.rows.file.temporary) },
                 names: names, labels: labels, classNames: classNames)
-            for f in pending { try f.commit() }
-            pending.removeAll()
+            try commitAll(&pending)
+            discard()
         case .h5:
-            try Self.namingOutput(path, format) { try rows.commit() }
-            defer { unlink(rows.file.destination) }
-            let h5 = try AtomicFile(reserving: path)
+            try Self.namingOutput(path, format) { try rows.seal() }
+            let h5 = try AtomicFile(reserving: path, in: work)
             pending.append(h5)
             try writeHDF5(
-                h5.temporary, featuresNpy: rows.file.destination, rows: rows.rows, names: names,
+                h5.temporary, featuresNpy: rows.file.temporary, rows: rows.rows, names: names,
                 labels: labels, classNames: classNames, record: record)
-            for f in pending { try f.commit() }
-            pending.removeAll()
+            try commitAll(&pending)
+            discard()
         }
+    }
+
+    /// Renames each finished file into place, the features file last.
+    func commitAll(_ pending: inout [AtomicFile]) throws {
+        for f in pending {
+            try f.commit()
+            Failpoint.hit("commit")
+        }
+        pending.removeAll()
     }
 
     /// Drops everything written so far (a failed or interrupted run).
@@ -248,6 +278,16 @@ public final class FeatureOutput {
         return out
     }
 
+    /// Less than 1 MiB free for this user in `folder`.
+    static func diskFull(_ folder: String) -> Bool {
+        var info = statvfs()
+        guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return false }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize) < 1 << 20
+    }
+
+    /// Every entry's time: 1980-01-01, the zip epoch, so that the same rows make the same bytes.
+    static let zipDate = Date(timeIntervalSince1970: 315_532_800)
+
     /// `arrays`: each (archive name, spooled .npy) in order.
     func writeNpz(
         _ target: String, arrays: [(name: String, npy: String)], names: [String], labels: [Int]?, classNames: [String]
@@ -256,11 +296,24 @@ public final class FeatureOutput {
             let archive = try Archive(url: URL(fileURLWithPath: target), accessMode: .create)
             func add(_ name: String, _ data: Data) throws {
                 try archive.addEntry(
-                    with: name, type: .file, uncompressedSize: Int64(data.count),
+                    with: name, type: .file, uncompressedSize: Int64(data.count), modificationDate: Self.zipDate,
+                    permissions: 0o644,
                     provider: { position, size in data.subdata(in: Int(position)..<Int(position) + size) })
             }
             for array in arrays {
-                try archive.addEntry(with: "\(array.name).npy", fileURL: URL(fileURLWithPath: array.npy))
+                guard let input = FileHandle(forReadingAtPath: array.npy) else {
+                    throw OutputError.writeFailed(path, reason: "the row spool \(array.npy) cannot be read")
+                }
+                defer { try? input.close() }
+                let size = try input.seekToEnd()
+                try archive.addEntry(
+                    with: "\(array.name).npy", type: .file, uncompressedSize: Int64(size),
+                    modificationDate: Self.zipDate,
+                    permissions: 0o644,
+                    provider: { position, count in
+                        try input.seek(toOffset: UInt64(position))
+                        return try input.read(upToCount: count) ?? Data()
+                    })
             }
             try add("paths.npy", Npy.strings(names))
             if let labels, !classNames.isEmpty {
@@ -270,7 +323,10 @@ public final class FeatureOutput {
         } catch let e as OutputError {
             throw e
         } catch {
-            throw OutputError.writeFailed(path, reason: AtomicFile.describe(error))
+            // ZIPFoundation's own error says nothing of the cause; a full disk is named as such.
+            let full = Self.diskFull((target as NSString).deletingLastPathComponent)
+            throw OutputError.writeFailed(
+                path, reason: full ? String(cString: strerror(ENOSPC)) : AtomicFile.describe(error))
         }
     }
 
@@ -278,12 +334,21 @@ public final class FeatureOutput {
         _ target: String, featuresNpy: String, rows: Int, names: [String], labels: [Int]?,
         classNames: [String], record: Data
     ) throws {
+        // libhdf5 says only that it failed; a full disk is the usual cause, and is named as such.
+        let folder = (target as NSString).deletingLastPathComponent
         let file: HDF5Writer
         do { file = try HDF5Writer(creating: target) } catch {
-            throw OutputError.cannotCreate(path, reason: "HDF5 cannot create the file")
+            throw OutputError.cannotCreate(
+                path, reason: Self.diskFull(folder) ? String(cString: strerror(ENOSPC)) : "HDF5 cannot create the file")
         }
         defer { file.close() }
-        let failed = OutputError.writeFailed(path, reason: "libhdf5 could not write the datasets (disk full?)")
+        func failed() -> OutputError {
+            OutputError.writeFailed(
+                path,
+                reason: Self.diskFull(folder)
+                    ? String(cString: strerror(ENOSPC))
+                    : "libhdf5 could not write the datasets (disk full or a file size limit?)")
+        }
         do {
             // features (N, ...rowShape): copied from the streamed .npy in blocks of rows.
             let features = try file.createFloat32("features", shape: [rows] + rowShape)
@@ -298,7 +363,7 @@ public final class FeatureOutput {
                 while start < rows {
                     let n = min(block, rows - start)
                     guard let data = try? input.read(upToCount: n * width * 4), data.count == n * width * 4 else {
-                        throw failed
+                        throw failed()
                     }
                     try data.withUnsafeBytes { try features.write(start: start, count: n, values: $0) }
                     start += n
@@ -313,7 +378,7 @@ public final class FeatureOutput {
             try file.writeStringAttribute("run", String(decoding: record, as: UTF8.self))
             try file.flush()
         } catch is HDF5Error {
-            throw failed
+            throw failed()
         }
     }
 }

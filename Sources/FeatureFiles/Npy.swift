@@ -58,13 +58,30 @@ public final class NpyRowWriter {
     public private(set) var rows = 0
     let headerLength: Int
 
-    public init(_ destination: String, rowShape: [Int], expectedRows: Int) throws {
-        file = try AtomicFile(destination)
+    public init(_ destination: String, rowShape: [Int], expectedRows: Int, in folder: String? = nil) throws {
+        file = try AtomicFile(destination, in: folder)
         self.rowShape = rowShape
         width = rowShape.reduce(1, *)
         let h = Npy.header(descr: "<f4", shape: [expectedRows] + rowShape)
         headerLength = h.count
         try file.write(h)
+    }
+
+    /// A spool at the fixed path `spool`: new, or with `keeping` rows an earlier run wrote
+    /// there (the rest of the file, written after its last checkpoint, is cut off).
+    public init(_ destination: String, spool: String, rowShape: [Int], expectedRows: Int, keeping: Int?) throws {
+        self.rowShape = rowShape
+        width = rowShape.reduce(1, *)
+        let h = Npy.header(descr: "<f4", shape: [expectedRows] + rowShape)
+        headerLength = h.count
+        if let keeping {
+            file = try AtomicFile(
+                destination, temporary: spool, keeping: UInt64(h.count + keeping * width * MemoryLayout<Float>.size))
+            rows = keeping
+        } else {
+            file = try AtomicFile(destination, temporary: spool, keeping: nil)
+            try file.write(h)
+        }
     }
 
     public func append(_ row: [Float]) throws {
@@ -73,9 +90,29 @@ public final class NpyRowWriter {
         rows += 1
     }
 
-    public func commit() throws {
+    /// Row `i` as written (a resumed run reads back the rows it kept).
+    public func row(_ i: Int) throws -> [Float] {
+        guard let h = FileHandle(forReadingAtPath: file.temporary) else {
+            throw OutputError.missingSpool(file.temporary)
+        }
+        defer { try? h.close() }
+        let bytes = width * MemoryLayout<Float>.size
+        try h.seek(toOffset: UInt64(headerLength + i * bytes))
+        guard let data = try h.read(upToCount: bytes), data.count == bytes else {
+            throw OutputError.missingSpool(file.temporary)
+        }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    /// The header rewritten with the rows written, flushed, left at the temporary path.
+    public func seal() throws {
         try file.seek(to: 0)
         try file.write(Npy.header(descr: "<f4", shape: [rows] + rowShape, minimumLength: headerLength))
+        try file.close()
+    }
+
+    public func commit() throws {
+        try seal()
         try file.commit()
     }
 }

@@ -12,6 +12,7 @@
 // is read as flow_from_dataframe reads it (Table.swift).
 
 import Foundation
+import WeightLoader
 
 public struct Dataset: Sendable {
     public struct Item: Sendable, Equatable {
@@ -21,6 +22,13 @@ public struct Dataset: Sendable {
         public let name: String
         /// The class index, when the input has class folders.
         public let label: Int?
+    }
+
+    /// sha256 of the list: each item's path, name and label, in order.
+    public var digest: String {
+        var text = ""
+        for item in items { text += "\(item.path)\u{0}\(item.name)\u{0}\(item.label.map(String.init) ?? "")\n" }
+        return FileHash.sha256(Data(text.utf8))
     }
 
     /// Class names in label order; empty when unlabeled.

@@ -13,7 +13,11 @@ public struct ExtractionSummary: Sendable {
     public var names: [String] = []
     public var labels: [Int] = []
     public var skipped: [(path: String, reason: String)] = []
+    /// Each skipped image's position in the list.
+    public var skippedAt: [Int] = []
     public var seconds: Double = 0
+    public init() {}
+
     public var imagesPerSecond: Double { seconds > 0 ? Double(names.count) / seconds : 0 }
 }
 
@@ -21,22 +25,26 @@ public enum Extraction {
     /// Runs `items` through `extractor`, appending rows to `output` (not finished here).
     /// `load` turns a path into the model's preprocessed input; `warn` gets one line per skip;
     /// `written` sees each written row with its image name; `progress` (done, total) each image.
+    /// A resumed run starts at item `first` with what the earlier run's rows made (`kept`, its
+    /// seconds included); `checkpoint` (done, summary so far) follows each batch.
     public static func run(
         _ items: [Dataset.Item], extractor: FeatureExtractor, output: FeatureSink,
         load: @escaping @Sendable (String) throws -> [Float], batchSize: Int = 32, threads: Int = 1,
         strict: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil, warn: (String) -> Void = { _ in },
-        written: (String, [Float]) -> Void = { _, _ in }
+        written: (String, [Float]) -> Void = { _, _ in }, from first: Int = 0, kept: ExtractionSummary = .init(),
+        checkpoint: ((_ done: Int, _ summary: ExtractionSummary) throws -> Void)? = nil
     ) throws -> ExtractionSummary {
         let start = ContinuousClock.now
-        var summary = ExtractionSummary()
+        var summary = kept
+        func elapsed() -> Double { kept.seconds + (ContinuousClock.now - start) / .seconds(1) }
         // At least one image per thread is decoded ahead, so every core has an image to run.
         let perBatch = max(1, batchSize, threads)
-        let batches = stride(from: 0, to: items.count, by: perBatch).map {
+        let batches = stride(from: first, to: items.count, by: perBatch).map {
             $0..<min($0 + perBatch, items.count)
         }
         let paths = items.map(\.path)
         var next = batches.first.map { Prefetch(paths: paths, range: $0, threads: threads, load: load) }
-        var done = 0
+        var done = first
         for (k, range) in batches.enumerated() {
             guard let current = next else { break }
             let inputs = current.wait()
@@ -71,14 +79,19 @@ public enum Extraction {
                                 "\(reason) (--strict stops at the first unreadable image)")
                         }
                         summary.skipped.append((item.name, reason))
+                        summary.skippedAt.append(range.lowerBound + offset)
                         warn("skipped \(reason)")
                     }
                     done += 1
                     progress?(done, items.count)
                 }
             }
+            if let checkpoint {
+                summary.seconds = elapsed()
+                try checkpoint(done, summary)
+            }
         }
-        summary.seconds = (ContinuousClock.now - start) / .seconds(1)
+        summary.seconds = elapsed()
         return summary
     }
 }

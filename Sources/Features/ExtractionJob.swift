@@ -54,15 +54,16 @@ public struct ExtractionEvents: Sendable {
     public var note: @Sendable (String) -> Void
     /// A download's progress display for the file named, or nil for none.
     public var download: @Sendable (_ file: String) -> (@Sendable (Int64, Int64?) -> Void)?
-    /// The sink rows go to, once it exists: what an interrupt must discard.
-    public var opened: @Sendable (FeatureSink) -> Void
+    /// The run's progress, once its work folder is taken: what an interrupt leaves
+    /// (`RunProgress.leave`).
+    public var opened: @Sendable (RunProgress) -> Void
     /// Images done (written or skipped) of the total, after each one.
     public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 
     public init(
         note: @escaping @Sendable (String) -> Void = { _ in },
         download: @escaping @Sendable (String) -> (@Sendable (Int64, Int64?) -> Void)? = { _ in nil },
-        opened: @escaping @Sendable (FeatureSink) -> Void = { _ in },
+        opened: @escaping @Sendable (RunProgress) -> Void = { _ in },
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) {
         self.note = note
@@ -108,6 +109,8 @@ public struct ExtractionJob: Sendable {
     public var shardSource: String?
     /// The command line the record names.
     public var command: [String]
+    /// Discard what an unfinished run writing the same output kept, instead of continuing it.
+    public var restart = false
 
     /// decode_predictions' default.
     public static let defaultTop = 5
@@ -183,43 +186,97 @@ public struct ExtractionJob: Sendable {
         }
 
         let outputs = extractor.outputs.map { (name: $0.name, shape: flatten ? [$0.shape.reduce(1, *)] : $0.shape) }
-        let sink = try FeatureOutput(
-            path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count,
-            outputs: outputs.count > 1 ? outputs : [])
-        events.opened(sink)
+        let shardPart = shard.map {
+            RunRecord.ShardPart(
+                index: $0.index, count: $0.count, firstImage: $0.range(of: listed.items.count).lowerBound,
+                listedInAll: listed.items.count)
+        }
+        let topK = top ?? Self.defaultTop
+        func record(_ summary: ExtractionSummary) -> RunRecord {
+            RunRecord(
+                source: extractor.source, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
+                summary: summary, output: output, flattened: flatten, top: decoded == nil ? nil : topK,
+                classNames: classNames, command: command, shard: shardPart)
+        }
+        let progress = try RunProgress(
+            output: output, settings: try record(ExtractionSummary()).settingsDigest(), images: dataset.digest,
+            listed: dataset.items.count, restart: restart)
+        events.opened(progress)
+        func open(keeping: Int?) throws -> FeatureOutput {
+            try FeatureOutput(
+                path: output, rowShape: extractor.rowShape(flatten: flatten), expectedRows: dataset.items.count,
+                outputs: outputs.count > 1 ? outputs : [], work: progress.folder, keeping: keeping)
+        }
+        var kept = progress.kept
+        var sink: FeatureOutput
         do {
-            // decode_predictions of each written row.
+            sink = try open(keeping: kept?.rows)
+        } catch OutputError.missingSpool {
+            events.note("the rows an earlier run kept in \(progress.folder) are gone; starting from the first image")
+            progress.startOver()
+            kept = nil
+            sink = try open(keeping: nil)
+        } catch {
+            _ = progress.leave()
+            throw error
+        }
+        do {
+            // decode_predictions of each written row, the kept ones read back from the spool.
             var tops: [(name: String, top: [Prediction])] = []
-            let topK = top ?? Self.defaultTop
+            var resumed = ExtractionSummary()
+            if let kept {
+                let skipped = Dictionary(uniqueKeysWithValues: kept.skipped.map { ($0.index, $0.reason) })
+                for (i, item) in dataset.items[0..<kept.done].enumerated() {
+                    if let reason = skipped[i] {
+                        resumed.skipped.append((item.name, reason))
+                        resumed.skippedAt.append(i)
+                        continue
+                    }
+                    if let decoded {
+                        let row = try sink.writtenRow(resumed.names.count)
+                        tops.append((item.name, Predictions.top(row, k: topK, classes: decoded)))
+                    }
+                    resumed.names.append(item.name)
+                    if let label = item.label { resumed.labels.append(label) }
+                }
+                resumed.seconds = kept.seconds
+                events.note(
+                    "resuming: \(kept.done) of \(dataset.items.count) images were done by an earlier run (kept in \(progress.folder)); --restart starts over"
+                )
+            }
             let summary = try Extraction.run(
                 dataset.items, extractor: extractor, output: sink, load: { try pipeline.load($0) },
                 batchSize: batchSize, threads: threads, strict: strict, progress: events.progress,
                 warn: events.note,
                 written: { name, probabilities in
                     if let decoded { tops.append((name, Predictions.top(probabilities, k: topK, classes: decoded))) }
+                }, from: kept?.done ?? 0, kept: resumed,
+                checkpoint: { done, summary in
+                    try sink.synchronize()
+                    var state = progress.state
+                    state.done = done
+                    state.rows = summary.names.count
+                    state.skipped = zip(summary.skippedAt, summary.skipped).map {
+                        RunProgress.State.Skip(index: $0, reason: $1.reason)
+                    }
+                    state.seconds = summary.seconds
+                    try progress.save(state)
                 })
             if summary.names.isEmpty {
                 throw ExtractionError.failedImage(
                     "none of the \(dataset.items.count) images could be read; nothing was written")
             }
-            let record = RunRecord(
-                source: extractor.source, extractor: extractor, pipeline: pipeline, dataset: dataset, inputs: inputs,
-                summary: summary, output: sink.path, flattened: flatten, top: decoded == nil ? nil : topK,
-                classNames: classNames, command: command,
-                shard: shard.map {
-                    RunRecord.ShardPart(
-                        index: $0.index, count: $0.count, firstImage: $0.range(of: listed.items.count).lowerBound,
-                        listedInAll: listed.items.count)
-                })
+            let finalRecord = record(summary)
             try sink.finish(
                 names: summary.names, labels: dataset.classNames.isEmpty ? nil : summary.labels,
-                classNames: dataset.classNames, record: try record.json(),
+                classNames: dataset.classNames, record: try finalRecord.json(),
                 predictions: decoded == nil
                     ? nil
                     : Predictions.csv(names: tops.map(\.name), tops: tops.map(\.top), imageNet: ownClasses == nil))
-            return ExtractionResult(record: record, summary: summary, rowShape: sink.rowShape, predictions: tops)
+            progress.finished()
+            return ExtractionResult(record: finalRecord, summary: summary, rowShape: sink.rowShape, predictions: tops)
         } catch {
-            sink.discard()
+            if let line = progress.leave() { events.note(line) }
             throw error
         }
     }

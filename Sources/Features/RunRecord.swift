@@ -184,6 +184,19 @@ public struct RunRecord: Codable, Equatable, Sendable {
         return try encoder.encode(self) + Data("\n".utf8)
     }
 
+    /// sha256 of what decides the rows and files a run writes: the record without its time,
+    /// command line, working folder and counts. A resumed run must match the run it continues.
+    func settingsDigest() throws -> String {
+        guard var fields = try JSONSerialization.jsonObject(with: json()) as? [String: Any] else { return "" }
+        for volatile in [
+            "created", "command", "working_directory", "counts", "skipped", "class_labels", "seconds",
+            "images_per_second",
+        ] {
+            fields[volatile] = nil
+        }
+        return FileHash.sha256(try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))
+    }
+
     /// A record read back from its JSON (`json()`'s form).
     public init(json data: Data) throws {
         let decoder = JSONDecoder()

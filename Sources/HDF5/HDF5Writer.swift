@@ -15,7 +15,11 @@ public final class HDF5Writer {
     public init(creating path: String) throws {
         _ = hdf5Setup
         self.path = path
-        let id = H5Fcreate(path, chdf5_f_acc_trunc(), chdf5_p_default(), chdf5_p_default())
+        // No object times (libhdf5 stamps them by default), so the same data makes the same bytes.
+        let fcpl = H5Pcreate(chdf5_p_file_create())
+        defer { H5Pclose(fcpl) }
+        H5Pset_obj_track_times(fcpl, false)
+        let id = H5Fcreate(path, chdf5_f_acc_trunc(), fcpl, chdf5_p_default())
         guard id >= 0 else { throw hdf5Failure(.cannotCreate(path: path)) }
         fileID = id
     }
@@ -28,13 +32,22 @@ public final class HDF5Writer {
         H5Fclose(fileID)
     }
 
+    /// Dataset creation without object times (see `init`); closed by the caller.
+    func untimed() -> hid_t {
+        let dcpl = H5Pcreate(chdf5_p_dataset_create())
+        H5Pset_obj_track_times(dcpl, false)
+        return dcpl
+    }
+
     /// A little-endian float32 dataset of `shape`, written afterwards in blocks along its first
     /// dimension (`HDF5Float32Dataset.write`).
     public func createFloat32(_ name: String, shape: [Int]) throws -> HDF5Float32Dataset {
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(shape.count), &dims, nil)
+        let dcpl = untimed()
+        defer { H5Pclose(dcpl) }
         let ds = H5Dcreate2(
-            fileID, name, chdf5_t_ieee_f32le(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+            fileID, name, chdf5_t_ieee_f32le(), space, chdf5_p_default(), dcpl, chdf5_p_default())
         guard ds >= 0 else {
             H5Sclose(space)
             throw hdf5Failure(.writeFailed(path: path, object: "dataset \(name)"))
@@ -47,8 +60,10 @@ public final class HDF5Writer {
         var n: [hsize_t] = [hsize_t(values.count)]
         let s = H5Screate_simple(1, &n, nil)
         defer { H5Sclose(s) }
+        let dcpl = untimed()
+        defer { H5Pclose(dcpl) }
         let d = H5Dcreate2(
-            fileID, name, chdf5_t_std_i64le(), s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+            fileID, name, chdf5_t_std_i64le(), s, chdf5_p_default(), dcpl, chdf5_p_default())
         guard d >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "dataset \(name)")) }
         defer { H5Dclose(d) }
         let rc = values.withUnsafeBufferPointer {
@@ -64,7 +79,9 @@ public final class HDF5Writer {
         var n: [hsize_t] = [hsize_t(values.count)]
         let s = H5Screate_simple(1, &n, nil)
         defer { H5Sclose(s) }
-        let d = H5Dcreate2(fileID, name, t, s, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+        let dcpl = untimed()
+        defer { H5Pclose(dcpl) }
+        let d = H5Dcreate2(fileID, name, t, s, chdf5_p_default(), dcpl, chdf5_p_default())
         guard d >= 0 else { throw hdf5Failure(.writeFailed(path: path, object: "dataset \(name)")) }
         defer { H5Dclose(d) }
         guard !values.isEmpty else { return }

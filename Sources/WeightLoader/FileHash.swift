@@ -25,6 +25,9 @@ public enum FileHash {
         return digest.finalize()
     }
 
+    /// sha256 of bytes in memory (a run's settings and image list, to know a resumed run's).
+    public static func sha256(_ data: Data) -> String { hexString(SHA256.hash(data: data)) }
+
     public static func hex(of url: URL, algorithm: String) throws -> String {
         try hex(of: url.path, algorithm: algorithm)
     }

@@ -59,12 +59,21 @@ struct Run: AsyncParsableCommand {
 
             Unreadable images are skipped with a warning and listed in the run record \
             (--strict stops instead); so is anything that is not a regular file (a FIFO, a \
-            device, a socket) and any file over 1 GiB, refused before it is read.
+            device, a socket) and any file over 1 GiB, refused before it is read. Images being \
+            decoded hold at most 1 GiB of memory at once, whatever --threads (sized from each \
+            file's header before it is decoded; one image that needs more is decoded alone).
+
+            A run that stops (Ctrl-C, a kill, a full disk, pre-emption, a crash) keeps the \
+            images it finished in .NAME.npy.partial/ beside the output, saved every batch; the \
+            same command again continues from there and writes exactly the files an \
+            uninterrupted run writes. --restart starts over instead; a run with other \
+            settings or another image list is refused until then. Nothing appears at -o \
+            before the run is complete.
 
             Exit status: 0 done (even with skipped images); 1 bad input (no images, \
             unreadable weights, wrong model, unwritable output, an image with --strict); \
             64 bad command line; 130 interrupted by Ctrl-C, SIGTERM or a closed terminal \
-            (SIGHUP; nothing is left behind).
+            (SIGHUP; finished images are kept for the same command to continue).
             """
     )
 
@@ -188,6 +197,12 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Stop at the first unreadable image instead of skipping it.")
     var strict = false
 
+    @Flag(
+        help:
+            "Discard what an unfinished run writing the same -o kept (.NAME.npy.partial/) and start from the first image; without it the same command continues where that run stopped."
+    )
+    var restart = false
+
     @Flag(help: "No progress display and no warnings; errors are still printed.")
     var quiet = false
 
@@ -302,6 +317,7 @@ struct Run: AsyncParsableCommand {
             preprocess: preprocess, top: top, classNames: classNames, batchSize: batchSize, threads: threads,
             strict: strict,
             plan: selection.planOptions)
+        job.restart = restart
         if let chosen = try? chosenShard() {
             job.shard = chosen.shard
             job.shardSource = chosen.source
@@ -335,10 +351,11 @@ struct Run: AsyncParsableCommand {
     }
 }
 
-/// Ctrl-C or a kill: remove the temporary output, exit 130.
+/// Ctrl-C, SIGTERM or a closed terminal: the rows saved at the last checkpoint stay for the
+/// same command to continue (or nothing, when none were saved yet); exit 130.
 final class Interrupt: @unchecked Sendable {
     private let lock = NSLock()
-    private var output: FeatureSink?
+    private var progress: RunProgress?
     private var sources: [DispatchSourceSignal] = []
 
     static func install() -> Interrupt {
@@ -349,9 +366,10 @@ final class Interrupt: @unchecked Sendable {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [i] in
                 i.lock.lock()
-                i.output?.discard()
+                let kept = i.progress?.leave()
                 i.lock.unlock()
-                FileHandle.standardError.write(Data("\nextract: interrupted; nothing was written\n".utf8))
+                FileHandle.standardError.write(
+                    Data("\nextract: interrupted; \(kept ?? "nothing was written")\n".utf8))
                 exit(130)
             }
             source.resume()
@@ -360,15 +378,15 @@ final class Interrupt: @unchecked Sendable {
         return i
     }
 
-    func protect(_ output: FeatureSink) {
+    func protect(_ progress: RunProgress) {
         lock.lock()
-        self.output = output
+        self.progress = progress
         lock.unlock()
     }
 
     func release() {
         lock.lock()
-        output = nil
+        progress = nil
         lock.unlock()
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// How a job shows itself on a terminal: `extract: ` lines on stderr, progress bars for a
 /// download and for the images; nothing but errors with `--quiet`.
 enum Terminal {
-    static func events(quiet: Bool, protect: @escaping @Sendable (FeatureSink) -> Void) -> ExtractionEvents {
+    static func events(quiet: Bool, protect: @escaping @Sendable (RunProgress) -> Void) -> ExtractionEvents {
         guard !quiet else { return ExtractionEvents(opened: protect) }
         let images = ProgressBar(title: "extract", format: ProgressBar.items("images")).handler()
         return ExtractionEvents(
