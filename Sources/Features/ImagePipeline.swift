@@ -77,9 +77,10 @@ public struct ImagePipeline: Sendable {
             ).pixels.map(Float.init)
         case .tf:
             let method = TFResizeMethod(rawValue: interpolation.rawValue) ?? .bilinear
-            x = ImageResizer.tensorflowResize(
-                try ImageDecoder.decode(path: path, options: options), width: width, height: height,
-                method: method, cropToAspectRatio: keepAspectRatio)
+            x = try ImageDecoder.withDecoded(path: path, options: options) {
+                ImageResizer.tensorflowResize(
+                    $0, width: width, height: height, method: method, cropToAspectRatio: keepAspectRatio)
+            }
         }
         if channels == 1 { x = Self.luma(x) }
         preprocess.apply(&x)

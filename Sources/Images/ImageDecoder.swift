@@ -43,8 +43,28 @@ public struct DecodeOptions: Sendable, Equatable {
 /// never from its name.
 public enum ImageDecoder {
     public static func decode(path: String, options: DecodeOptions = .init()) throws -> RGBImage {
-        let bytes = try readFile(path)
-        return try decode(bytes: bytes, path: path, options: options)
+        try withDecoded(path: path, options: options) { $0 }
+    }
+
+    /// Bytes counted per pixel while an image is decoded and resized: the codec's raw pixels
+    /// (up to 4 per pixel), the RGB copy (3), and room for an orientation's or a resize's copy.
+    static let bytesPerPixelInFlight = 8
+
+    /// `body` on the decoded image, its memory counted against `DecodeBudget.shared` from
+    /// before the file is read until `body` returns (the resize, while the pixels are alive).
+    public static func withDecoded<T>(
+        path: String, options: DecodeOptions = .init(), _ body: (RGBImage) throws -> T
+    ) throws -> T {
+        let file = try openFile(path)
+        defer { close(file.fd) }
+        let pixels = ImageHeader.size(fd: file.fd, fileSize: file.size).map { $0.width * $0.height } ?? 0
+        // A header past the pixel limit is refused by the decoder before it allocates.
+        let counted = min(pixels, options.pixelLimit ?? pixels)
+        let cost = file.size + counted * bytesPerPixelInFlight
+        DecodeBudget.shared.acquire(cost)
+        defer { DecodeBudget.shared.release(cost) }
+        let bytes = try readAll(file, path)
+        return try body(try decode(bytes: bytes, path: path, options: options))
     }
 
     /// `path` only names the data in error messages.
@@ -61,10 +81,11 @@ public enum ImageDecoder {
         path: String, width: Int, height: Int, interpolation: Interpolation = .nearest,
         keepAspectRatio: Bool = false, options: DecodeOptions = .init()
     ) throws -> RGBImage {
-        let image = try decode(path: path, options: options)
-        return ImageResizer.resize(
-            image, width: width, height: height, interpolation: interpolation,
-            keepAspectRatio: keepAspectRatio)
+        try withDecoded(path: path, options: options) { image in
+            ImageResizer.resize(
+                image, width: width, height: height, interpolation: interpolation,
+                keepAspectRatio: keepAspectRatio)
+        }
     }
 
     /// The format whose signature starts `bytes` (PIL's `_accept` checks).
@@ -180,25 +201,43 @@ public enum ImageDecoder {
     /// refused by what `fstat` says before any byte is read (opened non-blocking, so opening
     /// a FIFO does not wait for a writer); a file over `maxFileBytes` is refused by its size.
     static func readFile(_ path: String) throws -> [UInt8] {
+        let file = try openFile(path)
+        defer { close(file.fd) }
+        return try readAll(file, path)
+    }
+
+    /// The open file and its size, once `fstat` says it is a regular file under the limit.
+    static func openFile(_ path: String) throws -> (fd: Int32, size: Int) {
         let fd = open(path, O_RDONLY | O_NONBLOCK)
         if fd < 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
         var info = stat()
-        if fstat(fd, &info) != 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: throw ImageError.unreadable(path: path, reason: String(cString: strerror(EISDIR)))
-        case S_IFIFO: throw ImageError.notRegularFile(path: path, kind: "a FIFO (named pipe)")
-        case S_IFCHR: throw ImageError.notRegularFile(path: path, kind: "a character device")
-        case S_IFBLK: throw ImageError.notRegularFile(path: path, kind: "a block device")
-        case S_IFSOCK: throw ImageError.notRegularFile(path: path, kind: "a socket")
-        default: throw ImageError.notRegularFile(path: path, kind: "not a regular file")
+        do {
+            if fstat(fd, &info) != 0 {
+                throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFDIR: throw ImageError.unreadable(path: path, reason: String(cString: strerror(EISDIR)))
+            case S_IFIFO: throw ImageError.notRegularFile(path: path, kind: "a FIFO (named pipe)")
+            case S_IFCHR: throw ImageError.notRegularFile(path: path, kind: "a character device")
+            case S_IFBLK: throw ImageError.notRegularFile(path: path, kind: "a block device")
+            case S_IFSOCK: throw ImageError.notRegularFile(path: path, kind: "a socket")
+            default: throw ImageError.notRegularFile(path: path, kind: "not a regular file")
+            }
+            if Int(info.st_size) > maxFileBytes {
+                throw ImageError.fileTooLarge(path: path, bytes: Int(info.st_size), limit: maxFileBytes)
+            }
+        } catch {
+            close(fd)
+            throw error
         }
-        if Int(info.st_size) > maxFileBytes {
-            throw ImageError.fileTooLarge(path: path, bytes: Int(info.st_size), limit: maxFileBytes)
-        }
+        return (fd, max(Int(info.st_size), 0))
+    }
+
+    static func readAll(_ file: (fd: Int32, size: Int), _ path: String) throws -> [UInt8] {
+        let fd = file.fd
         // One spare byte so reading a file of the announced size ends without growing the buffer.
-        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
+        var bytes = [UInt8](repeating: 0, count: file.size + 1)
         var filled = 0
         while true {
             if filled == bytes.count {

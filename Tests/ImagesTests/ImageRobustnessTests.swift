@@ -140,4 +140,73 @@ final class HostileImageFileTests: XCTestCase {
         XCTAssertEqual(p, path)
         XCTAssertTrue(detail.contains("0×0"), detail)
     }
+
+    /// The header probe the decode budget is sized from gives every fixture image's size
+    /// as the decoder finds it (JPEG baseline, progressive, CMYK; PNG; GIF; BMP).
+    func testHeaderSizeIsTheDecodedSize() throws {
+        let root = Fixtures.path("images/photos")
+        var checked = 0
+        for name in try FileManager.default.subpathsOfDirectory(atPath: root).sorted() {
+            let path = root + "/" + name
+            guard let image = try? ImageDecoder.decode(path: path) else { continue }
+            let file = try ImageDecoder.openFile(path)
+            defer { close(file.fd) }
+            let size = ImageHeader.size(fd: file.fd, fileSize: file.size)
+            XCTAssertEqual(size?.width, image.width, name)
+            XCTAssertEqual(size?.height, image.height, name)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 20)
+    }
+
+    /// Four threads decoding 64-megapixel images at once (512 MB counted each) never hold more
+    /// than the 1 GiB budget together; a budget that fits one request runs them one at a time.
+    func testDecodingHoldsTheBudgetWhateverTheThreads() throws {
+        let big = dir.appendingPathComponent("big.png").path
+        let made = try runPython(
+            """
+            import sys, numpy as np
+            from PIL import Image
+            y, x = np.mgrid[0:8000, 0:8000]
+            Image.fromarray(((x // 7 + y // 5) % 256).astype(np.uint8)).convert("RGB").save(sys.argv[1])
+            """, [big])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let budget = DecodeBudget.shared
+        let before = budget.peak
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            group.enter()
+            Thread.detachNewThread {
+                _ = try? ImageDecoder.loadImage(path: big, width: 8, height: 8)
+                group.leave()
+            }
+        }
+        group.wait()
+        let cost = 64_000_000 * ImageDecoder.bytesPerPixelInFlight
+        XCTAssertGreaterThanOrEqual(budget.peak, cost, "every decode takes its share")
+        XCTAssertLessThanOrEqual(budget.peak, max(before, budget.limit), "never more than the budget at once")
+
+        let small = DecodeBudget(bytes: 100)
+        final class Count: @unchecked Sendable {
+            let lock = NSLock()
+            var inside = 0, most = 0
+            func add(_ d: Int) {
+                lock.lock()
+                inside += d
+                most = max(most, inside)
+                lock.unlock()
+            }
+        }
+        let count = Count()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            small.acquire(60)
+            count.add(1)
+            usleep(2000)
+            count.add(-1)
+            small.release(60)
+        }
+        let most = count.most
+        XCTAssertEqual(most, 1, "60 + 60 > 100: one at a time")
+        XCTAssertEqual(small.peak, 60)
+    }
 }
