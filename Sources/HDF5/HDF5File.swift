@@ -94,17 +94,45 @@ public struct HDF5Group: Sendable {
 
     public func child(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
 
-    /// True when every component of the relative `name` exists (H5Lexists checks one level only).
+    /// True when every component of the relative `name` exists (H5Lexists checks one level
+    /// only). An external link is never followed: Keras writes none, and one would make the
+    /// file open any path on this machine (a FIFO, a device, another user's file).
     public func contains(_ name: String) -> Bool {
         var current = path
         for part in name.split(separator: "/", omittingEmptySubsequences: true) {
             let next = current == "/" ? "/" + part : current + "/" + part
-            guard H5Lexists(file.fileID, next, chdf5_p_default()) > 0,
+            guard H5Lexists(file.fileID, next, chdf5_p_default()) > 0, Self.link(file, next).kind != 2,
                 H5Oexists_by_name(file.fileID, next, chdf5_p_default()) > 0
             else { return false }
             current = next
         }
         return true
+    }
+
+    /// Why `name` is not there although its link is: "an external link to other.h5:/x (not
+    /// followed)" or "a soft link to /x, which leads nowhere (a broken or circular link)"; nil
+    /// when no link of the path is of those kinds.
+    public func unusableLink(_ name: String) -> String? {
+        var current = path
+        for part in name.split(separator: "/", omittingEmptySubsequences: true) {
+            let next = current == "/" ? "/" + part : current + "/" + part
+            guard H5Lexists(file.fileID, next, chdf5_p_default()) > 0 else { return nil }
+            let (kind, target) = Self.link(file, next)
+            if kind == 2 { return "an external link to \(target), which is not followed (Keras writes none)" }
+            if H5Oexists_by_name(file.fileID, next, chdf5_p_default()) <= 0 {
+                chdf5_clear_errors()
+                return kind == 1
+                    ? "a soft link to \(target), which leads nowhere (a broken or circular link)" : nil
+            }
+            current = next
+        }
+        return nil
+    }
+
+    static func link(_ file: HDF5File, _ path: String) -> (kind: Int32, target: String) {
+        var buffer = [CChar](repeating: 0, count: 1100)
+        let kind = chdf5_link_target(file.fileID, path, &buffer, buffer.count)
+        return (kind, String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     public func isGroup(_ name: String) -> Bool {
@@ -265,8 +293,9 @@ public struct HDF5Dataset: Sendable {
         let type = H5Dget_type(did)
         defer { H5Tclose(type) }
         let dtype = Self.dtype(of: type, did: did)
+        if count == 0 { return [] }
+        try checkDeclaredSize(did, count: count, elementSize: H5Tget_size(type))
         var out = [Float](repeating: 0, count: count)
-        if count == 0 { return out }
         if dtype == .bfloat16 {
             var raw = [UInt16](repeating: 0, count: count)
             guard H5Dread(did, chdf5_t_native_uint16(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &raw) >= 0
@@ -295,6 +324,29 @@ public struct HDF5Dataset: Sendable {
 
     /// The name of a filter in the dataset's pipeline that this libhdf5 cannot apply (h5py's
     /// lzf is id 32000, registered only inside h5py), or nil: a failed read is then damage.
+    /// The most one array may declare: 4 GiB, a billion float32 values, beyond any Keras layer.
+    public static let maxDeclaredBytes = 4 << 30
+
+    /// Refuses, before any buffer is allocated, a dataset whose declared size cannot be real:
+    /// over `maxDeclaredBytes`, or larger than what the file stores for it (unfiltered data
+    /// that was never written reads as fill values, so a file of a few KB could declare
+    /// terabytes; compressed data is allowed gzip's best ratio, about 1000:1).
+    func checkDeclaredSize(_ did: hid_t, count: Int, elementSize: Int) throws {
+        let (declared, overflow) = count.multipliedReportingOverflow(by: max(elementSize, 1))
+        let stored = Int(clamping: H5Dget_storage_size(did))
+        let plist = H5Dget_create_plist(did)
+        let filters = plist >= 0 ? Int(max(H5Pget_nfilters(plist), 0)) : 0
+        if plist >= 0 { H5Pclose(plist) }
+        let bound = filters == 0 ? stored : stored.multipliedReportingOverflow(by: 1032).partialValue
+        guard overflow || declared > Self.maxDeclaredBytes || declared > bound else { return }
+        throw hdf5Failure(
+            HDF5Error.damaged(
+                path: file.path, object: path,
+                detail:
+                    "declares \(count) values (\(overflow ? "more than Int.max" : "\(declared)") bytes) where the file stores \(stored) bytes for it; not read (a truncated or crafted file)"
+            ))
+    }
+
     static func unavailableFilter(_ did: hid_t) -> String? {
         let plist = H5Dget_create_plist(did)
         guard plist >= 0 else { return nil }

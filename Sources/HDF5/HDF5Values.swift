@@ -18,8 +18,9 @@ extension HDF5Dataset {
             throw HDF5Error.unsupportedDType(
                 path: file.path, dataset: path, dtype: Self.dtype(of: type, did: did).rawValue)
         }
+        if count == 0 { return [] }
+        try checkDeclaredSize(did, count: count, elementSize: H5Tget_size(type))
         var out = [Int64](repeating: 0, count: count)
-        if count == 0 { return out }
         let status = out.withUnsafeMutableBytes {
             H5Dread(did, chdf5_t_native_int64(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
         }

@@ -156,7 +156,9 @@ public final class KerasWeightFile: @unchecked Sendable {
         for name in names {
             guard group.isGroup(name) else {
                 throw WeightLoaderError.damaged(
-                    path: file.path, object: group.child(name), detail: "layer listed in layer_names has no group")
+                    path: file.path, object: group.child(name),
+                    detail: "layer listed in layer_names "
+                        + (group.unusableLink(name).map { "is \($0)" } ?? "has no group"))
             }
             let layerGroup = group.group(name)
             let weightNames = try layerGroup.stringListAttribute("weight_names") ?? []
@@ -165,7 +167,8 @@ public final class KerasWeightFile: @unchecked Sendable {
                 guard layerGroup.contains(weightName) else {
                     throw WeightLoaderError.damaged(
                         path: file.path, object: layerGroup.child(weightName),
-                        detail: "array listed in weight_names is missing")
+                        detail: "array listed in weight_names is "
+                            + (layerGroup.unusableLink(weightName) ?? "missing"))
                 }
                 let ds = layerGroup.dataset(weightName)
                 let (shape, dtype) = try ds.info()

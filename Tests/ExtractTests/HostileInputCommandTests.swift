@@ -3,8 +3,8 @@ import TestSupport
 import XCTest
 
 /// Inputs and events that used to hang a run, grow it without bound, leave files behind or
-/// make a row of nothing (issue 24's list): each now ends as a skipped image with its reason,
-/// or an interrupted run with status 130 and nothing written.
+/// make a row of nothing (issue 24's list): each now ends as a skipped image with its reason
+/// or a refusal before any work. Signals: `ResumeCommandTests`.
 final class HostileInputCommandTests: XCTestCase {
     var tmp: URL!
 
@@ -131,41 +131,142 @@ final class HostileInputCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
-    /// Ctrl-C, a kill and a closed terminal end a run alike: status 130, one line, and neither
-    /// the output nor its temporary is left.
-    func testEverySignalOfAnInterruptionLeavesNothing() throws {
-        let folder = tmp.appendingPathComponent("many")
+    /// An array that is a link leading elsewhere is named as such with its target, instead of
+    /// "missing": an external link (never followed: Keras writes none, and it would make the
+    /// file open any path, a FIFO included), a soft link to nothing, and a circular one.
+    func testLinksAreNamedWithTheirTarget() throws {
+        let cases: [(kind: String, expected: String)] = [
+            ("external", "is an external link to /no/such/other.h5:/x, which is not followed"),
+            ("fifo", "is an external link to \(tmp.path)/pipe.h5:/x, which is not followed"),
+            ("dangling", "is a soft link to /nowhere, which leads nowhere (a broken or circular link)"),
+            ("cycle", "is a soft link to /loop_a, which leads nowhere"),
+        ]
+        XCTAssertEqual(mkfifo(tmp.appendingPathComponent("pipe.h5").path, 0o600), 0)
+        for c in cases {
+            let file = tmp.appendingPathComponent("mobilenet_1_0_224_\(c.kind).h5").path
+            let made = try runPython(
+                """
+                import shutil, sys, h5py
+                shutil.copy(sys.argv[1], sys.argv[2])
+                with h5py.File(sys.argv[2], "r+") as f:
+                    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+                    layer = next(text(l) for l in f.attrs["layer_names"] if len(f[text(l)].attrs["weight_names"]))
+                    name = text(f[layer].attrs["weight_names"][0])
+                    path = layer + "/" + name
+                    del f[path]
+                    kind = sys.argv[3]
+                    if kind == "external": f[path] = h5py.ExternalLink("/no/such/other.h5", "/x")
+                    elif kind == "fifo": f[path] = h5py.ExternalLink(sys.argv[4] + "/pipe.h5", "/x")
+                    elif kind == "dangling": f[path] = h5py.SoftLink("/nowhere")
+                    else:
+                        f["loop_a"] = h5py.SoftLink("/loop_b")
+                        f["loop_b"] = h5py.SoftLink("/loop_a")
+                        f[path] = h5py.SoftLink("/loop_a")
+                """, [weights, file, c.kind, tmp.path])
+            XCTAssertEqual(made.status, 0, made.stderr)
+            let start = ContinuousClock.now
+            let r = try runExtract(["--weights", file, photo, "-o", tmp.appendingPathComponent("f.npy").path])
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(30), "\(c.kind): nothing waited on")
+            XCTAssertEqual(r.status, 1, "\(c.kind): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(c.kind): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(c.expected), "\(c.kind): \(r.stderr)")
+        }
+    }
+
+    /// Decode-ahead is bounded by bytes, not by a count of images: four 64-megapixel JPEGs
+    /// (384 MB of pixels each while decoded) at --threads 4 stay within the budget (they used
+    /// to take one image's worth per thread), and the rows are those of --threads 1.
+    func testDecodeMemoryDoesNotGrowWithThreads() throws {
+        let folder = tmp.appendingPathComponent("big")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for i in 0..<400 {
+        let made = try runPython(
+            """
+            import sys, numpy as np
+            from PIL import Image
+            y, x = np.mgrid[0:8000, 0:8000]
+            rgb = np.stack([(x // 31) % 256, (y // 17) % 256, ((x + y) // 23) % 256], -1).astype(np.uint8)
+            Image.fromarray(rgb).save(sys.argv[1] + "/0.jpg", quality=80)
+            """, [folder.path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        for i in 1..<4 {
             try FileManager.default.createSymbolicLink(
-                atPath: folder.appendingPathComponent(String(format: "%03d.jpg", i)).path, withDestinationPath: photo)
+                atPath: folder.appendingPathComponent("\(i).jpg").path, withDestinationPath: folder.path + "/0.jpg")
         }
-        for (name, sig) in [("SIGINT", SIGINT), ("SIGTERM", SIGTERM), ("SIGHUP", SIGHUP)] {
-            let dir = tmp.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: extractBinary)
-            process.arguments = [
-                "--weights", weights, "--threads", "1", folder.path, "-o", dir.appendingPathComponent("f.npy").path,
-            ]
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            // Signal once rows are being written (the temporary output exists).
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline,
-                (try FileManager.default.contentsOfDirectory(atPath: dir.path)).isEmpty
-            {
-                usleep(10_000)
+        var peaks: [Int: Int] = [:]
+        for threads in [1, 4] {
+            let out = tmp.appendingPathComponent("t\(threads).npy").path
+            // The peak resident memory of the extract process alone (ru_maxrss of a fresh
+            // parent's only child), in KiB.
+            let r = try runPython(
+                """
+                import resource, subprocess, sys
+                done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+                print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+                sys.stderr.write(done.stderr)
+                """,
+                [extractBinary, "--weights", weights, "--threads", "\(threads)", folder.path, "-o", out])
+            let fields = r.stdout.split(separator: " ").compactMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
             }
-            kill(process.processIdentifier, sig)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationReason, .exit, "\(name): handled, not killed by it")
-            XCTAssertEqual(process.terminationStatus, 130, "\(name): \(stderr)")
-            XCTAssertTrue(stderr.contains("interrupted; nothing was written"), "\(name): \(stderr)")
-            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "\(name): nothing left")
+            XCTAssertEqual(fields.first, 0, r.stderr)
+            peaks[threads] = fields.count == 2 ? fields[1] / 1024 : 0
         }
+        print("peak memory, four 64-megapixel JPEGs: --threads 1 \(peaks[1] ?? 0) MB, --threads 4 \(peaks[4] ?? 0) MB")
+        // At most two of these fit the 1 GiB budget at once, whatever --threads; on a machine
+        // with four cores or more they used to take four images' worth.
+        XCTAssertLessThan(peaks[4] ?? .max, (peaks[1] ?? 0) + 450, "two images' pixels at most, not four")
+        XCTAssertLessThan(peaks[4] ?? .max, 1300)
+        XCTAssertEqual(
+            FileManager.default.contents(atPath: tmp.appendingPathComponent("t1.npy").path),
+            FileManager.default.contents(atPath: tmp.appendingPathComponent("t4.npy").path))
+    }
+
+    /// A disk that fills up, for real (a 64 KB tmpfs: the rows do not fit; 200 KB: the rows fit,
+    /// the packed file does not): each format says "No space left on device" about the user's
+    /// file, never an internal spool or "HDF5 cannot create the file", and nothing appears at -o.
+    func testAFullDiskIsCalledAFullDisk() throws {
+        for (size, format) in [("64k", "npy"), ("64k", "h5"), ("200k", "npz"), ("200k", "h5")] {
+            let small = tmp.appendingPathComponent("small-\(size)-\(format)")
+            try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+            let mounted = try runProcess(
+                URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", small.path])
+            guard mounted.status == 0 else { throw XCTSkip("cannot mount a small tmpfs here: \(mounted.stderr)") }
+            defer { _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), [small.path]) }
+            let out = small.appendingPathComponent("f.\(format)").path
+            let r = try runExtract(["--weights", weights, "--quiet", Fixtures.path("images/photos"), "-o", out])
+            let what = "\(size) \(format): \(r.stderr)"
+            XCTAssertEqual(r.status, 1, what)
+            XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }.count, 1, what)
+            XCTAssertTrue(r.stderr.contains(out) && r.stderr.contains("No space left on device"), what)
+            XCTAssertFalse(r.stderr.contains("rows.npy") || r.stderr.contains("features-rows"), what)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), what)
+            // What may stay is the resumable folder (when a batch was saved), for after space is freed.
+            let left = try FileManager.default.contentsOfDirectory(atPath: small.path)
+            XCTAssertTrue(left.allSatisfy { $0 == ".f.\(format).partial" }, "\(what) \(left)")
+        }
+    }
+
+    /// A dataset that declares more than the file stores for it (never written: it would read
+    /// as zeros, or a crafted header declaring terabytes) is refused before a buffer is made.
+    func testDeclaredSizesAreCheckedBeforeAnyRead() throws {
+        let file = tmp.appendingPathComponent("mobilenet_1_0_224_unwritten.h5").path
+        let made = try runPython(
+            """
+            import shutil, sys, h5py
+            shutil.copy(sys.argv[1], sys.argv[2])
+            with h5py.File(sys.argv[2], "r+") as f:
+                text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+                layer = next(text(l) for l in f.attrs["layer_names"] if len(f[text(l)].attrs["weight_names"]))
+                name = text(f[layer].attrs["weight_names"][0])
+                shape = f[layer][name].shape
+                del f[layer][name]
+                f[layer].create_dataset(name, shape=shape, dtype="f4")
+                print("x".join(map(str, shape)))
+            """, [weights, file])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let r = try runExtract(["--weights", file, photo, "-o", tmp.appendingPathComponent("f.npy").path])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("declares 864 values (3456 bytes) where the file stores 0 bytes"), r.stderr)
     }
 }
