@@ -69,12 +69,13 @@ def main() -> int:
         start = time.monotonic()
         make_images(imgs, args.images)
         print(f"generated {args.images} JPEGs in {time.monotonic() - start:.1f} s")
-        command = [args.binary, "--quiet", "--weights", args.weights, str(imgs), "-o", "f.npy"]
+        # Not --quiet: the resumed run's "resuming:" line is read, and the record names the command.
+        command = [args.binary, "--weights", args.weights, str(imgs), "-o", "f.npy"]
 
         whole = work / "whole"
         whole.mkdir()
         start = time.monotonic()
-        subprocess.run(command, cwd=whole, check=True)
+        subprocess.run(command, cwd=whole, check=True, capture_output=True)
         t_whole = time.monotonic() - start
         print(f"uninterrupted: {t_whole:.1f} s")
 
@@ -82,7 +83,7 @@ def main() -> int:
         killed.mkdir()
         progress = killed / ".f.npy.partial" / "progress.json"
         start = time.monotonic()
-        process = subprocess.Popen(command, cwd=killed)
+        process = subprocess.Popen(command, cwd=killed, stderr=subprocess.DEVNULL)
         done = 0
         while process.poll() is None:
             try:
@@ -102,9 +103,7 @@ def main() -> int:
         print(f"killed with SIGKILL after {t_killed:.1f} s, {kept} of {args.images} images kept")
 
         start = time.monotonic()
-        resumed = subprocess.run(
-            [c for c in command if c != "--quiet"], cwd=killed, check=True, capture_output=True, text=True
-        )
+        resumed = subprocess.run(command, cwd=killed, check=True, capture_output=True, text=True)
         t_resume = time.monotonic() - start
         line = next((l for l in resumed.stderr.splitlines() if "resuming" in l), "(no resuming line)")
         print(f"resumed: {t_resume:.1f} s  [{line.strip()}]")
@@ -113,6 +112,9 @@ def main() -> int:
         same = expected.keys() == got.keys() and all(expected[k] == got[k] for k in expected)
         for name in sorted(expected):
             print(f"  {name}: {'identical' if got.get(name) == expected[name] else 'DIFFERENT'}")
+            if name.endswith(".run.json") and got.get(name) != expected[name]:
+                a, b = json.loads(expected[name]), json.loads(got.get(name) or b"{}")
+                print("    differing keys:", sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)))
         print(
             f"{'byte-identical' if same else 'NOT identical'}; starting over would have taken {t_whole:.1f} s,"
             f" the resume took {t_resume:.1f} s: {t_whole - t_resume:.1f} s saved"

@@ -16,6 +16,23 @@ final class HostileInputCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     var weights: String { Fixtures.path("reference/mobilenet_1.0_224.h5") }
+
+    /// A copy of `weights` at `file` in which Python `edit` (given f, layer, name, path: the
+    /// first weighted layer's first array; `sys.argv[3:]` are `arguments`) changes that array.
+    func editFirstArray(of file: String, _ edit: String, _ arguments: [String] = []) throws -> CommandResult {
+        let indented = edit.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        return try runPython(
+            """
+            import shutil, sys, h5py
+            shutil.copy(sys.argv[1], sys.argv[2])
+            text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+            with h5py.File(sys.argv[2], "r+") as f:
+                layer = next(text(l) for l in f.attrs["layer_names"] if len(f[text(l)].attrs["weight_names"]))
+                name = text(f[layer].attrs["weight_names"][0])
+                path = layer + "/" + name
+            \(indented)
+            """, [weights, file] + arguments)
+    }
     var photo: String { Fixtures.path("images/photos/city/china.jpg") }
 
     /// A FIFO, a link to /dev/zero and a 3 GiB sparse file among real photos: the run ends, the
@@ -144,25 +161,19 @@ final class HostileInputCommandTests: XCTestCase {
         XCTAssertEqual(mkfifo(tmp.appendingPathComponent("pipe.h5").path, 0o600), 0)
         for c in cases {
             let file = tmp.appendingPathComponent("mobilenet_1_0_224_\(c.kind).h5").path
-            let made = try runPython(
+            let made = try editFirstArray(
+                of: file,
                 """
-                import shutil, sys, h5py
-                shutil.copy(sys.argv[1], sys.argv[2])
-                with h5py.File(sys.argv[2], "r+") as f:
-                    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
-                    layer = next(text(l) for l in f.attrs["layer_names"] if len(f[text(l)].attrs["weight_names"]))
-                    name = text(f[layer].attrs["weight_names"][0])
-                    path = layer + "/" + name
-                    del f[path]
-                    kind = sys.argv[3]
-                    if kind == "external": f[path] = h5py.ExternalLink("/no/such/other.h5", "/x")
-                    elif kind == "fifo": f[path] = h5py.ExternalLink(sys.argv[4] + "/pipe.h5", "/x")
-                    elif kind == "dangling": f[path] = h5py.SoftLink("/nowhere")
-                    else:
-                        f["loop_a"] = h5py.SoftLink("/loop_b")
-                        f["loop_b"] = h5py.SoftLink("/loop_a")
-                        f[path] = h5py.SoftLink("/loop_a")
-                """, [weights, file, c.kind, tmp.path])
+                del f[path]
+                kind = sys.argv[3]
+                if kind == "external": f[path] = h5py.ExternalLink("/no/such/other.h5", "/x")
+                elif kind == "fifo": f[path] = h5py.ExternalLink(sys.argv[4] + "/pipe.h5", "/x")
+                elif kind == "dangling": f[path] = h5py.SoftLink("/nowhere")
+                else:
+                    f["loop_a"] = h5py.SoftLink("/loop_b")
+                    f["loop_b"] = h5py.SoftLink("/loop_a")
+                    f[path] = h5py.SoftLink("/loop_a")
+                """, [c.kind, tmp.path])
             XCTAssertEqual(made.status, 0, made.stderr)
             let start = ContinuousClock.now
             let r = try runExtract(["--weights", file, photo, "-o", tmp.appendingPathComponent("f.npy").path])
@@ -250,19 +261,13 @@ final class HostileInputCommandTests: XCTestCase {
     /// as zeros, or a crafted header declaring terabytes) is refused before a buffer is made.
     func testDeclaredSizesAreCheckedBeforeAnyRead() throws {
         let file = tmp.appendingPathComponent("mobilenet_1_0_224_unwritten.h5").path
-        let made = try runPython(
+        let made = try editFirstArray(
+            of: file,
             """
-            import shutil, sys, h5py
-            shutil.copy(sys.argv[1], sys.argv[2])
-            with h5py.File(sys.argv[2], "r+") as f:
-                text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
-                layer = next(text(l) for l in f.attrs["layer_names"] if len(f[text(l)].attrs["weight_names"]))
-                name = text(f[layer].attrs["weight_names"][0])
-                shape = f[layer][name].shape
-                del f[layer][name]
-                f[layer].create_dataset(name, shape=shape, dtype="f4")
-                print("x".join(map(str, shape)))
-            """, [weights, file])
+            shape = f[layer][name].shape
+            del f[layer][name]
+            f[layer].create_dataset(name, shape=shape, dtype="f4")
+            """)
         XCTAssertEqual(made.status, 0, made.stderr)
         let r = try runExtract(["--weights", file, photo, "-o", tmp.appendingPathComponent("f.npy").path])
         XCTAssertEqual(r.status, 1, r.stderr)
