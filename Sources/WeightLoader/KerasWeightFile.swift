@@ -111,6 +111,7 @@ public final class KerasWeightFile: @unchecked Sendable {
 
     /// Opens any Keras weight file, telling the layout from its content, not its name.
     public static func open(_ path: String) throws -> KerasWeightFile {
+        try WeightFileGuard.probe?(path)
         Tally.shared.count(\.opens)
         return try readingHDF5 { try openAny(path) }
     }
@@ -322,6 +323,24 @@ public final class KerasWeightFile: @unchecked Sendable {
 struct Keras3Walk {
     /// Paths of the groups that are attributes, not members of a list, in visiting order.
     var attributes: [String] = []
+    /// Groups entered so far, and nesting now. A damaged file can link a group into itself
+    /// (also under an empty name, which leaves the path as it was); these bounds turn the
+    /// endless walk (a stack overflow, found by fuzzing) into a `damaged` error.
+    var groupsEntered = 0, depth = 0
+    static let maxGroups = 100_000
+    /// Far deeper than Keras nests (two levels per nested model).
+    static let maxDepth = 64
+
+    /// Call with `defer { depth -= 1 }`.
+    mutating func enter(_ group: HDF5Group) throws {
+        groupsEntered += 1
+        depth += 1
+        if groupsEntered > Self.maxGroups || depth > Self.maxDepth {
+            throw WeightLoaderError.damaged(
+                path: group.file.path, object: group.path,
+                detail: "groups nest deeper or more often than in any Keras file (linked into themselves?)")
+        }
+    }
 
     /// A saveable's children in the order Keras visits them (`_walk_saveable`): a Functional or
     /// Sequential model's `layers` list first, then its attributes sorted by name. A group that
@@ -329,6 +348,8 @@ struct Keras3Walk {
     /// visits as one more attribute, in its alphabetical place (it holds only the layers no
     /// earlier attribute reached). A layer met twice is stored once, where Keras met it first.
     mutating func children(of group: HDF5Group, path: String, isRoot: Bool = false) throws -> [FileLayer] {
+        try enter(group)
+        defer { depth -= 1 }
         let names = try group.childNames().filter { group.isGroup($0) }
         let list = ["layers", "_layer_checkpoint_dependencies"].first { names.contains($0) }
         let attributeNames = names.filter { $0 != "vars" && $0 != list && !(isRoot && $0 == "optimizer") }
@@ -356,6 +377,8 @@ struct Keras3Walk {
     /// A list's members: `<snake class>[_N]` saveables and `container[_N]` sub-lists
     /// (`_save_container_state`).
     mutating func members(of group: HDF5Group, path: String) throws -> [FileLayer] {
+        try enter(group)
+        defer { depth -= 1 }
         var out: [FileLayer] = []
         for key in try group.childNames().sorted(by: KerasWeightFile.keras3KeyOrder) where group.isGroup(key) {
             let child = group.group(key)
