@@ -105,7 +105,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "Images", "TestSupport"]),
+            name: "ExtractTests", dependencies: ["extract", "Features", "FeatureFiles", "Images", "TestSupport"],
+            exclude: ["Data"]),
         .testTarget(
             name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),

@@ -27,6 +27,8 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
     case unknownArchitecture(name: String, known: [String])
     case unsupportedHashAlgorithm(algorithm: String)
     case readFailed(path: String, reason: String)
+    /// libhdf5 crashed or hung reading the file's structure in a child process (`WeightFileGuard`).
+    case readerFailed(path: String, what: String)
     case writeFailed(path: String, reason: String)
     case notInCache(file: String, directory: String, kerasHome: String?, url: String)
     case otherRelease(path: String, requested: String, found: String, url: String)
@@ -47,6 +49,9 @@ public enum WeightLoaderError: Error, Equatable, LocalizedError, CustomStringCon
             return "\(path): not an HDF5 file; expected a Keras .h5, .weights.h5 or .keras file"
         case .truncated(let path, let detail):
             return "\(path): the HDF5 file is truncated or damaged (\(detail)); download or copy it again"
+        case .readerFailed(let path, let what):
+            return
+                "\(path): libhdf5 \(what) reading this file's structure (in a separate process, so nothing else was touched): the file is damaged or crafted; download or copy it again"
         case .damaged(let path, let object, let detail):
             return "\(path): damaged HDF5 object \(object): \(detail); download or copy the file again"
         case .unavailableFilter(let path, let dataset, let filter):

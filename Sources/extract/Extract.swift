@@ -47,7 +47,7 @@ struct Extract: AsyncParsableCommand {
             Run.self, Merge.self, Fit.self, Predict.self, Classify.self, NeighborsCommand.self, Duplicates.self,
             Report.self,
             Inspect.self,
-            Models.self, Fetch.self, Verify.self,
+            Models.self, Fetch.self, Verify.self, ProbeWeights.self,
         ],
         defaultSubcommand: Run.self
     )
@@ -58,6 +58,7 @@ extension Extract {
     /// documented status (64 for a bad command line, 1 for bad input). ArgumentParser's own
     /// `Error: …` plus usage block is replaced; help and version still print as usual.
     nonisolated static func main() async {
+        ProbeWeights.install()
         do {
             var command = try await asyncParseAsRoot(nil)
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -274,4 +274,46 @@ final class HostileInputCommandTests: XCTestCase {
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("declares 864 values (3456 bytes) where the file stores 0 bytes"), r.stderr)
     }
+
+    /// Files on which libhdf5 itself crashes (a segfault in its global-heap code) or loops
+    /// forever, found by fuzzing: the structure is read in a child process first, so each ends
+    /// in one line naming what libhdf5 did, for a run and for `inspect`.
+    func testLibhdf5CrashesAndHangsAreContained() throws {
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Data")
+        let cases = [
+            ("libhdf5-segfault.h5", "libhdf5 crashed (signal 11, Segmentation fault) reading this file's structure"),
+            ("libhdf5-endless-loop.h5", "libhdf5 did not finish in 5 s reading this file's structure"),
+        ]
+        for (name, expected) in cases {
+            let file = data.appendingPathComponent(name).path
+            for command in [
+                ["--weights", file, photo, "-o", tmp.appendingPathComponent("f.npy").path], ["inspect", file],
+            ] {
+                let r = try runExtract(command, environment: ["EXTRACT_PROBE_SECONDS": "5"])
+                let what = "\(name) \(command[0]): \(r.stderr)"
+                XCTAssertEqual(r.status, 1, what)
+                XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, what)
+                XCTAssertTrue(r.stderr.contains(expected), what)
+            }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "nothing written")
+    }
+
+    /// A Keras 3 file whose group links to itself (as a fuzzed file did) made the tree walk
+    /// recurse until the stack overflowed; it is now a `damaged` line.
+    func testAGroupLinkedIntoItselfIsDamagedNotAStackOverflow() throws {
+        let file = tmp.appendingPathComponent("loop.weights.h5").path
+        let made = try runPython(
+            """
+            import shutil, sys, h5py
+            shutil.copy(sys.argv[1], sys.argv[2])
+            with h5py.File(sys.argv[2], "r+") as f:
+                f["layers"]["again"] = f["layers"]
+            """, [Fixtures.path("attr/subclassed.weights.h5"), file])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let r = try runExtract(["inspect", file])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("groups nest deeper or more often than in any Keras file"), r.stderr)
+    }
 }
