@@ -48,12 +48,14 @@ if [ -n "$fixtures" ] && [ -d "$fixtures" ]; then
         | sort -k1,1 -k2,2n | awk '{ if (++n[$1] <= 4) print $3 }' | seed Fuzz/corpus-FuzzWeights
 fi
 
-# target, -max_len: images up to 1 MB (the photos seeded are below), weights up to 4 MB.
-targets=("FuzzImages 1048576" "FuzzWeights 4194304")
+# target, -max_len, -timeout: images up to 1 MB (the photos seeded are below), weights up to
+# 4 MB; a weights input is opened twice (a forked child first, as the CLI does) and hashed by
+# inspect, so it may take seconds on a loaded machine.
+targets=("FuzzImages 1048576 10" "FuzzWeights 4194304 30")
 summary=()
 failed=0
 for entry in "${targets[@]}"; do
-    read -r target maxlen <<<"$entry"
+    read -r target maxlen timeout <<<"$entry"
     log=Fuzz/logs/$target.log
     found_before=$(find Fuzz/crashes -name "$target-*" | wc -l)
     echo "fuzz: $target for ${seconds}s ($(ls "Fuzz/corpus-$target" | wc -l) corpus files)" >&2
@@ -65,7 +67,7 @@ for entry in "${targets[@]}"; do
     LSAN_OPTIONS=suppressions=Fuzz/lsan.supp:print_suppressions=0 \
         "$bin/$target" "Fuzz/corpus-$target" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
         -ignore_ooms=1 -max_total_time="$seconds" -max_len="$maxlen" -rss_limit_mb=2048 \
-        -timeout=10 -artifact_prefix="Fuzz/crashes/$target-" >"$log" 2>&1 || status=$?
+        -timeout="$timeout" -artifact_prefix="Fuzz/crashes/$target-" >"$log" 2>&1 || status=$?
     ran=$((SECONDS - start))
     # Scratch files of FuzzWeights workers killed on a finding (see its main.swift).
     rm -f /dev/shm/fuzz-weights-*.h5
