@@ -328,9 +328,10 @@ public struct HDF5Dataset: Sendable {
     public static let maxDeclaredBytes = 4 << 30
 
     /// Refuses, before any buffer is allocated, a dataset whose declared size cannot be real:
-    /// over `maxDeclaredBytes`, or larger than what the file stores for it (unfiltered data
-    /// that was never written reads as fill values, so a file of a few KB could declare
-    /// terabytes; compressed data is allowed gzip's best ratio, about 1000:1).
+    /// over `maxDeclaredBytes` (a few header bytes can declare terabytes), or partly stored
+    /// (chunks missing from unfiltered data; compressed data is allowed gzip's best ratio,
+    /// about 1000:1). A dataset never written at all reads as its fill value, as h5py reads it
+    /// (structure-only files such as the test skeletons), within the same size cap.
     func checkDeclaredSize(_ did: hid_t, count: Int, elementSize: Int) throws {
         let (declared, overflow) = count.multipliedReportingOverflow(by: max(elementSize, 1))
         let stored = Int(clamping: H5Dget_storage_size(did))
@@ -338,7 +339,8 @@ public struct HDF5Dataset: Sendable {
         let filters = plist >= 0 ? Int(max(H5Pget_nfilters(plist), 0)) : 0
         if plist >= 0 { H5Pclose(plist) }
         let bound = filters == 0 ? stored : stored.multipliedReportingOverflow(by: 1032).partialValue
-        guard overflow || declared > Self.maxDeclaredBytes || declared > bound else { return }
+        let neverWritten = stored == 0
+        guard overflow || declared > Self.maxDeclaredBytes || (!neverWritten && declared > bound) else { return }
         throw hdf5Failure(
             HDF5Error.damaged(
                 path: file.path, object: path,

@@ -20,9 +20,14 @@ public enum WeightFileGuard {
         Double(ProcessInfo.processInfo.environment["EXTRACT_PROBE_SECONDS"] ?? "") ?? 60
     }
 
+    /// The probe's status when the open threw a typed error (a damaged file, a wrong layout):
+    /// the same open in-process then says what is wrong. Any other failure is a crash
+    /// (AddressSanitizer builds turn a segfault into exit status 1).
+    public static let typedErrorStatus: Int32 = 3
+
     /// Runs `executable arguments` (a probe that opens `path`) and turns its death by a signal,
-    /// or its outliving `timeoutSeconds`, into `WeightLoaderError.readerFailed`. Its own error
-    /// exit is not reported here: the same open in-process then says what is wrong, typed.
+    /// an unexpected status, or its outliving `timeoutSeconds`, into
+    /// `WeightLoaderError.readerFailed`.
     public static func runChild(_ executable: String, _ arguments: [String], path: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -38,10 +43,13 @@ public enum WeightFileGuard {
             done.wait()
             throw WeightLoaderError.readerFailed(path: path, what: "did not finish in \(Int(limit)) s")
         }
+        let status = process.terminationStatus
         if process.terminationReason == .uncaughtSignal {
-            let signal = process.terminationStatus
-            let name = String(cString: strsignal(signal))
-            throw WeightLoaderError.readerFailed(path: path, what: "crashed (signal \(signal), \(name))")
+            let name = String(cString: strsignal(status))
+            throw WeightLoaderError.readerFailed(path: path, what: "crashed (signal \(status), \(name))")
+        }
+        if status != 0 && status != typedErrorStatus {
+            throw WeightLoaderError.readerFailed(path: path, what: "crashed (exit status \(status))")
         }
     }
 }

@@ -12,7 +12,7 @@ struct ProbeWeights: ParsableCommand {
 
     func run() throws {
         WeightFileGuard.probe = nil
-        do { _ = try KerasWeightFile.open(file) } catch { throw ExitCode(1) }
+        do { _ = try KerasWeightFile.open(file) } catch { throw ExitCode(WeightFileGuard.typedErrorStatus) }
     }
 
     /// Set once at start: every weight file the command opens is opened by a child first.

@@ -257,22 +257,24 @@ final class HostileInputCommandTests: XCTestCase {
         }
     }
 
-    /// A dataset that declares more than the file stores for it (never written: it would read
-    /// as zeros, or a crafted header declaring terabytes) is refused before a buffer is made.
+    /// A dataset that declares more than the file stores for it (chunks missing: they would
+    /// read as zeros) is refused before a buffer is made.
     func testDeclaredSizesAreCheckedBeforeAnyRead() throws {
         let file = tmp.appendingPathComponent("mobilenet_1_0_224_unwritten.h5").path
         let made = try editFirstArray(
             of: file,
             """
             shape = f[layer][name].shape
+            first = f[layer][name][0:1]
             del f[layer][name]
-            f[layer].create_dataset(name, shape=shape, dtype="f4")
+            d = f[layer].create_dataset(name, shape=shape, dtype="f4", chunks=(1,) + shape[1:])
+            d[0:1] = first
             """)
         XCTAssertEqual(made.status, 0, made.stderr)
         let r = try runExtract(["--weights", file, photo, "-o", tmp.appendingPathComponent("f.npy").path])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("declares 864 values (3456 bytes) where the file stores 0 bytes"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("declares 864 values (3456 bytes) where the file stores 1152 bytes"), r.stderr)
     }
 
     /// Files on which libhdf5 itself crashes (a segfault in its global-heap code) or loops
