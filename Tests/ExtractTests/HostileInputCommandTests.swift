@@ -283,7 +283,8 @@ final class HostileInputCommandTests: XCTestCase {
     func testLibhdf5CrashesAndHangsAreContained() throws {
         let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Data")
         let cases = [
-            ("libhdf5-segfault.h5", "libhdf5 crashed (signal 11, Segmentation fault) reading this file's structure"),
+            // "(signal 11, Segmentation fault)"; an AddressSanitizer build exits 1 instead.
+            ("libhdf5-segfault.h5", "libhdf5 crashed ("),
             ("libhdf5-endless-loop.h5", "libhdf5 did not finish in 5 s reading this file's structure"),
         ]
         for (name, expected) in cases {
