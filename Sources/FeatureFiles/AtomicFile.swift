@@ -67,15 +67,22 @@ public final class AtomicFile {
     }
 
     /// Temporaries of `destination` whose writer is gone: the pid in the name no longer runs.
-    static func removeStale(_ destination: String, in folder: String?) {
-        let url = URL(fileURLWithPath: destination)
-        let dir = folder ?? url.deletingLastPathComponent().path
-        let prefix = ".\(url.lastPathComponent).tmp-"
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-        for name in names where name.hasPrefix(prefix) {
-            let rest = name.dropFirst(prefix.count).split(separator: "-")
-            guard rest.count == 2, let pid = pid_t(rest[0]), pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + name) }
+    static func removeStale(_ destination: String, in folder: String?) { removeStale([destination], in: folder) }
+
+    /// The same for several destinations, each folder listed once.
+    static func removeStale(_ destinations: [String], in folder: String?) {
+        let byFolder = Dictionary(grouping: destinations.map { URL(fileURLWithPath: $0) }) {
+            folder ?? $0.deletingLastPathComponent().path
+        }
+        for (dir, urls) in byFolder {
+            let prefixes = urls.map { ".\($0.lastPathComponent).tmp-" }
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for name in names {
+                guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
+                let rest = name.dropFirst(prefix.count).split(separator: "-")
+                guard rest.count == 2, let pid = pid_t(rest[0]), pid != getpid() else { continue }
+                if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + name) }
+            }
         }
     }
 
@@ -101,15 +108,9 @@ public final class AtomicFile {
 
     /// Flushes to disk and renames over the destination.
     public func commit() throws {
-        if let handle {
-            do {
-                try handle.synchronize()
-                try handle.close()
-            } catch {
-                discard()
-                throw OutputError.writeFailed(destination, reason: Self.describe(error))
-            }
-            self.handle = nil
+        do { try close() } catch {
+            discard()
+            throw error
         }
         if rename(temporary, destination) != 0 {
             let reason = Self.errnoText()

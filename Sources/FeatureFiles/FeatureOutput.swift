@@ -114,7 +114,7 @@ public final class FeatureOutput {
             throw OutputError.cannotCreate(path, reason: "folder \(dir) does not exist")
         }
         // Temporaries an earlier writer of these files left beside them, if it no longer runs.
-        if work != nil { for file in try OutputFormat.files(path) { AtomicFile.removeStale(file, in: nil) } }
+        if work != nil { AtomicFile.removeStale(try OutputFormat.files(path), in: nil) }
         // For .npz/.h5 the rows stream to a spool of ours that is packed at the end.
         let format = format
         let stem = stem
@@ -278,11 +278,14 @@ public final class FeatureOutput {
         return out
     }
 
-    /// Less than 1 MiB free for this user in `folder`.
-    static func diskFull(_ folder: String) -> Bool {
+    /// Why a library's write into `folder` failed, when it does not say: the OS's words for a
+    /// full disk when less than 1 MiB is free there for this user, else `otherwise`.
+    static func reason(_ folder: String, otherwise: String) -> String {
         var info = statvfs()
-        guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return false }
-        return UInt64(info.f_bavail) * UInt64(info.f_frsize) < 1 << 20
+        let full =
+            statvfs(folder.isEmpty ? "." : folder, &info) == 0
+            && UInt64(info.f_bavail) * UInt64(info.f_frsize) < 1 << 20
+        return full ? String(cString: strerror(ENOSPC)) : otherwise
     }
 
     /// Every entry's time: 1980-01-01, the zip epoch, so that the same rows make the same bytes.
@@ -324,9 +327,10 @@ public final class FeatureOutput {
             throw e
         } catch {
             // ZIPFoundation's own error says nothing of the cause; a full disk is named as such.
-            let full = Self.diskFull((target as NSString).deletingLastPathComponent)
             throw OutputError.writeFailed(
-                path, reason: full ? String(cString: strerror(ENOSPC)) : AtomicFile.describe(error))
+                path,
+                reason: Self.reason(
+                    (target as NSString).deletingLastPathComponent, otherwise: AtomicFile.describe(error)))
         }
     }
 
@@ -338,16 +342,14 @@ public final class FeatureOutput {
         let folder = (target as NSString).deletingLastPathComponent
         let file: HDF5Writer
         do { file = try HDF5Writer(creating: target) } catch {
-            throw OutputError.cannotCreate(
-                path, reason: Self.diskFull(folder) ? String(cString: strerror(ENOSPC)) : "HDF5 cannot create the file")
+            throw OutputError.cannotCreate(path, reason: Self.reason(folder, otherwise: "HDF5 cannot create the file"))
         }
         defer { file.close() }
         func failed() -> OutputError {
             OutputError.writeFailed(
                 path,
-                reason: Self.diskFull(folder)
-                    ? String(cString: strerror(ENOSPC))
-                    : "libhdf5 could not write the datasets (disk full or a file size limit?)")
+                reason: Self.reason(
+                    folder, otherwise: "libhdf5 could not write the datasets (disk full or a file size limit?)"))
         }
         do {
             // features (N, ...rowShape): copied from the streamed .npy in blocks of rows.

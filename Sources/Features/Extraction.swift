@@ -12,9 +12,8 @@ public struct ExtractionSummary: Sendable {
     /// Row i's image name and label.
     public var names: [String] = []
     public var labels: [Int] = []
-    public var skipped: [(path: String, reason: String)] = []
-    /// Each skipped image's position in the list.
-    public var skippedAt: [Int] = []
+    /// Each skipped image, its reason, and its position in the list.
+    public var skipped: [(path: String, reason: String, index: Int)] = []
     public var seconds: Double = 0
     public init() {}
 
@@ -78,8 +77,7 @@ public enum Extraction {
                             throw ExtractionError.failedImage(
                                 "\(reason) (--strict stops at the first unreadable image)")
                         }
-                        summary.skipped.append((item.name, reason))
-                        summary.skippedAt.append(range.lowerBound + offset)
+                        summary.skipped.append((item.name, reason, range.lowerBound + offset))
                         warn("skipped \(reason)")
                     }
                     done += 1

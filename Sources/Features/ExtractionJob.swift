@@ -228,8 +228,7 @@ public struct ExtractionJob: Sendable {
                 let skipped = Dictionary(uniqueKeysWithValues: kept.skipped.map { ($0.index, $0.reason) })
                 for (i, item) in dataset.items[0..<kept.done].enumerated() {
                     if let reason = skipped[i] {
-                        resumed.skipped.append((item.name, reason))
-                        resumed.skippedAt.append(i)
+                        resumed.skipped.append((item.name, reason, i))
                         continue
                     }
                     if let decoded {
@@ -256,9 +255,7 @@ public struct ExtractionJob: Sendable {
                     var state = progress.state
                     state.done = done
                     state.rows = summary.names.count
-                    state.skipped = zip(summary.skippedAt, summary.skipped).map {
-                        RunProgress.State.Skip(index: $0, reason: $1.reason)
-                    }
+                    state.skipped = summary.skipped.map { RunProgress.State.Skip(index: $0.index, reason: $0.reason) }
                     state.seconds = summary.seconds
                     try progress.save(state)
                 })

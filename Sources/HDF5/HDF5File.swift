@@ -98,24 +98,26 @@ public struct HDF5Group: Sendable {
     /// only). An external link is never followed: Keras writes none, and one would make the
     /// file open any path on this machine (a FIFO, a device, another user's file).
     public func contains(_ name: String) -> Bool {
-        var current = path
-        for part in name.split(separator: "/", omittingEmptySubsequences: true) {
-            let next = current == "/" ? "/" + part : current + "/" + part
-            guard H5Lexists(file.fileID, next, chdf5_p_default()) > 0, Self.link(file, next).kind != 2,
-                H5Oexists_by_name(file.fileID, next, chdf5_p_default()) > 0
-            else { return false }
-            current = next
+        steps(name).allSatisfy { next in
+            H5Lexists(file.fileID, next, chdf5_p_default()) > 0 && Self.link(file, next).kind != 2
+                && H5Oexists_by_name(file.fileID, next, chdf5_p_default()) > 0
         }
-        return true
+    }
+
+    /// The absolute path of each component of the relative `name`, outermost first.
+    func steps(_ name: String) -> [String] {
+        var current = path
+        return name.split(separator: "/", omittingEmptySubsequences: true).map { part in
+            current = current == "/" ? "/" + part : current + "/" + part
+            return current
+        }
     }
 
     /// Why `name` is not there although its link is: "an external link to other.h5:/x (not
     /// followed)" or "a soft link to /x, which leads nowhere (a broken or circular link)"; nil
     /// when no link of the path is of those kinds.
     public func unusableLink(_ name: String) -> String? {
-        var current = path
-        for part in name.split(separator: "/", omittingEmptySubsequences: true) {
-            let next = current == "/" ? "/" + part : current + "/" + part
+        for next in steps(name) {
             guard H5Lexists(file.fileID, next, chdf5_p_default()) > 0 else { return nil }
             let (kind, target) = Self.link(file, next)
             if kind == 2 { return "an external link to \(target), which is not followed (Keras writes none)" }
@@ -124,7 +126,6 @@ public struct HDF5Group: Sendable {
                 return kind == 1
                     ? "a soft link to \(target), which leads nowhere (a broken or circular link)" : nil
             }
-            current = next
         }
         return nil
     }
@@ -322,8 +323,6 @@ public struct HDF5Dataset: Sendable {
         return out
     }
 
-    /// The name of a filter in the dataset's pipeline that this libhdf5 cannot apply (h5py's
-    /// lzf is id 32000, registered only inside h5py), or nil: a failed read is then damage.
     /// The most one array may declare: 4 GiB, a billion float32 values, beyond any Keras layer.
     public static let maxDeclaredBytes = 4 << 30
 
@@ -349,6 +348,8 @@ public struct HDF5Dataset: Sendable {
             ))
     }
 
+    /// The name of a filter in the dataset's pipeline that this libhdf5 cannot apply (h5py's
+    /// lzf is id 32000, registered only inside h5py), or nil: a failed read is then damage.
     static func unavailableFilter(_ did: hid_t) -> String? {
         let plist = H5Dget_create_plist(did)
         guard plist >= 0 else { return nil }

@@ -196,17 +196,10 @@ public enum ImageDecoder {
     /// tens of MB), small enough that a sparse or runaway file is refused before it is read.
     public static let maxFileBytes = 1 << 30
 
-    /// The whole file, or `.unreadable` with the errno text. Only a regular file is read: a
-    /// FIFO would block forever and a device (a link to /dev/zero) never ends, so both are
+    /// The open file and its size, or `.unreadable` with the errno text. Only a regular file is
+    /// opened for reading (`readAll`): a FIFO would block forever and a device (a link to /dev/zero) never ends, so both are
     /// refused by what `fstat` says before any byte is read (opened non-blocking, so opening
     /// a FIFO does not wait for a writer); a file over `maxFileBytes` is refused by its size.
-    static func readFile(_ path: String) throws -> [UInt8] {
-        let file = try openFile(path)
-        defer { close(file.fd) }
-        return try readAll(file, path)
-    }
-
-    /// The open file and its size, once `fstat` says it is a regular file under the limit.
     static func openFile(_ path: String) throws -> (fd: Int32, size: Int) {
         let fd = open(path, O_RDONLY | O_NONBLOCK)
         if fd < 0 { throw ImageError.unreadable(path: path, reason: String(cString: strerror(errno))) }
