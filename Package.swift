@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Heads",
             dependencies: [
-                "CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles", "HDF5",
+                "CKernels", "CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles", "HDF5",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

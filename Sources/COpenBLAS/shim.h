@@ -14,4 +14,7 @@ void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n
              double *w, double *z, const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
              const int *liwork, int *info, size_t jobz_len, size_t range_len, size_t uplo_len);
 
+// LAPACK's Cholesky factorisation (libopenblas exports it too), same convention.
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
+
 #endif

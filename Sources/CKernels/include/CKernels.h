@@ -115,4 +115,17 @@ void ck_gemm_packed_body(
     int M, int N, int K, const float *A, size_t lda, const float *packed, const float *bias,
     ck_activation activation, float *C, size_t ldc, bool avx512);
 
+/// C (M, D) += Bᵀ A: A (R, D) and B (R, M) row-major at strides lda and ldb, C at ldc; a
+/// linear head's gradient Gᵀ X without packing X (linear.c). Each output adds its R products
+/// to C's value as fused multiply-adds in row order: every body gives the portable one's bits.
+/// The AVX-512 body where asked and available, else the portable one.
+void ck_gemm_tn(
+    int R, int D, int M, const float *A, size_t lda, const float *B, size_t ldb, float *C, size_t ldc,
+    ck_body body);
+
+/// X (m, n) := X T⁻¹ in double, T (n, n) a float triangular matrix (row-major at stride ldt;
+/// `upper`: T is upper triangular, else lower; the other triangle is not read), X's rows at
+/// stride ldx. Every body gives the portable one's bits (linear.c).
+void ck_solve_rows(int n, const float *T, size_t ldt, bool upper, int m, double *X, size_t ldx, ck_body body);
+
 #endif
