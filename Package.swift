@@ -111,7 +111,7 @@ let package = Package(
             name: "BackbonesTests", dependencies: ["Backbones", "CKernels", "WeightLoader", "Features", "TestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "FeatureFiles", "WeightLoader", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
-        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Reports", "FeatureFiles", "TestSupport"]),
+        .testTarget(name: "HeadsTests", dependencies: ["Heads", "Reports", "FeatureFiles", "CKernels", "TestSupport"]),
         // Depends on FeatureFiles alone: reading features needs neither the network nor the codecs.
         .testTarget(name: "FeatureFilesTests", dependencies: ["FeatureFiles"], exclude: ["Data"]),
     ]
