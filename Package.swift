@@ -55,6 +55,11 @@ let package = Package(
         // LIBLINEAR (liblinear-dev), the library scikit-learn's LinearSVC wraps, for the SVM.
         .systemLibrary(name: "CLBFGS", pkgConfig: "liblbfgs", providers: [.apt(["liblbfgs-dev"])]),
         .systemLibrary(name: "CLinear", providers: [.apt(["liblinear-dev"])]),
+        // faiss (Debian's libfaiss-dev: a static C++ library, OpenMP inside) behind a small C API.
+        .target(
+            name: "CFaiss",
+            cxxSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("gomp"), .linkedLibrary("openblas")]),
         // The HTML report on a features file and its head: PCA (OpenBLAS, LAPACK), thumbnails.
         .target(name: "Reports", dependencies: ["Heads", "FeatureFiles", "Images", "COpenBLAS"]),
         // Classifiers on feature files (`extract fit`, `predict`): needs neither the network
@@ -62,7 +67,7 @@ let package = Package(
         .target(
             name: "Heads",
             dependencies: [
-                "CKernels", "CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles", "HDF5",
+                "CFaiss", "CKernels", "CLBFGS", "CLinear", "COpenBLAS", "FeatureFiles", "HDF5",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev libgif-dev liblbfgs-dev liblinear-dev pkg-config)
+debs=(libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev libgif-dev liblbfgs-dev liblinear-dev libfaiss-dev pkg-config)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # --sample fetches from PyPI with pip (Debian's python3-pip where python3 has none).

@@ -1,9 +1,11 @@
 // Exact nearest neighbours of feature rows, as scikit-learn's NearestNeighbors(algorithm="brute")
 // finds them: every query against every row through one GEMM (double, OpenBLAS) per block of
-// queries, then the k best of each row. Cosine: distance 1 − cos (rows normalised first); L2: Euclidean distance
+// queries, then the k best of each row. For large sets, an approximate search through faiss'
+// inverted-file index (IndexIVFFlat): k-means lists, each query scanning only its nearest few. Cosine: distance 1 − cos (rows normalised first); L2: Euclidean distance
 // from ‖q‖² + ‖x‖² − 2·q·x. Near-duplicate groups are the connected components of the pairs whose
 // cosine similarity reaches a threshold.
 
+import CFaiss
 import COpenBLAS
 import Foundation
 
@@ -72,6 +74,74 @@ public enum Neighbors {
             }
         }
         return result
+    }
+
+    /// faiss' IndexIVFFlat settings: `lists` k-means cells (nil: 4·√N, at most N/39 so each
+    /// centroid trains on 39 rows, faiss' minimum), each query scanning its `probes` nearest
+    /// (nil: a sixteenth of the lists, at least 8); with probes = lists the search is exact.
+    public struct IVF: Sendable, Equatable {
+        public var lists: Int?
+        public var probes: Int?
+        public var threads: Int
+        public init(lists: Int? = nil, probes: Int? = nil, threads: Int = 1) {
+            self.lists = lists
+            self.probes = probes
+            self.threads = threads
+        }
+
+        /// The lists and probes for `n` rows: the defaults, or the values given (more probes
+        /// than lists scan them all).
+        public func resolved(rows n: Int) -> (lists: Int, probes: Int) {
+            let lists = self.lists ?? max(1, min(Int(4 * Double(n).squareRoot()), n / 39))
+            return (lists, min(probes ?? max(8, lists / 16), lists))
+        }
+    }
+
+    /// `search` through faiss' IndexIVFFlat: cosine as inner product of unit rows, L2 as
+    /// squared distance (both reported as `search` reports them). A query may get fewer than
+    /// k neighbours when its probed lists hold fewer rows. Deterministic: faiss' k-means seed
+    /// is fixed and ties are broken by row.
+    public static func searchIVF(
+        queries: [Float], rows: [Float], width: Int, k: Int, metric: Metric, excludeSelf: Bool = false,
+        ivf: IVF = IVF()
+    ) throws -> [[Neighbor]] {
+        let nq = width == 0 ? 0 : queries.count / width
+        let nx = width == 0 ? 0 : rows.count / width
+        guard nx > 0, nq > 0 else { return Array(repeating: [], count: nq) }
+        let q = metric == .cosine ? normalized(queries, width: width) : queries
+        let x = metric == .cosine ? normalized(rows, width: width) : rows
+        let (lists, probes) = ivf.resolved(rows: nx)
+        guard lists <= nx else {
+            throw HeadError.data("--nlist \(lists) is more lists than the \(nx) rows to cluster; give at most \(nx)")
+        }
+        let size = 512
+        var error = [CChar](repeating: 0, count: size)
+        func failure() -> HeadError {
+            .solver("faiss: " + String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        guard let index = kf_ivf_create(Int32(width), Int32(lists), metric == .cosine ? 1 : 0, &error, size)
+        else { throw failure() }
+        defer { kf_ivf_free(index) }
+        guard kf_ivf_train_add(index, nx, x, Int32(ivf.threads), &error, size) == 0 else { throw failure() }
+        let asked = min(nx, k + (excludeSelf ? 1 : 0))
+        var distances = [Float](repeating: 0, count: nq * asked)
+        var labels = [Int64](repeating: -1, count: nq * asked)
+        guard
+            kf_ivf_search(
+                index, nq, q, Int32(asked), Int32(probes), Int32(ivf.threads), &distances, &labels, &error, size)
+                == 0
+        else { throw failure() }
+        return (0..<nq).map { i in
+            var found: [Neighbor] = []
+            for r in 0..<asked {
+                let j = Int(labels[i * asked + r])
+                guard j >= 0, !(excludeSelf && j == i) else { continue }
+                let d = Double(distances[i * asked + r])
+                let distance = metric == .cosine ? min(max(1 - d, 0), 2) : max(d, 0).squareRoot()
+                found.append(Neighbor(index: j, distance: Float(distance)))
+            }
+            return best(found, k)
+        }
     }
 
     static func squaredNorms(_ values: [Double], width: Int) -> [Double] {

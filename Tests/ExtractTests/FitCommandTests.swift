@@ -226,6 +226,21 @@ final class FitCommandTests: XCTestCase {
         }
         XCTAssertEqual(try tail(a).count, 4)
         XCTAssertEqual(try tail(a), try tail(b))
+        // faiss' inverted-file index scanning every list finds the same rows; its float32
+        // distances may differ in the last digits. --nlist without --index ivf is refused.
+        let c = tmp.appendingPathComponent("c.csv").path
+        let ivf = try runExtract([
+            "neighbors", feats, "--query-feats", qfeats, "-k", "4", "-o", c, "--index", "ivf", "--nprobe", "1000",
+        ])
+        XCTAssertEqual(ivf.status, 0, ivf.stderr)
+        XCTAssertTrue(ivf.stderr.contains("faiss IVF"), ivf.stderr)
+        func rows(_ path: String) throws -> [String] {
+            try tail(path).map { $0.split(separator: ",").dropLast().joined(separator: ",") }
+        }
+        XCTAssertEqual(try rows(c), try rows(b))
+        let refused = try runExtract(["neighbors", feats, "--nlist", "4", "-o", c])
+        XCTAssertEqual(refused.status, 64, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--index ivf"), refused.stderr)
 
         let groups = tmp.appendingPathComponent("groups.csv").path
         let d = try runExtract(["duplicates", feats, "--threshold", "0.9999", "-o", groups])
