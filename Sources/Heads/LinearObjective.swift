@@ -359,15 +359,19 @@ final class LinearObjective {
                                                         : Double(z[r * m + c]) + b[c]
                                                 }
                                                 let top = logits.max() ?? 0
+                                                let margin = logits[labels[i]] - top
                                                 var sum = 0.0
-                                                for c in 0..<classes { sum += exp(logits[c] - top) }
-                                                let lse = top + log(sum)
+                                                for c in 0..<classes {
+                                                    logits[c] = exp(logits[c] - top)
+                                                    sum += logits[c]
+                                                }
                                                 let s = weights[i] / total
-                                                sumLoss += s * (lse - logits[labels[i]])
+                                                // logsumexp(z) − z_y; logits are now e^(z − top)
+                                                sumLoss += s * (log(sum) - margin)
                                                 // G = s · (softmax − onehot), for the free rows.
                                                 for c in 0..<m {
                                                     let k = m == 1 ? 1 : c
-                                                    let gv = s * (exp(logits[k] - lse) - (labels[i] == k ? 1 : 0))
+                                                    let gv = s * (logits[k] / sum - (labels[i] == k ? 1 : 0))
                                                     g32[r * m + c] = Float(gv)
                                                     bias[c] += gv
                                                 }
