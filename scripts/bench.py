@@ -4,6 +4,7 @@
 Usage:  scripts/bench_setup.sh          (once: .venv-bench/ with TensorFlow, ONNX Runtime, tf2onnx)
         .venv-bench/bin/python scripts/bench.py [MODEL_ID ...] [--repeat 3] [--images 256]
             [--model-images 64] [--threads T] [--quick] [--markdown] [--binary PATH]
+            [--profile [K]]
         (after `swift build -c release`; MODEL_IDs from MODELS below, default: all of them)
 
 Per model, one set of seeded weights (make_fixtures' builders and randomizer, written in the
@@ -165,6 +166,15 @@ def bench_model(arch, a, folder, tmp):
                      "compare")
     same = last_json(text)
     r["e2e_vs_tf"] = {t: same[outputs[t]] for t in ("ours", "ort")}
+    if a.profile:
+        # Both on one thread at batch 1: our per-step times (verify --profile) and ORT's own
+        # per-node trace, for the per-layer comparisons the notes quote.
+        _, _, r["profile_ours"] = run(
+            [a.binary, "verify", ref, *m.args, "--weights", weights, "--threads", "1", "--profile",
+             "--profile-steps", str(a.profile)], work, "profile-ours")
+        _, _, text = run(worker("ort-profile", onnx, ref, 1, a.profile), work, "profile-ort")
+        r["profile_ort"] = last_json(text)
+        log(f"{arch}: profiles done")
     return r
 
 
@@ -250,6 +260,21 @@ def report(results, a, n_photos, load_before, markdown):
     print(table(["model", "ONNX vs Keras", "ours vs Keras", "TF from W.h5 vs Keras",
                  "e2e ours vs TF", "e2e ORT vs TF"], rows, markdown))
     print(f"\n{TARGETS}")
+    for arch, r in results.items():
+        if "profile_ort" not in r:
+            continue
+        o = r["profile_ort"]
+        print(f"\n{h}Profile of {arch}, one thread, batch 1 ({o['images']} images)\n")
+        print("ours (extract verify --profile):")
+        text = r["profile_ours"]
+        print(text[text.index("profile:"):].rstrip() if "profile:" in text else text.rstrip())
+        print(f"\nONNX Runtime (SessionOptions.enable_profiling): {o['kernel_ms']:.1f} ms per image "
+              f"in kernels, {o['wall_ms']:.1f} ms per run, by op type:")
+        for op, ms in o["ops"]:
+            print(f"  {ms:8.2f} ms {100 * ms / o['kernel_ms']:5.1f} %  {op}")
+        print("slowest nodes:")
+        for node, op, ms in o["slowest"]:
+            print(f"  {ms:8.2f} ms {100 * ms / o['kernel_ms']:5.1f} %  {node}  ({op})")
 
 
 def log(text):
@@ -269,6 +294,9 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 32 images, 32 model inputs, 1 repetition")
     ap.add_argument("--markdown", action="store_true", help="tables in Markdown")
+    ap.add_argument("--profile", type=int, nargs="?", const=15, default=0, metavar="K",
+                    help="also profile each model on one thread at batch 1, ours and ONNX "
+                         "Runtime's per-node trace, listing the K slowest steps (default 15)")
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "extract"))
     a = ap.parse_args()
     a.models = a.models or list(MODELS)

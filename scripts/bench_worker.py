@@ -11,6 +11,9 @@ Usage:  python scripts/bench_worker.py JOB ARGS...   (bench.py runs these; not m
   ort-model ONNX REF T        InferenceSession.run over REF's inputs at batch 1 and 32
   keras-e2e ARCH W DIR OUT    the plain Keras script: load_img + preprocess_input + predict
   ort-e2e ARCH ONNX DIR OUT T the same with ONNX Runtime (PIL + numpy, no TensorFlow import)
+  ort-profile ONNX REF T K     ONNX Runtime's own per-node profile (SessionOptions.enable_profiling)
+                              over REF's inputs at batch 1 on T threads: ms per image by op type
+                              and the K slowest nodes, to set beside `extract verify --profile`
   compare REF.npy A.npy ...   max|a - ref| / max|ref| for each A
 
 Each job prints one JSON line on stdout. Imports happen inside the jobs, so a timed process
@@ -165,6 +168,49 @@ def ort_model_only(onnx_path, ref, threads):
     return {**rates, "vs_ref": rel_err(y, data["avg"])}
 
 
+def ort_profile(onnx_path, ref, threads, top):
+    """Per node and per op type, ms per image: the `Node` events (kernel time only, named
+    `<node>_kernel_time`) of ORT's JSON trace over every input at batch 1, after one warm-up
+    run outside the trace's count."""
+    import tempfile
+    import numpy as np
+    import onnxruntime as ort
+    data = np.load(ref)
+    x = data["inputs"]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_profiling = True
+    options.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
+    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    session.run(None, {name: x[:1]})
+    start = time.perf_counter()
+    for i in range(len(x)):
+        session.run(None, {name: x[i:i + 1]})
+    wall = time.perf_counter() - start
+    with open(session.end_profiling()) as f:
+        events = json.load(f)
+    runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    # The warm-up run is the first model_run; count only nodes that start after it ended.
+    after = runs[0]["ts"] + runs[0]["dur"] if len(runs) > len(x) else -1
+    nodes, ops = {}, {}
+    for e in events:
+        if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time") or e["ts"] < after:
+            continue
+        node, op = e["name"][:-len("_kernel_time")], e.get("args", {}).get("op_name", "?")
+        ms = e["dur"] / 1000 / len(x)
+        nodes[node] = (op, nodes.get(node, (op, 0))[1] + ms)
+        ops[op] = ops.get(op, 0) + ms
+    slowest = sorted(nodes.items(), key=lambda kv: -kv[1][1])[:int(top)]
+    return {"images": len(x), "threads": int(threads), "wall_ms": 1000 * wall / len(x),
+            "kernel_ms": sum(ops.values()),
+            "ops": sorted(([op, ms] for op, ms in ops.items()), key=lambda r: -r[1]),
+            "slowest": [[node, op, ms] for node, (op, ms) in slowest]}
+
+
 def keras_e2e(arch, weights, folder, out):
     """What a Keras user runs: every image through load_img + preprocess_input, then predict."""
     import numpy as np
@@ -211,7 +257,7 @@ def compare(ref, *others):
 
 JOBS = {"prepare": lambda a, d, n: prepare(a, d, int(n)), "keras-model": keras_model_only,
         "ort-model": ort_model_only, "keras-e2e": keras_e2e, "ort-e2e": ort_e2e,
-        "compare": compare}
+        "ort-profile": ort_profile, "compare": compare}
 
 if __name__ == "__main__":
     print(json.dumps(JOBS[sys.argv[1]](*sys.argv[2:])), flush=True)

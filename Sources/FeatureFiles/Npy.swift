@@ -201,7 +201,16 @@ extension Npy {
                 (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self) }
             }
             switch kind {
-            case "f4": return load(Float.self)
+            // Little-endian float32 is this CPU's layout (big-endian was refused above): one copy.
+            case "f4":
+                return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                    if count > 0 {
+                        out.baseAddress!.withMemoryRebound(to: UInt8.self, capacity: count * 4) {
+                            $0.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: count * 4)
+                        }
+                    }
+                    initialized = count
+                }
             case "f8": return load(Double.self).map(Float.init)
             case "i1": return load(Int8.self).map(Float.init)
             case "i2": return load(Int16.self).map(Float.init)

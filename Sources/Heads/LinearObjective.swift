@@ -87,11 +87,17 @@ final class LinearObjective {
         // Rows a multiple of 4 KB apart (D = 1024, 2048, 4096) share one L1 set: the gradient
         // product, which reads a column strip of a block's rows, missed L1 on every row.
         let pitch = Self.pitch(x.width)
-        var x32 = [Float](repeating: 0, count: x.count * pitch)
-        for i in 0..<x.count {
-            for j in 0..<x.width { x32[i * pitch + j] = Float(x.values[i * x.width + j]) }
+        let (n, d) = (x.count, x.width)
+        self.x32 = x.values.withUnsafeBufferPointer { source in
+            [Float](unsafeUninitializedCapacity: n * pitch) { out, initialized in
+                for i in 0..<n {
+                    let (from, to) = (source.baseAddress! + i * d, out.baseAddress! + i * pitch)
+                    for j in 0..<d { to[j] = Float(from[j]) }
+                    for j in d..<pitch { to[j] = 0 }
+                }
+                initialized = n * pitch
+            }
         }
-        self.x32 = x32
         self.pitch = pitch
         w32 = [Float](repeating: 0, count: m * x.width)
         let chunks = (x.count + Self.chunkRows - 1) / Self.chunkRows
