@@ -158,9 +158,15 @@ public final class RunProgress: @unchecked Sendable {
     }
 
     /// A run that failed or was interrupted: what was saved stays for the next run when it
-    /// holds rows, and the one line to say so; else the folder goes.
+    /// holds rows, and the one line to say so; else the folder goes. The record on disk
+    /// decides, not the one in memory: a signal landing between `save`'s rename and its update
+    /// of `saved` found no rows in memory and removed a checkpoint already on disk (a CI run
+    /// caught it).
     public func leave() -> String? {
-        let state = self.state
+        let onDisk = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/progress.json"))).flatMap {
+            try? JSONDecoder().decode(State.self, from: $0)
+        }
+        let state = onDisk ?? self.state
         guard state.rows > 0 else {
             finished()
             return nil
