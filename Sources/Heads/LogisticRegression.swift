@@ -59,8 +59,6 @@ public enum LogisticRegression {
         public let objective: Double
         /// liblbfgs' status: 0 converged; 2 (already minimised) counts as converged too.
         public let status: Int32
-        /// Solved in the preconditioned variables (false only where the Cholesky factor failed).
-        public let preconditioned: Bool
         /// Met the gradient test (or could not improve in double precision): not stopped by
         /// the iteration limit.
         public var converged: Bool { Int(status) != Int(LBFGSERR_MAXIMUMITERATION) }
@@ -84,7 +82,7 @@ public enum LogisticRegression {
         return Result(
             model: LinearModel(
                 weights: Array(w[0..<(m * d)]), intercepts: Array(w[(m * d)...]), classes: classes, width: d),
-            iterations: problem.iterations, objective: fx, status: status, preconditioned: problem.factor != nil)
+            iterations: problem.iterations, objective: fx, status: status)
     }
 
     /// Class probabilities (N × K) from a fitted model's decision values.
